@@ -1,0 +1,168 @@
+"""Loading Cosmos3OmniPipeline once per container: hub access checks, dtype, placement, offload."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
+
+
+class ModelAccessError(RuntimeError):
+    """The Hugging Face token cannot read the (gated) model repository."""
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    model_id: str
+    revision: str
+    precision: str
+    offload: str
+    device: str
+    token: str | None
+    enable_safety_checker: bool
+
+
+@dataclass
+class LoadedPipeline:
+    pipe: Any
+    model_id: str
+    revision: str  # the commit actually loaded when known, else the requested revision
+    loader: str
+
+
+Loader = Callable[[LoadRequest], Any]
+
+_CACHE: dict[LoadRequest, LoadedPipeline] = {}
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_loader(spec: str | None) -> tuple[str, Loader]:
+    """``PIPELINE_LOADER`` is ``module:function`` taking a LoadRequest; unset means the hub."""
+    if not spec:
+        return "huggingface", load_from_hub
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"PIPELINE_LOADER must look like 'package.module:function', got {spec!r}")
+    return spec, getattr(importlib.import_module(module_name), attr)
+
+
+def get_pipeline(request: LoadRequest, loader_spec: str | None = None) -> LoadedPipeline:
+    """Load (once per container and request) and place the pipeline."""
+    cached = _CACHE.get(request)
+    if cached is not None:
+        return cached
+    name, loader = resolve_loader(loader_spec)
+    result = loader(request)
+    if isinstance(result, LoadedPipeline):
+        loaded = result
+    else:
+        loaded = LoadedPipeline(
+            pipe=result, model_id=request.model_id, revision=request.revision, loader=name
+        )
+    place(loaded.pipe, offload=request.offload, device=request.device)
+    _CACHE[request] = loaded
+    return loaded
+
+
+def clear_cache() -> None:
+    _CACHE.clear()
+
+
+def place(pipe: Any, *, offload: str, device: str) -> None:
+    """Put the pipeline on the GPU whole, or offload it to host RAM between uses."""
+    if offload == "none":
+        pipe.to(device)
+    elif offload == "model":
+        # Whole components move to the GPU when used: transformer, then VAE (model_cpu_offload_seq).
+        pipe.enable_model_cpu_offload(device=device)
+    elif offload == "sequential":
+        # Layer by layer: least GPU memory, much slower.
+        pipe.enable_sequential_cpu_offload(device=device)
+    else:
+        raise ValueError(f"unknown offload mode {offload!r}")
+    checker = getattr(pipe, "safety_checker", None)
+    if isinstance(checker, torch.nn.Module):
+        # The pipeline moves the guardrail to the GPU for each check and back to the CPU afterwards;
+        # start it on the CPU too, so it does not sit on the GPU while the first video denoises.
+        checker.to("cpu")
+
+
+def load_from_hub(request: LoadRequest) -> LoadedPipeline:
+    """Download (or reuse from HF_HOME) and load the real pipeline, failing clearly without access."""
+    from diffusers import Cosmos3OmniPipeline
+
+    revision = request.revision
+    if not _offline():
+        revision = check_access(request.model_id, request.revision, request.token)
+    try:
+        pipe = Cosmos3OmniPipeline.from_pretrained(
+            request.model_id,
+            revision=revision,
+            torch_dtype=DTYPES[request.precision],
+            token=request.token,
+            enable_safety_checker=request.enable_safety_checker,
+        )
+    except Exception as err:  # re-raise access problems that surface only while downloading
+        access = _access_problem(err, request.model_id)
+        if access is not None:
+            raise access from err
+        raise
+    if not request.enable_safety_checker:
+        pipe.safety_checker = None
+    return LoadedPipeline(pipe=pipe, model_id=request.model_id, revision=revision, loader="huggingface")
+
+
+def check_access(model_id: str, revision: str, token: str | None) -> str:
+    """Return the commit ``revision`` points at, or raise ModelAccessError with what to do."""
+    from huggingface_hub import HfApi
+
+    try:
+        info = HfApi().model_info(model_id, revision=revision, token=token)
+    except Exception as err:
+        access = _access_problem(err, model_id)
+        if access is not None:
+            raise access from err
+        raise
+    return info.sha or revision
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _access_problem(err: BaseException, model_id: str) -> ModelAccessError | None:
+    """Find a gated/401/403/not-found hub error anywhere in ``err``'s chain."""
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
+
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, GatedRepoError):
+            return ModelAccessError(
+                f"the Hugging Face token has no access to the gated repository {model_id}: accept the "
+                f"model's license on huggingface.co/{model_id} with the token's account"
+            )
+        if isinstance(current, RepositoryNotFoundError):
+            return ModelAccessError(
+                f"{model_id} is not visible with the Hugging Face token given (missing or invalid HF_TOKEN, "
+                "or no access to the repository)"
+            )
+        if isinstance(current, HfHubHTTPError):
+            status = getattr(getattr(current, "response", None), "status_code", None)
+            if status in (401, 403):
+                return ModelAccessError(
+                    f"Hugging Face answered {status} for {model_id}: HF_TOKEN is missing, invalid, or lacks "
+                    "access to this gated repository"
+                )
+        current = current.__cause__ or current.__context__
+    return None

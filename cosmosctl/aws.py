@@ -1,0 +1,98 @@
+"""boto3 plumbing shared by the commands: sessions, stack outputs, secrets, and AWS error one-liners."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import botocore.exceptions
+
+from cosmosctl.errors import CosmosError
+
+REASONER_STACK = "ReasonerStack"
+GENERATOR_STACK = "GeneratorBatchStack"
+
+_DEPLOY_HINTS = {
+    REASONER_STACK: "Deploy it with `cdk deploy ReasonerStack`, pass --stack/--region, or pass --endpoint.",
+    GENERATOR_STACK: "Deploy it with `cdk deploy GeneratorBatchStack`, or pass --stack/--region.",
+}
+
+
+def session(region: str | None = None) -> boto3.session.Session:
+    """A boto3 session; the region comes from ``region``, else AWS_REGION/AWS_DEFAULT_REGION/profile."""
+    return boto3.session.Session(region_name=region) if region else boto3.session.Session()
+
+
+@contextlib.contextmanager
+def aws_errors(action: str) -> Iterator[None]:
+    """Turn botocore failures inside the block into one-line CosmosErrors naming ``action``."""
+    try:
+        yield
+    except botocore.exceptions.NoCredentialsError as exc:
+        raise CosmosError(
+            f"No AWS credentials found while trying to {action}.",
+            "Run `aws configure` / `aws sso login`, or set AWS_PROFILE.",
+        ) from exc
+    except botocore.exceptions.NoRegionError as exc:
+        raise CosmosError(
+            f"No AWS region set while trying to {action}.", "Pass --region or set AWS_REGION."
+        ) from exc
+    except botocore.exceptions.EndpointConnectionError as exc:
+        raise CosmosError(f"Could not reach AWS while trying to {action}: {exc}") from exc
+    except botocore.exceptions.ClientError as exc:
+        err = exc.response.get("Error", {})
+        code = err.get("Code", "Error")
+        message = err.get("Message", str(exc))
+        hint = None
+        if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"):
+            hint = "Your AWS identity lacks the permission; check the policy attached to it."
+        elif code in ("ExpiredToken", "ExpiredTokenException"):
+            hint = "Refresh your AWS credentials (e.g. `aws sso login`)."
+        raise CosmosError(f"AWS refused to {action}: {code}: {message}", hint) from exc
+
+
+def stack_outputs(stack: str, region: str | None = None, *, sess: Any = None) -> dict[str, str]:
+    """The CloudFormation outputs of ``stack`` as ``{OutputKey: OutputValue}``."""
+    cfn = (sess or session(region)).client("cloudformation")
+    try:
+        with aws_errors(f"read the outputs of stack {stack}"):
+            stacks = cfn.describe_stacks(StackName=stack)["Stacks"]
+    except CosmosError as err:
+        if "does not exist" in err.message:
+            where = f" in {cfn.meta.region_name}"
+            raise CosmosError(f"Stack {stack} was not found{where}.", _DEPLOY_HINTS.get(stack)) from err
+        raise
+    if not stacks:
+        raise CosmosError(f"Stack {stack} was not found.", _DEPLOY_HINTS.get(stack))
+    info = stacks[0]
+    status = info.get("StackStatus", "")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in info.get("Outputs", []) or []}
+    if not outputs and status.endswith("IN_PROGRESS"):
+        raise CosmosError(f"Stack {stack} is {status} and has no outputs yet.", "Wait for the deploy to finish.")
+    return outputs
+
+
+def require_output(outputs: dict[str, str], key: str, stack: str) -> str:
+    """``outputs[key]`` or a CosmosError saying the stack lacks that output."""
+    value = outputs.get(key)
+    if not value:
+        raise CosmosError(
+            f"Stack {stack} has no output {key}.",
+            f"Is {stack} the right stack (--stack), and is it deployed from this version of cosmos3-aws?",
+        )
+    return value
+
+
+def secret_string(arn: str, region: str | None = None, *, sess: Any = None) -> str:
+    """The SecretString of a Secrets Manager secret (its region is taken from the ARN)."""
+    arn_region = arn.split(":")[3] if arn.startswith("arn:") and arn.count(":") >= 6 else None
+    sm = (sess or session(arn_region or region)).client(
+        "secretsmanager", **({"region_name": arn_region} if arn_region else {})
+    )
+    with aws_errors("read the API key from Secrets Manager"):
+        value = sm.get_secret_value(SecretId=arn).get("SecretString")
+    if not value:
+        raise CosmosError(f"Secret {arn} has no string value.", "Redeploy the stack to regenerate the key.")
+    return value.strip()

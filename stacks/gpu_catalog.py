@@ -1,0 +1,418 @@
+"""GPU instance facts and Cosmos 3 model footprints: the one source of truth for the fit check.
+
+Plain data and pure functions only (no aws_cdk import), so `cosmosctl` can read prices and
+footprints from it and `docs/sizing.md` is generated from it (`python -m stacks.sizing`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Precision = Literal["bf16", "fp8", "nvfp4"]
+ReasonerVariant = Literal["edge", "nano", "super"]
+GeneratorModel = Literal["nano", "super"]
+GeneratorPrecision = Literal["bf16", "fp8"]
+
+# Every NIM / framework profile keeps this much GPU memory free for the CUDA context, cuBLAS
+# workspaces and activations on top of the per-device floor (DESIGN.md, "Memory").
+RUNTIME_RESERVE_GIB = 2.0
+
+# On-demand Linux prices, us-east-1, USD per instance-hour, from the AWS EC2 On-Demand pricing
+# page (aws.amazon.com/ec2/pricing/on-demand) as listed in 2026 (P5 after AWS's June 2025 price
+# reduction). Prices change: `cosmosctl cost` asks the AWS Pricing API when credentials exist and
+# only falls back to these, saying so.
+PRICE_REGION = "us-east-1"
+PRICE_SOURCE = "AWS EC2 On-Demand pricing page, us-east-1, Linux, shipped with cosmos3-aws (2026-11)"
+
+# Hardware facts: instance sizes from the EC2 accelerated-computing instance specifications
+# (docs.aws.amazon.com/ec2/latest/instancetypes/ac.html). "Usable" GPU memory is what
+# nvidia-smi reports as total minus the driver's reservation: A10G 24 GB -> ~22.5 GiB,
+# L40S 48 GB -> ~44.5 GiB, H100 80 GB -> ~79.1 GiB.
+
+
+@dataclass(frozen=True)
+class Gpu:
+    """One GPU model as the fit check sees it."""
+
+    model: str
+    nominal_gb: int
+    usable_gib: float
+    compute_capability: float
+    # Dense tensor-core throughput (TFLOP/s) from NVIDIA's data sheets, used only to scale the
+    # measured H100 generator timings to other GPUs as an estimate.
+    bf16_tflops: float
+    fp8_tflops: float | None
+
+    @property
+    def supports_fp8(self) -> bool:
+        return self.compute_capability >= 8.9
+
+    @property
+    def supports_nvfp4(self) -> bool:
+        return self.compute_capability >= 10.0
+
+
+A10G = Gpu("NVIDIA A10G", 24, 22.5, 8.6, bf16_tflops=70.0, fp8_tflops=None)
+L40S = Gpu("NVIDIA L40S", 48, 44.5, 8.9, bf16_tflops=362.0, fp8_tflops=733.0)
+H100 = Gpu("NVIDIA H100 80GB HBM3", 80, 79.1, 9.0, bf16_tflops=989.0, fp8_tflops=1979.0)
+
+
+@dataclass(frozen=True)
+class GpuInstance:
+    """One EC2 instance type."""
+
+    name: str
+    family: str
+    gpus: int
+    gpu: Gpu
+    vcpus: int
+    memory_gib: int
+    price_per_hour_usd: float
+
+    @property
+    def gpu_model(self) -> str:
+        return self.gpu.model
+
+    @property
+    def gib_per_gpu(self) -> float:
+        return self.gpu.usable_gib
+
+    @property
+    def compute_capability(self) -> float:
+        return self.gpu.compute_capability
+
+    @property
+    def ecs_memory_mib(self) -> int:
+        """Memory a task may reserve: the ECS agent and OS keep roughly 6 % (at least 1 GiB)."""
+        reserve = max(1024, int(self.memory_gib * 1024 * 0.06))
+        return self.memory_gib * 1024 - reserve
+
+
+def _family(family: str, gpu: Gpu, rows: list[tuple[str, int, int, int, float]]) -> dict[str, GpuInstance]:
+    return {
+        f"{family}.{size}": GpuInstance(f"{family}.{size}", family, gpus, gpu, vcpus, mem, price)
+        for size, gpus, vcpus, mem, price in rows
+    }
+
+
+INSTANCES: dict[str, GpuInstance] = {
+    # size, GPUs, vCPUs, memory GiB, USD/hour
+    **_family(
+        "g5",
+        A10G,
+        [
+            ("xlarge", 1, 4, 16, 1.006),
+            ("2xlarge", 1, 8, 32, 1.212),
+            ("4xlarge", 1, 16, 64, 1.624),
+            ("8xlarge", 1, 32, 128, 2.448),
+            ("12xlarge", 4, 48, 192, 5.672),
+            ("16xlarge", 1, 64, 256, 4.096),
+            ("24xlarge", 4, 96, 384, 8.144),
+            ("48xlarge", 8, 192, 768, 16.288),
+        ],
+    ),
+    **_family(
+        "g6e",
+        L40S,
+        [
+            ("xlarge", 1, 4, 32, 1.861),
+            ("2xlarge", 1, 8, 64, 2.242),
+            ("4xlarge", 1, 16, 128, 3.004),
+            ("8xlarge", 1, 32, 256, 4.529),
+            ("12xlarge", 4, 48, 384, 10.493),
+            ("16xlarge", 1, 64, 512, 7.577),
+            ("24xlarge", 4, 96, 768, 15.066),
+            ("48xlarge", 8, 192, 1536, 30.131),
+        ],
+    ),
+    **_family(
+        "p5",
+        H100,
+        [
+            ("4xlarge", 1, 16, 256, 6.880),
+            ("48xlarge", 8, 192, 2048, 55.040),
+        ],
+    ),
+}
+
+FAMILIES = ("g5", "g6e", "p5")
+
+
+# --------------------------------------------------------------------------------------------
+# Reasoner NIM footprints
+# --------------------------------------------------------------------------------------------
+# Source: NVIDIA Cosmos3 NIM support matrix (per-device floors in GiB, never summed across GPUs),
+# as summarised in DESIGN.md "Memory". Only the profiles NVIDIA publishes exist: nano has no
+# tensor-parallel profile, so a multi-GPU g5 (4 or 8 x A10G) cannot split nano across GPUs and
+# g5 of any size cannot run nano in any precision (23.1 + 2 GiB > 22.5 GiB usable; A10G has no
+# FP8 or NVFP4). g5 runs the edge variant (unified 2.1.0 image only).
+
+
+@dataclass(frozen=True)
+class ReasonerProfile:
+    variant: ReasonerVariant
+    precision: Precision
+    gib_per_gpu: float
+    tensor_parallel: int
+    min_compute_capability: float
+    unified_image_only: bool = False
+
+    @property
+    def model_id(self) -> str:
+        return REASONER_MODEL_IDS[self.variant]
+
+
+REASONER_MODEL_IDS: dict[str, str] = {
+    "edge": "nvidia/cosmos3-edge-reasoner",
+    "nano": "nvidia/cosmos3-nano-reasoner",
+    "super": "nvidia/cosmos3-super-reasoner",
+}
+
+REASONER_PROFILES: tuple[ReasonerProfile, ...] = (
+    ReasonerProfile("edge", "bf16", 12.0, 1, 8.0, unified_image_only=True),
+    ReasonerProfile("edge", "fp8", 12.0, 1, 8.9, unified_image_only=True),
+    ReasonerProfile("nano", "bf16", 23.1, 1, 8.0),
+    ReasonerProfile("nano", "fp8", 23.1, 1, 8.9),
+    ReasonerProfile("nano", "nvfp4", 23.1, 1, 10.0),
+    ReasonerProfile("super", "fp8", 67.0, 1, 8.9),
+    ReasonerProfile("super", "bf16", 73.0, 2, 8.0),
+    ReasonerProfile("super", "bf16", 135.0, 1, 8.0),
+)
+REASONER_MIN_HOST_RAM_GIB = 16
+
+
+def automatic_precision(compute_capability: float) -> Precision:
+    """What the NIM picks when NIM_PRECISION is unset (DESIGN.md, "Reasoner NIM")."""
+    if compute_capability >= 10.0:
+        return "nvfp4"
+    if compute_capability >= 8.9:
+        return "fp8"
+    return "bf16"
+
+
+# --------------------------------------------------------------------------------------------
+# Generator (Diffusers Cosmos3OmniPipeline) footprints
+# --------------------------------------------------------------------------------------------
+# Peak GPU GiB per device for a whole video (transformer + Wan VAE decode, guardrail excluded).
+# nano/bf16 is measured with stock diffusers 0.42.1 on one H100 (DESIGN.md "Checked here":
+# 34.5 GiB at 480x832, 40.8 GiB at 720x1280 including a plain VAE decode). The other rows come
+# from docs/benchmarks/ where measured there, else from NVIDIA's NIM figures (marked estimate).
+
+
+@dataclass(frozen=True)
+class GeneratorProfile:
+    model: GeneratorModel
+    precision: GeneratorPrecision
+    offload: bool
+    gib_per_gpu: float
+    min_host_ram_gib: int
+    min_compute_capability: float
+    source: str
+
+    @property
+    def model_id(self) -> str:
+        return GENERATOR_MODEL_IDS[self.model]
+
+
+GENERATOR_MODEL_IDS: dict[str, str] = {"nano": "nvidia/Cosmos3-Nano", "super": "nvidia/Cosmos3-Super"}
+
+GENERATOR_PROFILES: tuple[GeneratorProfile, ...] = (
+    GeneratorProfile("nano", "bf16", False, 40.8, 48, 8.0, "measured, H100, diffusers 0.42.1, 720p peak"),
+    GeneratorProfile("nano", "fp8", False, 26.0, 48, 8.9, "estimate: bf16 peak minus half the weights"),
+    GeneratorProfile("nano", "bf16", True, 31.0, 64, 8.0, "NVIDIA NIM figure with layer offload"),
+    GeneratorProfile("super", "fp8", False, 93.0, 150, 8.9, "NVIDIA NIM figure, resident"),
+    GeneratorProfile("super", "fp8", True, 64.0, 150, 8.9, "NVIDIA NIM figure, upper offload figure"),
+    GeneratorProfile("super", "bf16", True, 64.0, 200, 8.0, "estimate: FP8 offload figure, host RAM doubled"),
+)
+
+# Whole-step speed-up of FP8 linear layers over bf16 on the same GPU. Until measured
+# (docs/benchmarks/), estimated from the H100 figures: GEMMs are ~70 % of a step and run ~1.6x
+# faster in FP8, the rest is unchanged -> 1 / (0.3 + 0.7 / 1.6) = 1.36.
+FP8_STEP_SPEEDUP = 1.36
+FP8_STEP_SPEEDUP_SOURCE = "estimate from H100 GEMM timings"
+
+# Seconds per video on one H100 for Nano, 189 frames, 35 steps, guidance 6, stock diffusers bf16
+# (DESIGN.md "Checked here"); the key is (height, width).
+GENERATOR_SECONDS_PER_VIDEO_H100: dict[tuple[int, int], float] = {
+    (256, 448): 16.0,
+    (480, 832): 69.0,
+    (720, 1280): 243.0,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# The fit check
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fit:
+    ok: bool
+    reason: str
+    instance: GpuInstance
+    precision: str = ""
+    tensor_parallel: int = 1
+    gib_per_gpu: float = 0.0
+    alternatives: list[str] = field(default_factory=list)
+
+
+class UnknownInstanceError(ValueError):
+    pass
+
+
+def get_instance(name: str) -> GpuInstance:
+    try:
+        return INSTANCES[name]
+    except KeyError:
+        known = ", ".join(sorted(INSTANCES, key=_sort_key))
+        raise UnknownInstanceError(
+            f"unknown instance type '{name}': choose one of the g5, g6e or p5 sizes ({known})"
+        ) from None
+
+
+def _sort_key(name: str) -> tuple[float, str]:
+    return (INSTANCES[name].price_per_hour_usd, name)
+
+
+def _fits_memory(gib_per_gpu: float, gpu: Gpu) -> bool:
+    return gib_per_gpu + RUNTIME_RESERVE_GIB <= gpu.usable_gib
+
+
+def reasoner_profiles_for(variant: str, precision: str, unified_image: bool) -> list[ReasonerProfile]:
+    return [
+        p
+        for p in REASONER_PROFILES
+        if p.variant == variant
+        and (precision == "auto" or p.precision == precision)
+        and (unified_image or not p.unified_image_only)
+    ]
+
+
+def reasoner_fit(
+    instance_type: str, variant: str, precision: str = "auto", unified_image: bool = True
+) -> Fit:
+    """Can `instance_type` serve the reasoner `variant` at `precision` ("auto" = NIM's choice)?"""
+    inst = get_instance(instance_type)
+    wanted = precision
+    if precision == "auto":
+        wanted = automatic_precision(inst.compute_capability)
+    candidates = reasoner_profiles_for(variant, wanted, unified_image)
+    reason = ""
+    for p in sorted(candidates, key=lambda p: p.tensor_parallel):
+        if inst.compute_capability < p.min_compute_capability:
+            reason = (
+                f"{p.precision} needs compute capability >= {p.min_compute_capability}, "
+                f"{inst.gpu_model} has {inst.compute_capability}"
+            )
+            continue
+        if p.tensor_parallel > inst.gpus:
+            reason = f"the {p.precision} profile needs {p.tensor_parallel} GPUs, {inst.name} has {inst.gpus}"
+            continue
+        if not _fits_memory(p.gib_per_gpu, inst.gpu):
+            reason = (
+                f"{variant} {p.precision} needs {p.gib_per_gpu} GiB + {RUNTIME_RESERVE_GIB} GiB reserve per GPU, "
+                f"{inst.gpu_model} has {inst.gib_per_gpu} GiB usable"
+                + (" and no tensor-parallel profile exists to split it" if p.tensor_parallel == 1 else "")
+            )
+            continue
+        if inst.memory_gib < REASONER_MIN_HOST_RAM_GIB:
+            reason = f"the NIM needs >= {REASONER_MIN_HOST_RAM_GIB} GiB host RAM, {inst.name} has {inst.memory_gib}"
+            continue
+        return Fit(True, "fits", inst, p.precision, p.tensor_parallel, p.gib_per_gpu)
+    if not candidates:
+        reason = (
+            f"no {variant} profile in {wanted}"
+            + ("" if unified_image else " with the reasoner-only image (edge needs the unified cosmos3 image)")
+        )
+    alternatives = cheapest_reasoner_instances(variant, precision, unified_image)
+    return Fit(False, reason, inst, alternatives=alternatives)
+
+
+def cheapest_reasoner_instances(variant: str, precision: str, unified_image: bool, limit: int = 3) -> list[str]:
+    fits = []
+    for name in sorted(INSTANCES, key=_sort_key):
+        if reasoner_fit_ok(name, variant, precision, unified_image):
+            fits.append(name)
+    return fits[:limit]
+
+
+def reasoner_fit_ok(instance_type: str, variant: str, precision: str, unified_image: bool) -> bool:
+    inst = INSTANCES[instance_type]
+    wanted = automatic_precision(inst.compute_capability) if precision == "auto" else precision
+    return any(
+        inst.compute_capability >= p.min_compute_capability
+        and p.tensor_parallel <= inst.gpus
+        and _fits_memory(p.gib_per_gpu, inst.gpu)
+        and inst.memory_gib >= REASONER_MIN_HOST_RAM_GIB
+        for p in reasoner_profiles_for(variant, wanted, unified_image)
+    )
+
+
+def generator_profile(model: str, precision: str, offload: bool) -> GeneratorProfile | None:
+    for p in GENERATOR_PROFILES:
+        if (p.model, p.precision, p.offload) == (model, precision, offload):
+            return p
+    return None
+
+
+def generator_fit(instance_type: str, model: str, precision: str, offload: bool = False) -> Fit:
+    """Can one GPU of `instance_type` render `model` videos at `precision` (with/without offload)?"""
+    inst = get_instance(instance_type)
+    p = generator_profile(model, precision, offload)
+    if p is None:
+        reason = f"no generator profile for {model} {precision}{' with offload' if offload else ''}"
+    elif inst.compute_capability < p.min_compute_capability:
+        reason = (
+            f"{precision} needs compute capability >= {p.min_compute_capability}, "
+            f"{inst.gpu_model} has {inst.compute_capability}"
+        )
+    elif not _fits_memory(p.gib_per_gpu, inst.gpu):
+        reason = (
+            f"{model} {precision}{' offload' if offload else ''} peaks at {p.gib_per_gpu} GiB + "
+            f"{RUNTIME_RESERVE_GIB} GiB reserve, {inst.gpu_model} has {inst.gib_per_gpu} GiB usable"
+        )
+    elif inst.memory_gib < p.min_host_ram_gib:
+        reason = f"needs >= {p.min_host_ram_gib} GiB host RAM to stage the weights, {inst.name} has {inst.memory_gib}"
+    else:
+        return Fit(True, "fits", inst, precision, 1, p.gib_per_gpu)
+    alternatives = [
+        name for name in sorted(INSTANCES, key=_sort_key) if generator_fit_ok(name, model, precision, offload)
+    ][:3]
+    return Fit(False, reason, inst, alternatives=alternatives)
+
+
+def generator_fit_ok(instance_type: str, model: str, precision: str, offload: bool) -> bool:
+    inst = INSTANCES[instance_type]
+    p = generator_profile(model, precision, offload)
+    return (
+        p is not None
+        and inst.compute_capability >= p.min_compute_capability
+        and _fits_memory(p.gib_per_gpu, inst.gpu)
+        and inst.memory_gib >= p.min_host_ram_gib
+    )
+
+
+def estimated_generator_seconds(instance_type: str, height: int, width: int, precision: str = "bf16") -> tuple[float, bool]:
+    """Seconds per Nano video on one GPU of `instance_type`; (seconds, is_estimate).
+
+    H100 bf16 figures are measured; other GPUs are scaled by their dense bf16 (or fp8) rate
+    relative to the H100 and marked as estimates.
+    """
+    base = GENERATOR_SECONDS_PER_VIDEO_H100.get((height, width))
+    if base is None:
+        # Scale by token count relative to 480p; attention makes this optimistic at 720p+.
+        base = GENERATOR_SECONDS_PER_VIDEO_H100[(480, 832)] * (height * width) / (480 * 832)
+        estimate = True
+    else:
+        estimate = False
+    gpu = get_instance(instance_type).gpu
+    if precision == "fp8":
+        if not gpu.supports_fp8:
+            raise ValueError(f"{gpu.model} has no FP8 (compute capability {gpu.compute_capability} < 8.9)")
+        base /= FP8_STEP_SPEEDUP
+        estimate = estimate or FP8_STEP_SPEEDUP_SOURCE.startswith("estimate")
+    if gpu is H100:
+        return base, estimate
+    # Other GPUs: scaled by dense bf16 tensor throughput relative to the H100 (an estimate).
+    return base * H100.bf16_tflops / gpu.bf16_tflops, True
