@@ -16,8 +16,8 @@ from cosmosctl.errors import CosmosError
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Human output on stdout; errors and progress on stderr so stdout stays pipeable (--json, --env).
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 def fail(error: CosmosError) -> typer.Exit:

@@ -1,0 +1,392 @@
+"""`cosmosctl cost`: cost per 1,000 reasoner requests and per generated video, with every assumption shown."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import botocore.exceptions
+import typer
+from rich.table import Table
+
+from cosmosctl.aws import session
+from cosmosctl.bench import load_bench
+from cosmosctl.console import err, handle_errors, out, print_json
+from cosmosctl.errors import CosmosError
+from stacks import gpu_catalog as catalog
+
+HOURS_PER_MONTH = 730.0  # AWS's own convention for monthly estimates (8,760 h / 12)
+DAYS_PER_MONTH = HOURS_PER_MONTH / 24
+
+# Defaults that mirror cdk.json (instanceType, generatorInstanceTypes[0], rootVolumeGiB, natGateways).
+DEFAULT_REASONER_INSTANCE = "g6e.xlarge"
+DEFAULT_GENERATOR_INSTANCE = "g6e.2xlarge"
+DEFAULT_ROOT_VOLUME_GIB = 200
+
+# Without a bench file the throughput is an assumption, printed as such: one NIM replica answering
+# ~256-token questions about one image at a few requests in flight. Measure yours: cosmosctl bench.
+DEFAULT_ASSUMED_RPS = 0.5
+
+# Each generator array child is its own container: it loads the weights (~30 GiB for Nano) before
+# denoising. Assumed seconds per video on top of the denoising time (instance reuse keeps the image
+# pull out of it; a cold instance adds boot and pull once per scale-up).
+DEFAULT_GENERATOR_OVERHEAD_S = 120.0
+
+# us-east-1 list prices for the stacks' fixed parts (AWS pricing pages for Elastic Load Balancing,
+# VPC NAT gateways, EFS, CloudWatch Logs, Secrets Manager, EBS gp3 and S3, as listed in 2026).
+FIXED_PRICE_SOURCE = "AWS pricing pages, us-east-1 list prices shipped with cosmosctl (2026-11)"
+ALB_HOUR_USD = 0.0225
+ALB_LCU_HOUR_USD = 0.008
+NAT_HOUR_USD = 0.045
+NAT_GB_USD = 0.045
+EFS_STANDARD_GB_MONTH_USD = 0.30
+EFS_ELASTIC_READ_GB_USD = 0.03
+LOGS_INGEST_GB_USD = 0.50
+LOGS_STORE_GB_MONTH_USD = 0.03
+SECRET_MONTH_USD = 0.40
+EBS_GP3_GB_MONTH_USD = 0.08
+S3_STANDARD_GB_MONTH_USD = 0.023
+
+PriceSource = Literal["auto", "aws", "catalog"]
+
+
+def catalog_instance(name: str) -> catalog.GpuInstance:
+    """The catalog entry for ``name`` or a CosmosError listing the choices."""
+    try:
+        return catalog.get_instance(name)
+    except catalog.UnknownInstanceError as exc:
+        raise CosmosError(str(exc)[0].upper() + str(exc)[1:] + ".") from exc
+
+
+@dataclass(frozen=True)
+class Price:
+    usd_per_hour: float
+    source: str
+    region: str
+
+
+def _pricing_filters(instance_type: str, region: str) -> list[dict[str, str]]:
+    fields = {
+        "instanceType": instance_type,
+        "regionCode": region,
+        "operatingSystem": "Linux",
+        "tenancy": "Shared",
+        "preInstalledSw": "NA",
+        "capacitystatus": "Used",
+        "licenseModel": "No License required",
+    }
+    return [{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in fields.items()]
+
+
+def _on_demand_usd(price_list_item: str) -> float | None:
+    product = json.loads(price_list_item)
+    for term in product.get("terms", {}).get("OnDemand", {}).values():
+        for dim in term.get("priceDimensions", {}).values():
+            usd = dim.get("pricePerUnit", {}).get("USD")
+            if usd is not None and float(usd) > 0:
+                return float(usd)
+    return None
+
+
+def instance_price(
+    instance_type: str, region: str | None, source: PriceSource = "auto", *, sess: Any = None
+) -> tuple[Price, str | None]:
+    """On-demand USD/hour: the AWS Pricing API when credentials exist (or ``source='aws'``), else the
+    catalog. Returns the price and, when the API was wanted but not used, why."""
+    inst = catalog_instance(instance_type)
+    fallback = Price(inst.price_per_hour_usd, f"catalog: {catalog.PRICE_SOURCE}", catalog.PRICE_REGION)
+    if source == "catalog":
+        return fallback, None
+    sess = sess or session(region)
+    want_region = region or sess.region_name or catalog.PRICE_REGION
+    if sess.get_credentials() is None:
+        if source == "aws":
+            raise CosmosError("No AWS credentials for the Pricing API.", "Configure credentials or use --price-source catalog.")
+        return fallback, "no AWS credentials"
+    try:
+        # The Pricing API has endpoints in us-east-1 (and a few others) only; it covers every region.
+        pricing = sess.client("pricing", region_name="us-east-1")
+        items = pricing.get_products(
+            ServiceCode="AmazonEC2", Filters=_pricing_filters(instance_type, want_region), MaxResults=10
+        ).get("PriceList", [])
+        usd = next((p for p in (_on_demand_usd(i) for i in items) if p is not None), None)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        if source == "aws":
+            raise CosmosError(f"AWS Pricing API failed: {exc}", "Use --price-source catalog.") from exc
+        return fallback, f"Pricing API failed ({type(exc).__name__})"
+    if usd is None:
+        if source == "aws":
+            raise CosmosError(f"The Pricing API has no on-demand Linux price for {instance_type} in {want_region}.")
+        return fallback, f"Pricing API has no price for {instance_type} in {want_region}"
+    return Price(usd, f"AWS Pricing API (on-demand Linux, {want_region})", want_region), None
+
+
+def fixed_monthly_costs(
+    *, nat_gateways: int, nat_gb: float, cache_gib: float, task_starts: int, log_gb: float, alb_lcu: float
+) -> dict[str, float]:
+    """Monthly USD of the ReasonerStack parts that run whatever the load (ALB, NAT, EFS, logs, secrets)."""
+    return {
+        "alb": HOURS_PER_MONTH * (ALB_HOUR_USD + alb_lcu * ALB_LCU_HOUR_USD),
+        "nat": nat_gateways * HOURS_PER_MONTH * NAT_HOUR_USD + nat_gb * NAT_GB_USD,
+        "efs": cache_gib * EFS_STANDARD_GB_MONTH_USD + task_starts * cache_gib * EFS_ELASTIC_READ_GB_USD,
+        "logs": log_gb * (LOGS_INGEST_GB_USD + LOGS_STORE_GB_MONTH_USD),
+        "secrets": 2 * SECRET_MONTH_USD,  # the API key and the NGC key
+    }
+
+
+def estimate(
+    *,
+    instance: str,
+    price: Price,
+    price_note: str | None,
+    throughput_rps: float,
+    throughput_source: str,
+    requests_per_hour: float | None,
+    hours_per_day: float,
+    min_tasks: int,
+    root_volume_gib: int,
+    fixed: dict[str, float],
+    generator_instance: str,
+    generator_price: Price,
+    video_height: int,
+    video_width: int,
+    generator_overhead_s: float,
+    generator_nat_gateways: int,
+) -> dict[str, Any]:
+    """Every number `cosmosctl cost` shows, with the assumptions behind them."""
+    if throughput_rps <= 0:
+        raise CosmosError("Throughput must be positive.")
+    inst = catalog_instance(instance)
+    ebs_hour = root_volume_gib * EBS_GP3_GB_MONTH_USD / HOURS_PER_MONTH
+    instance_hour = price.usd_per_hour + ebs_hour
+    per_1000_full = instance_hour / (throughput_rps * 3600) * 1000
+    fixed_total = sum(fixed.values())
+
+    load: dict[str, Any] | None = None
+    if requests_per_hour is not None:
+        if requests_per_hour <= 0:
+            raise CosmosError("--requests-per-hour must be positive.")
+        instances = max(min_tasks, math.ceil(requests_per_hour / (throughput_rps * 3600)))
+        busy_hours = hours_per_day * DAYS_PER_MONTH
+        # Outside the busy hours the service keeps min_tasks instances (0 stops the GPU bill).
+        idle_hours = HOURS_PER_MONTH - busy_hours
+        gpu_monthly = instance_hour * (instances * busy_hours + min_tasks * idle_hours)
+        monthly_requests = requests_per_hour * busy_hours
+        total = gpu_monthly + fixed_total
+        load = {
+            "requests_per_hour": requests_per_hour,
+            "hours_per_day": hours_per_day,
+            "min_tasks": min_tasks,
+            "instances_when_busy": instances,
+            "utilization": round(requests_per_hour / (instances * throughput_rps * 3600), 4),
+            "monthly_requests": round(monthly_requests),
+            "gpu_monthly_usd": round(gpu_monthly, 2),
+            "fixed_monthly_usd": round(fixed_total, 2),
+            "total_monthly_usd": round(total, 2),
+            "cost_per_1000_requests_usd": round(total / monthly_requests * 1000, 4),
+        }
+
+    seconds, is_estimate = catalog.estimated_generator_seconds(generator_instance, video_height, video_width)
+    gen_inst = catalog_instance(generator_instance)
+    gen_gpu_hour = generator_price.usd_per_hour / gen_inst.gpus  # one GPU per job
+    per_video = gen_gpu_hour * (seconds + generator_overhead_s) / 3600
+    gen_fixed = generator_nat_gateways * HOURS_PER_MONTH * NAT_HOUR_USD + 2 * LOGS_STORE_GB_MONTH_USD
+
+    assumptions = [
+        f"Instance prices: {price.source}" + (f" (Pricing API not used: {price_note})" if price_note else "") + ".",
+        f"Throughput {throughput_rps:g} requests/s per {instance} instance: {throughput_source}.",
+        f"Each GPU instance carries a {root_volume_gib} GiB gp3 root volume at ${EBS_GP3_GB_MONTH_USD}/GB-month.",
+        "Cost per 1,000 requests at full load assumes the instance is busy every hour it runs.",
+        f"Fixed costs: {FIXED_PRICE_SOURCE}; {HOURS_PER_MONTH:g} hours a month; "
+        "ALB at the stated LCUs, NAT data and log volume as given; two Secrets Manager secrets.",
+        f"Generator: {seconds:.0f} s denoising per {video_height}x{video_width} Nano video (189 frames, 35 steps) "
+        + ("estimated by scaling the H100 measurement" if is_estimate else "measured on one H100")
+        + f", plus {generator_overhead_s:g} s assumed to load the weights per video (each array child loads "
+        "them); one GPU per job; Batch scales instances to zero between jobs.",
+        "Data transfer out of AWS, S3 requests and taxes are not included.",
+    ]
+    if load is not None and hours_per_day < 24:
+        assumptions.append(
+            f"Outside the {hours_per_day:g} busy hours a day the service runs {min_tasks} instance(s) (minTasks)."
+        )
+    return {
+        "region": price.region,
+        "reasoner": {
+            "instance": instance,
+            "gpus": inst.gpus,
+            "gpu_model": inst.gpu_model,
+            "price_per_hour_usd": round(price.usd_per_hour, 4),
+            "price_source": price.source,
+            "ebs_per_hour_usd": round(ebs_hour, 4),
+            "throughput_rps": throughput_rps,
+            "throughput_source": throughput_source,
+            "cost_per_1000_requests_full_load_usd": round(per_1000_full, 4),
+            "load": load,
+        },
+        "fixed_monthly_usd": {**{k: round(v, 2) for k, v in fixed.items()}, "total": round(fixed_total, 2)},
+        "generator": {
+            "instance": generator_instance,
+            "price_per_hour_usd": round(generator_price.usd_per_hour, 4),
+            "price_source": generator_price.source,
+            "resolution": f"{video_height}x{video_width}",
+            "seconds_per_video": round(seconds, 1),
+            "seconds_estimated": is_estimate,
+            "overhead_s_per_video": generator_overhead_s,
+            "cost_per_video_usd": round(per_video, 4),
+            "cost_per_1000_videos_usd": round(per_video * 1000, 2),
+            "fixed_monthly_usd": round(gen_fixed, 2),
+        },
+        "assumptions": assumptions,
+    }
+
+
+def cost_command(
+    instance: Annotated[
+        str | None, typer.Option(help=f"Reasoner instance type (default: the bench file's, else {DEFAULT_REASONER_INSTANCE}).")
+    ] = None,
+    bench: Annotated[Path | None, typer.Option(help="Result of `cosmosctl bench` for measured throughput.")] = None,
+    throughput: Annotated[
+        float | None, typer.Option(min=0.0001, help=f"Requests/s one instance serves (assumed {DEFAULT_ASSUMED_RPS} without --bench).")
+    ] = None,
+    requests_per_hour: Annotated[float | None, typer.Option(min=0.0001, help="Your load while busy.")] = None,
+    hours_per_day: Annotated[float, typer.Option(min=0.0, max=24.0, help="Busy hours a day.")] = 24.0,
+    min_tasks: Annotated[int, typer.Option(min=0, help="Instances kept outside busy hours (cdk minTasks).")] = 1,
+    generator_instance: Annotated[str, typer.Option(help="Batch instance type for videos.")] = DEFAULT_GENERATOR_INSTANCE,
+    video_height: Annotated[int, typer.Option(help="Generated video height.")] = 480,
+    video_width: Annotated[int, typer.Option(help="Generated video width.")] = 832,
+    generator_overhead_s: Annotated[
+        float, typer.Option(min=0.0, help="Assumed seconds per video to load weights.")
+    ] = DEFAULT_GENERATOR_OVERHEAD_S,
+    nat_gateways: Annotated[int, typer.Option(min=0, help="NAT gateways per stack (cdk natGateways; 0 with vpcId).")] = 1,
+    nat_gb: Annotated[float, typer.Option(min=0.0, help="GB a month through NAT (image pulls, weights).")] = 100.0,
+    cache_gib: Annotated[float, typer.Option(min=0.0, help="GiB of model cache on EFS.")] = 60.0,
+    task_starts: Annotated[int, typer.Option(min=0, help="NIM task starts a month (each reads the cache).")] = 4,
+    log_gb: Annotated[float, typer.Option(min=0.0, help="GB of logs a month.")] = 2.0,
+    alb_lcu: Annotated[float, typer.Option(min=0.0, help="Average ALB load balancer capacity units.")] = 1.0,
+    root_volume_gib: Annotated[int, typer.Option(min=1, help="Root volume per GPU instance (cdk rootVolumeGiB).")] = DEFAULT_ROOT_VOLUME_GIB,
+    price_source: Annotated[
+        str, typer.Option(help="auto (Pricing API when credentials exist, else catalog), aws or catalog.")
+    ] = "auto",
+    region: Annotated[str | None, typer.Option(help="Region to price (default: your profile's).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Estimate cost per 1,000 reasoner requests and per generated video."""
+    _cost(
+        instance=instance, bench=bench, throughput=throughput, requests_per_hour=requests_per_hour,
+        hours_per_day=hours_per_day, min_tasks=min_tasks, generator_instance=generator_instance,
+        video_height=video_height, video_width=video_width, generator_overhead_s=generator_overhead_s,
+        nat_gateways=nat_gateways, nat_gb=nat_gb, cache_gib=cache_gib, task_starts=task_starts, log_gb=log_gb,
+        alb_lcu=alb_lcu, root_volume_gib=root_volume_gib, price_source=price_source, region=region, as_json=as_json,
+    )  # fmt: skip
+
+
+@handle_errors
+def _cost(
+    *,
+    instance: str | None,
+    bench: Path | None,
+    throughput: float | None,
+    requests_per_hour: float | None,
+    hours_per_day: float,
+    min_tasks: int,
+    generator_instance: str,
+    video_height: int,
+    video_width: int,
+    generator_overhead_s: float,
+    nat_gateways: int,
+    nat_gb: float,
+    cache_gib: float,
+    task_starts: int,
+    log_gb: float,
+    alb_lcu: float,
+    root_volume_gib: int,
+    price_source: str,
+    region: str | None,
+    as_json: bool,
+) -> None:
+    if price_source not in ("auto", "aws", "catalog"):
+        raise CosmosError(f"--price-source must be auto, aws or catalog, got {price_source!r}.")
+    if bench is not None and throughput is not None:
+        raise CosmosError("Give --bench or --throughput, not both.")
+    if requests_per_hour is not None and hours_per_day == 0:
+        raise CosmosError("--hours-per-day must be above 0 with --requests-per-hour.")
+    if bench is not None:
+        result = load_bench(bench)
+        rps = float(result["requests_per_s"])
+        source = (
+            f"measured by cosmosctl bench ({bench.name}: {result['requests']} requests at concurrency "
+            f"{result['concurrency']}, model {result.get('model')})"
+        )
+        bench_instance = result.get("instance")
+        if instance is None:
+            instance = bench_instance
+        elif bench_instance and bench_instance != instance:
+            err.print(f"[yellow]Note:[/] the bench ran on {bench_instance}, pricing {instance}.")
+    else:
+        rps = throughput if throughput is not None else DEFAULT_ASSUMED_RPS
+        source = "given with --throughput" if throughput is not None else "assumed (no --bench); measure with cosmosctl bench"
+    instance = instance or DEFAULT_REASONER_INSTANCE
+    catalog_instance(instance)
+    catalog_instance(generator_instance)
+
+    sess = None if price_source == "catalog" else session(region)
+    src: PriceSource = price_source  # type: ignore[assignment]
+    price, note = instance_price(instance, region, src, sess=sess)
+    gen_price, _ = instance_price(generator_instance, region, src, sess=sess)
+    fixed = fixed_monthly_costs(
+        nat_gateways=nat_gateways, nat_gb=nat_gb, cache_gib=cache_gib, task_starts=task_starts, log_gb=log_gb,
+        alb_lcu=alb_lcu,
+    )  # fmt: skip
+    report = estimate(
+        instance=instance, price=price, price_note=note, throughput_rps=rps, throughput_source=source,
+        requests_per_hour=requests_per_hour, hours_per_day=hours_per_day, min_tasks=min_tasks,
+        root_volume_gib=root_volume_gib, fixed=fixed, generator_instance=generator_instance,
+        generator_price=gen_price, video_height=video_height, video_width=video_width,
+        generator_overhead_s=generator_overhead_s, generator_nat_gateways=nat_gateways,
+    )  # fmt: skip
+    if as_json:
+        print_json(report)
+    else:
+        print_report(report)
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """The human-readable cost table."""
+    r, g, f = report["reasoner"], report["generator"], report["fixed_monthly_usd"]
+    table = Table(title=f"Cosmos 3 on AWS: cost estimate ({report['region']})", show_lines=False)
+    table.add_column("item")
+    table.add_column("USD", justify="right")
+    table.add_column("basis")
+    table.add_row(
+        f"{r['instance']} per hour", f"{r['price_per_hour_usd']:.3f}",
+        f"{r['gpus']} x {r['gpu_model']}; {r['price_source']}",
+    )  # fmt: skip
+    table.add_row("root volume per hour", f"{r['ebs_per_hour_usd']:.3f}", "gp3")
+    table.add_row(
+        "[bold]per 1,000 requests[/], full load", f"[bold]{r['cost_per_1000_requests_full_load_usd']:.3f}[/]",
+        f"{r['throughput_rps']:g} req/s, {r['throughput_source']}",
+    )  # fmt: skip
+    if r["load"]:
+        load = r["load"]
+        table.add_row(
+            "[bold]per 1,000 requests[/], your load", f"[bold]{load['cost_per_1000_requests_usd']:.3f}[/]",
+            f"{load['requests_per_hour']:g} req/h for {load['hours_per_day']:g} h/day on "
+            f"{load['instances_when_busy']} instance(s), {load['utilization']:.0%} busy, fixed costs included",
+        )  # fmt: skip
+        table.add_row("monthly total, your load", f"{load['total_monthly_usd']:.2f}", f"{load['monthly_requests']:,} requests")
+    for key, label in (("alb", "ALB"), ("nat", "NAT gateway"), ("efs", "EFS model cache"), ("logs", "CloudWatch Logs"), ("secrets", "Secrets Manager")):
+        table.add_row(f"{label} per month", f"{f[key]:.2f}", "fixed")
+    table.add_row("fixed per month", f"{f['total']:.2f}", "ReasonerStack, whatever the load")
+    table.add_row(
+        f"[bold]per video[/] ({g['instance']})", f"[bold]{g['cost_per_video_usd']:.3f}[/]",
+        f"{g['resolution']}: {g['seconds_per_video']:g} s "
+        f"{'(estimate)' if g['seconds_estimated'] else '(measured)'} + {g['overhead_s_per_video']:g} s load "
+        f"at {g['price_per_hour_usd']:.3f}/h",
+    )  # fmt: skip
+    table.add_row("generator fixed per month", f"{g['fixed_monthly_usd']:.2f}", "GeneratorBatchStack NAT + logs; GPUs scale to zero")
+    out.print(table)
+    for line in report["assumptions"]:
+        out.print(f"- {line}", markup=False)

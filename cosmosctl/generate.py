@@ -47,7 +47,9 @@ MAX_STEPS = 200
 class JobSpec(BaseModel):
     """One video to render, with the generator job's field names. Unset fields take the job's defaults."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Further keys are the job's performance options (cosmos_generator.accel: compile, vae_tiling,
+    # attention_backend, ...); they pass through and the job validates them before loading weights.
+    model_config = ConfigDict(extra="allow")
 
     prompt: str = Field(min_length=1)
     negative_prompt: str | None = None
@@ -61,10 +63,8 @@ class JobSpec(BaseModel):
     guidance: float | None = Field(default=None, ge=1.0, le=30.0)
     seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
     model: Literal["nano", "super"] | None = None
-    precision: Literal["bf16", "fp32"] | None = None
-    offload: Literal["none", "model", "sequential"] | None = None
-    compile: bool | None = None
-    vae_tiling: bool | None = None
+    precision: Literal["bf16", "fp8", "fp32"] | None = None
+    offload: Literal["none", "model", "group", "sequential"] | None = None
 
     @field_validator("prompt")
     @classmethod
@@ -200,6 +200,23 @@ def load_specs(
     if len(specs) > MAX_ARRAY_SIZE:
         raise CosmosError(f"Manifest has {len(specs)} prompts; an AWS Batch array job holds at most {MAX_ARRAY_SIZE}.")
     return specs, manifest.parent
+
+
+def parse_options(items: list[str]) -> dict[str, Any]:
+    """``["compile=default", "vae_tiling=true"]`` -> ``{"compile": "default", "vae_tiling": True}``."""
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise CosmosError(f"--option must look like KEY=VALUE, got {item!r}.")
+        if key in JobSpec.model_fields:
+            raise CosmosError(f"--option {key}=... duplicates a flag; use --{key.replace('_', '-')} instead.")
+        try:
+            options[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            options[key] = raw
+    return options
 
 
 def _new_submission_id() -> str:
@@ -356,7 +373,7 @@ def fetch_outputs(job_id: str, out_dir: Path, *, stack: str, region: str | None,
     paths: list[Path] = []
     with aws_errors(f"download outputs from s3://{gen.bucket}/{base}/"):
         for key in keys:
-            relative = PurePosixPath(key[len(base) :].lstrip("/").replace(":", "_"))
+            relative = PurePosixPath(key[len(base) :].lstrip("/:").replace(":", "_"))
             if ".." in relative.parts:
                 continue  # never write outside out_dir, whatever is in the bucket
             dest = target_root.joinpath(*relative.parts)
@@ -393,12 +410,15 @@ def submit_command(
     guidance: Annotated[float | None, typer.Option(help="Guidance scale (1 = none, up to 30).")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default: random, recorded in the metadata).")] = None,
     model: Annotated[str | None, typer.Option(help="Generator model: nano or super.")] = None,
-    precision: Annotated[str | None, typer.Option(help="bf16 or fp32.")] = None,
-    offload: Annotated[str | None, typer.Option(help="none, model or sequential CPU offload.")] = None,
-    compile_: Annotated[
-        bool | None, typer.Option("--compile/--no-compile", help="torch.compile the transformer.")
+    precision: Annotated[str | None, typer.Option(help="bf16, fp8 (FP8 GEMMs) or fp32.")] = None,
+    offload: Annotated[str | None, typer.Option(help="none, model, group or sequential offload.")] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option", "-o",
+            help="Job performance option KEY=VALUE (VALUE as JSON if it parses), e.g. -o compile=default -o vae_tiling=true.",
+        ),
     ] = None,
-    vae_tiling: Annotated[bool | None, typer.Option("--vae-tiling/--no-vae-tiling", help="Tiled VAE decode.")] = None,
     name: Annotated[str | None, typer.Option(help="Batch job name (default: cosmosctl-<time>-<id>).")] = None,
     stack: StackOpt = GENERATOR_STACK,
     region: RegionOpt = None,
@@ -408,9 +428,9 @@ def submit_command(
     defaults = {
         "negative_prompt": negative_prompt, "num_frames": frames, "height": height, "width": width,
         "fps": fps, "steps": steps, "guidance": guidance, "seed": seed, "model": model,
-        "precision": precision, "offload": offload, "compile": compile_, "vae_tiling": vae_tiling,
+        "precision": precision, "offload": offload,
     }  # fmt: skip
-    defaults = {k: v for k, v in defaults.items() if v is not None}
+    defaults = {k: v for k, v in defaults.items() if v is not None} | parse_options(option or [])
     specs, base_dir = load_specs(prompt=prompt, manifest=manifest, image=image, video=video, defaults=defaults)
     result = submit(specs, base_dir, stack=stack, region=region, name=name)
     if as_json:
@@ -545,6 +565,8 @@ def list_command(
             if not page.get("nextToken"):
                 break
             request["nextToken"] = page["nextToken"]
+    # Array children (id "<parent>:<index>") belong to their parent's row.
+    jobs = [j for j in jobs if ":" not in j["jobId"]]
     jobs.sort(key=lambda j: j.get("createdAt", 0), reverse=True)
     jobs = jobs[:limit]
     rows = [

@@ -64,11 +64,11 @@ def setup() -> None:
         venv.create(VENV, with_pip=True)
     if STAMP.exists() and STAMP.read_text() == fingerprint() and (ROOT / "node_modules").exists():
         return
-    run(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    run(PY, "-m", "pip", "install", "-qq", "--upgrade", "pip")
     # torch==2.13.0 (pinned in [dev]) is the CPU build; installed first and alone so that no
     # other requirement pulls a multi-GB CUDA build.
-    run(PY, "-m", "pip", "install", "--quiet", "torch==2.13.0")
-    run(PY, "-m", "pip", "install", "--quiet", "-e", ".[dev]")
+    run(PY, "-m", "pip", "install", "-qq", "torch==2.13.0")
+    run(PY, "-m", "pip", "install", "-qq", "-e", ".[dev]")
     run(BIN / "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
     cli = ROOT / "node_modules" / "aws-cdk" / "bin" / "cdk"
     wrapper = BIN / "cdk"

@@ -131,7 +131,9 @@ def _secret_arn(key: str, value: Any) -> str | None:
         return None
     if not _ARN_SECRET.match(str(value)):
         raise ConfigError(
-            f"{key} must be a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME), got {value!r}"
+            # The value is not echoed: people paste the key itself here, and this line lands in logs.
+            f"{key} must be a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME); "
+            "the value given is not one (not shown, in case it is the key itself)"
         )
     return str(value)
 

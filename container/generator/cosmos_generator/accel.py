@@ -176,7 +176,9 @@ def _check_device(opts: AccelOptions, device: torch.device) -> None:
             f"{device}; use 'default' or 'math'"
         )
     if opts.offload != "none" and not torch.cuda.is_available():
-        raise AccelError(f"offload={opts.offload!r} moves weights between CPU and a CUDA GPU; no GPU is present")
+        raise AccelError(
+            f"offload={opts.offload!r} moves weights between CPU and a CUDA GPU; no GPU is present"
+        )
 
 
 def check_fp8_supported(device: torch.device | str) -> tuple[int, int]:
@@ -315,10 +317,9 @@ def set_attention_backend(transformer: nn.Module, name: str) -> dict[str, Any]:
 
     if name == "default":
         transformer.set_attn_processor(Cosmos3AttnProcessor())
-        try:
-            transformer.reset_attention_backend()
-        except AttributeError:  # older diffusers
-            pass
+        reset = getattr(transformer, "reset_attention_backend", None)
+        if reset is not None:
+            reset()
         return {"backend": "default"}
     if name in SDPA_BACKENDS:
         device = _module_device(transformer)
@@ -363,16 +364,15 @@ class Float8Linear(nn.Module):
         self.emulate = emulate
         self.out_dtype = linear.weight.dtype if linear.weight.dtype != torch.float32 else torch.bfloat16
         w = linear.weight.detach().float()
-        if granularity == "row":
-            amax = w.abs().amax(dim=1, keepdim=True)
-        else:
-            amax = w.abs().amax().reshape(1, 1)
+        amax = w.abs().amax(dim=1, keepdim=True) if granularity == "row" else w.abs().amax().reshape(1, 1)
         scale = amax.clamp(min=1e-12) / FP8_E4M3_MAX
         w_fp8 = (w / scale).clamp(-FP8_E4M3_MAX, FP8_E4M3_MAX).to(torch.float8_e4m3fn)
         self.register_buffer("weight_fp8", w_fp8.contiguous())
         # scale_b for _scaled_mm: [1, out] (row) or [1, 1] (tensor), float32
         self.register_buffer("weight_scale", scale.reshape(1, -1).contiguous())
-        self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().clone(), requires_grad=False)
+        self.bias = (
+            None if linear.bias is None else nn.Parameter(linear.bias.detach().clone(), requires_grad=False)
+        )
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, granularity={self.granularity}"
@@ -427,7 +427,12 @@ def quantize_fp8(
     before = _param_bytes(transformer)
     count = 0
     if backend == "torchao" and not emulate:
-        from torchao.quantization import Float8DynamicActivationFloat8WeightConfig, PerRow, PerTensor, quantize_
+        from torchao.quantization import (
+            Float8DynamicActivationFloat8WeightConfig,
+            PerRow,
+            PerTensor,
+            quantize_,
+        )
 
         config = Float8DynamicActivationFloat8WeightConfig(
             granularity=PerRow() if granularity == "row" else PerTensor()
@@ -441,7 +446,9 @@ def quantize_fp8(
             for parent in list(layer.modules()):
                 for child_name, child in list(parent.named_children()):
                     if _fp8_eligible(child):
-                        setattr(parent, child_name, Float8Linear(child, granularity=granularity, emulate=emulate))
+                        setattr(
+                            parent, child_name, Float8Linear(child, granularity=granularity, emulate=emulate)
+                        )
                         count += 1
                         del child
         backend = "emulated" if emulate else "scaled_mm"

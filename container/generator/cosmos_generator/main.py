@@ -168,6 +168,15 @@ def _import_accel() -> ModuleType | None:
     return accel
 
 
+def _accel_option_names(accel: ModuleType | None) -> frozenset[str]:
+    """Spec fields that accel defines beyond the spec's own (precision and offload)."""
+    if accel is None:
+        return frozenset()
+    import dataclasses
+
+    return frozenset(f.name for f in dataclasses.fields(accel.AccelOptions)) - {"precision", "offload"}
+
+
 def run(environ: Mapping[str, str], *, s3_client: Any = None, stdout: TextIO | None = None) -> int:
     """Render one item; return the process exit code."""
     log = JsonLog(stdout or sys.stdout)
@@ -208,7 +217,7 @@ class _Job:
             return EXIT_OK
 
         accel = _import_accel()
-        extra_names = frozenset(getattr(accel, "OPTIONS", {}) or {}) if accel is not None else frozenset()
+        extra_names = _accel_option_names(accel)
         with log.phase("read_spec", source=env.spec_uri or "JOB_SPEC"):
             text = (
                 env.spec_inline
@@ -226,12 +235,18 @@ class _Job:
                 uri = getattr(spec, name)
                 if uri is not None:
                     self.s3.check_input(uri, f"conditioning {name}")
-            requested = spec.requested_optimizations()
-            if accel is None and requested:
-                raise SpecError(
-                    f"performance option(s) {', '.join(sorted(requested))} requested, but this image has no "
-                    "cosmos_generator.accel module to apply them"
-                )
+            options = spec.optimization_options()
+            if accel is None:
+                if spec.needs_accel():
+                    raise SpecError(
+                        f"{', '.join(spec.needs_accel())} requested, but this image has no "
+                        "cosmos_generator.accel module to apply it"
+                    )
+            else:
+                try:
+                    accel.AccelOptions.from_mapping(options)  # option errors before the model loads
+                except ValueError as err:
+                    raise SpecError(f"performance options rejected: {err}") from None
 
         import torch
 
@@ -239,29 +254,36 @@ class _Job:
         request = LoadRequest(
             model_id=spec.model_id,
             revision=env.revision,
-            precision=spec.precision,
+            precision=spec.load_precision,
             offload=spec.offload,
             device=device,
             token=env.token,
             enable_safety_checker=env.safety_checker,
+            options=json.dumps(options, sort_keys=True) if accel is not None else "{}",
         )
+
+        def prepare(pipe: Any) -> Any:
+            with log.phase("optimize", options=options):
+                try:
+                    return accel.apply_optimizations(pipe, options)
+                except ValueError as err:  # accel.AccelError: cannot apply on this machine
+                    raise SpecError(f"performance options rejected: {err}") from err
+
         with log.phase("load_model", model_id=spec.model_id, revision=env.revision, device=device) as info:
-            loaded = get_pipeline(request, env.loader)
+            loaded = get_pipeline(
+                request,
+                env.loader,
+                offload_here=accel is None,
+                prepare=prepare if accel is not None else None,
+            )
             info.update(resolved_revision=loaded.revision, loader=loaded.loader)
         pipe = loaded.pipe
+        optimizations = loaded.optimizations
         check_geometry(
             spec,
             spatial_factor=int(pipe.vae_scale_factor_spatial),
             temporal_factor=int(pipe.vae_scale_factor_temporal),
         )
-
-        optimizations: Any = None
-        if accel is not None:
-            with log.phase("optimize", options=spec.optimization_options()):
-                try:
-                    optimizations = accel.apply_optimizations(pipe, spec.optimization_options())
-                except ValueError as err:
-                    raise SpecError(f"performance options rejected: {err}") from err
 
         with tempfile.TemporaryDirectory(prefix="cosmos-job-") as tmp_name:
             tmp = Path(tmp_name)

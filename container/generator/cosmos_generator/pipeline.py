@@ -26,6 +26,9 @@ class LoadRequest:
     device: str
     token: str | None
     enable_safety_checker: bool
+    # The performance options applied after loading, as sorted JSON: a different set means a
+    # freshly loaded pipeline (compiled or FP8-quantized modules cannot be undone in place).
+    options: str = "{}"
 
 
 @dataclass
@@ -34,6 +37,7 @@ class LoadedPipeline:
     model_id: str
     revision: str  # the commit actually loaded when known, else the requested revision
     loader: str
+    optimizations: Any = None  # what accel.apply_optimizations reported
 
 
 Loader = Callable[[LoadRequest], Any]
@@ -55,11 +59,22 @@ def resolve_loader(spec: str | None) -> tuple[str, Loader]:
     return spec, getattr(importlib.import_module(module_name), attr)
 
 
-def get_pipeline(request: LoadRequest, loader_spec: str | None = None) -> LoadedPipeline:
-    """Load (once per container and request) and place the pipeline."""
+def get_pipeline(
+    request: LoadRequest,
+    loader_spec: str | None = None,
+    *,
+    offload_here: bool = True,
+    prepare: Callable[[Any], Any] | None = None,
+) -> LoadedPipeline:
+    """Load, place and prepare the pipeline once per container and request.
+
+    ``offload_here=False`` leaves offloading to ``prepare`` (accel's apply_optimizations, which also
+    knows group offload); the pipeline then stays on the CPU unless it is to be resident on the GPU.
+    """
     cached = _CACHE.get(request)
     if cached is not None:
         return cached
+    _CACHE.clear()  # one pipeline per container: a GPU does not hold two
     name, loader = resolve_loader(loader_spec)
     result = loader(request)
     if isinstance(result, LoadedPipeline):
@@ -68,7 +83,14 @@ def get_pipeline(request: LoadRequest, loader_spec: str | None = None) -> Loaded
         loaded = LoadedPipeline(
             pipe=result, model_id=request.model_id, revision=request.revision, loader=name
         )
-    place(loaded.pipe, offload=request.offload, device=request.device)
+    place(
+        loaded.pipe,
+        offload=request.offload if offload_here else "none",
+        device=request.device,
+        resident=offload_here or request.offload == "none",
+    )
+    if prepare is not None:
+        loaded.optimizations = prepare(loaded.pipe)
     _CACHE[request] = loaded
     return loaded
 
@@ -77,10 +99,11 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
-def place(pipe: Any, *, offload: str, device: str) -> None:
+def place(pipe: Any, *, offload: str, device: str, resident: bool = True) -> None:
     """Put the pipeline on the GPU whole, or offload it to host RAM between uses."""
     if offload == "none":
-        pipe.to(device)
+        if resident:
+            pipe.to(device)
     elif offload == "model":
         # Whole components move to the GPU when used: transformer, then VAE (model_cpu_offload_seq).
         pipe.enable_model_cpu_offload(device=device)

@@ -8,8 +8,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MODELS = {"nano": "nvidia/Cosmos3-Nano", "super": "nvidia/Cosmos3-Super"}
-PRECISIONS = ("bf16", "fp32")
-OFFLOAD_MODES = ("none", "model", "sequential")
+# bf16: BF16 weights and GEMMs; fp8: BF16 weights with FP8 GEMMs in the decoder blocks (accel);
+# fp32: FP32 everything (debugging; twice the memory).
+PRECISIONS = ("bf16", "fp8", "fp32")
+# none: resident on the GPU; model/sequential: diffusers CPU offload; group: layer streaming (accel).
+OFFLOAD_MODES = ("none", "model", "group", "sequential")
+# Modes the job applies itself; the others need cosmos_generator.accel.
+BASIC_PRECISIONS = ("bf16", "fp32")
+BASIC_OFFLOAD_MODES = ("none", "model", "sequential")
 
 # Geometry of the released checkpoints (both use the Wan 2.2 VAE: 16x spatial, 4x temporal
 # compression), so a bad size fails before minutes of weight loading. The loaded pipeline's own
@@ -47,23 +53,35 @@ class JobSpec:
     model: str = "nano"
     precision: str = "bf16"
     offload: str = "none"
-    # Performance switches handed to cosmos_generator.accel.apply_optimizations.
-    compile: bool = False
-    vae_tiling: bool = False
+    # Further performance switches (compile, vae_tiling, attention_backend, ...): the fields of
+    # cosmos_generator.accel.AccelOptions, validated there and passed to apply_optimizations.
     extra_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def model_id(self) -> str:
         return MODELS[self.model]
 
-    def optimization_options(self) -> dict[str, Any]:
-        """Options for accel.apply_optimizations: the core switches plus any accel-declared ones."""
-        return {"compile": self.compile, "vae_tiling": self.vae_tiling, **self.extra_options}
+    @property
+    def load_precision(self) -> str:
+        """The dtype the weights load in: FP8 GEMMs run on BF16 weights."""
+        return "fp32" if self.precision == "fp32" else "bf16"
 
-    def requested_optimizations(self) -> dict[str, Any]:
-        """The optimisation options that differ from their defaults (what the user asked for)."""
-        defaults = {"compile": False, "vae_tiling": False}
-        return {k: v for k, v in self.optimization_options().items() if k not in defaults or v != defaults[k]}
+    def optimization_options(self) -> dict[str, Any]:
+        """The mapping for accel.apply_optimizations: the switches plus precision and offload."""
+        return {
+            **self.extra_options,
+            "precision": "fp8" if self.precision == "fp8" else "bf16",
+            "offload": self.offload,
+        }
+
+    def needs_accel(self) -> list[str]:
+        """The requested settings that only cosmos_generator.accel can apply."""
+        needs = [f"{name}={value!r}" for name, value in self.extra_options.items()]
+        if self.precision not in BASIC_PRECISIONS:
+            needs.append(f"precision={self.precision!r}")
+        if self.offload not in BASIC_OFFLOAD_MODES:
+            needs.append(f"offload={self.offload!r}")
+        return needs
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -88,8 +106,6 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "model": (str,),
     "precision": (str,),
     "offload": (str,),
-    "compile": (bool,),
-    "vae_tiling": (bool,),
 }
 _NULLABLE = {"negative_prompt", "image", "video", "seed"}
 
@@ -97,8 +113,8 @@ _NULLABLE = {"negative_prompt", "image", "video", "seed"}
 def parse_spec(data: Any, *, extra_option_names: frozenset[str] = frozenset()) -> JobSpec:
     """Build a JobSpec from decoded JSON, rejecting unknown fields and wrong types.
 
-    ``extra_option_names`` are further performance options that the image's accel module declares;
-    they pass through untyped to ``apply_optimizations``, which validates them.
+    ``extra_option_names`` are the further performance options that the image's accel module
+    declares; they pass through to it untyped, and accel validates them.
     """
     if not isinstance(data, dict):
         raise SpecError(f"job spec must be a JSON object, got {type(data).__name__}")

@@ -1,0 +1,758 @@
+#!/usr/bin/env python3
+"""Generator benchmark: stock diffusers vs the accel paths, on one GPU, in one process.
+
+Builds the full-size Cosmos3-Nano ``Cosmos3OmniPipeline`` with random weights locally
+(``cosmos_generator.random_pipeline``), then for each resolution runs the paths in order, stock
+first, on the same pipeline object and the same seed:
+
+  stock               diffusers as shipped (dispatcher attention, BF16, eager)
+  sdpa-<kernel>       BF16, eager, attention pinned to one torch SDPA kernel (cudnn/flash/efficient)
+  bf16-regional       BF16 + regional torch.compile of the decoder block + best attention
+  fp8                 FP8 linears (decoder blocks), eager, best attention
+  fp8-regional        FP8 + regional compile + best attention
+  fp8-regional-tiled  fp8-regional + VAE tiling + lm_head dropped (the low-memory path)
+
+Per path: seconds per denoising step (median over the timed steps, min/max, warm-up excluded),
+the first call's overhead over two steady steps (compile time for compiled paths, with the cache
+hit/miss counters), VAE decode time (paths that decode), peak GPU memory while denoising and
+overall, and the relative L2 distance of the final latents from stock's at the same seed.
+
+To spare GPU time it runs ``--steps`` denoising steps of a ``--steps``-step schedule (default 7:
+2 warm-up + 5 timed) instead of 35; seconds per video = 35 x median s/step + decode. The per-step
+cost does not depend on the schedule length.
+
+``--warm-check`` then frees the GPU and re-runs the compiled paths in a fresh subprocess against
+the same ``--cache-dir``: the first-call overhead there is what a later job pays with the cache on
+EFS.
+
+Usage (GPU machine; see docs/performance.md):
+
+  python container/generator/bench.py run --resolutions 480p --warm-check --out bench-480p.json
+  python container/generator/bench.py probe --out probe.json        # SDPA / FP8 GEMM micro-bench
+  python container/generator/bench.py report a.json b.json --json docs/benchmarks/h100-DATE.json \
+      --md docs/benchmarks/h100-DATE.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+RESOLUTIONS = {"256p": (256, 448), "480p": (480, 832), "720p": (720, 1280)}
+STEPS_PER_VIDEO = 35
+GUIDANCE = 6.0
+FRAMES = 189
+PROMPT = (
+    "A robot arm in a bright kitchen slowly picks up a red cup from a white table and puts it down "
+    "on the left, while the camera holds a static view of the scene; soft light from a window, "
+    "a small green plant and a blue wall in the background."
+)
+PATH_ORDER = (
+    "stock",
+    "sdpa-cudnn",
+    "sdpa-flash",
+    "sdpa-efficient",
+    "bf16-regional",
+    "bf16-full",
+    "fp8",
+    "fp8-regional",
+    "fp8-regional-tiled",
+)
+DECODING_PATHS = {"stock", "fp8-regional", "fp8-regional-tiled"}
+COMPILED_PATHS = {"bf16-regional", "bf16-full", "fp8-regional", "fp8-regional-tiled"}
+GIB = 1024**3
+DEVICE = "cuda"
+
+
+def _sync() -> None:
+    import torch
+
+    if DEVICE == "cuda":
+        torch.cuda.synchronize()
+
+
+def _mem(kind: str) -> int:
+    import torch
+
+    if DEVICE != "cuda":
+        return 0
+    return int(getattr(torch.cuda, kind)())
+
+
+def path_options(name: str, attn: str, cache_dir: str | None, backend: str = "inductor") -> dict[str, Any]:
+    """Accel options (cosmos_generator.accel.AccelOptions fields) for a named path."""
+    compile_opts = {"compile": "regional", "compile_cache_dir": cache_dir, "compile_backend": backend}
+    table: dict[str, dict[str, Any]] = {
+        "stock": {},
+        "sdpa-cudnn": {"attention_backend": "cudnn"},
+        "sdpa-flash": {"attention_backend": "flash"},
+        "sdpa-efficient": {"attention_backend": "efficient"},
+        "bf16-regional": {"attention_backend": attn, **compile_opts},
+        "bf16-full": {**compile_opts, "attention_backend": attn, "compile": "full"},
+        "fp8": {"attention_backend": attn, "precision": "fp8"},
+        "fp8-regional": {"attention_backend": attn, "precision": "fp8", **compile_opts},
+        "fp8-regional-tiled": {
+            "attention_backend": attn,
+            "precision": "fp8",
+            "vae_tiling": True,
+            "drop_lm_head": True,
+            **compile_opts,
+        },
+    }
+    if name not in table:
+        raise SystemExit(f"unknown path {name!r}; known: {list(table)}")
+    return table[name]
+
+
+def parse_resolution(text: str) -> tuple[str, int, int]:
+    if text in RESOLUTIONS:
+        h, w = RESOLUTIONS[text]
+        return text, h, w
+    h, w = (int(v) for v in text.lower().split("x"))
+    return f"{h}x{w}", h, w
+
+
+def environment() -> dict[str, Any]:
+    import diffusers
+    import torch
+
+    env: dict[str, Any] = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "diffusers": diffusers.__version__,
+    }
+    try:
+        import torchao
+
+        env["torchao"] = torchao.__version__
+    except Exception:  # not installed or broken: the scaled_mm FP8 path needs none
+        env["torchao"] = None
+    if torch.cuda.is_available():
+        env["gpu"] = torch.cuda.get_device_name()
+        env["compute_capability"] = ".".join(map(str, torch.cuda.get_device_capability()))
+        env["gpu_memory_gib"] = round(torch.cuda.get_device_properties(0).total_memory / GIB, 1)
+        try:
+            out = subprocess.run(
+                ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+            env["driver"] = out.stdout.strip().splitlines()[0] if out.stdout.strip() else None
+        except (OSError, subprocess.SubprocessError):
+            env["driver"] = None
+    return env
+
+
+def cache_counters() -> dict[str, int]:
+    from torch._dynamo.utils import counters
+
+    return {
+        "fxgraph_hit": int(counters["inductor"]["fxgraph_cache_hit"]),
+        "fxgraph_miss": int(counters["inductor"]["fxgraph_cache_miss"]),
+        "autograd_hit": int(counters["aot_autograd"]["autograd_cache_hit"]),
+        "autograd_miss": int(counters["aot_autograd"]["autograd_cache_miss"]),
+    }
+
+
+class PathState:
+    """Moves one pipeline from path to path (paths must come in PATH_ORDER: FP8 is one-way)."""
+
+    def __init__(self, pipe: Any):
+        self.pipe = pipe
+        self.attn = "default"
+        self.precision = "bf16"
+        self.compiled: str = "none"
+        self.tiling = False
+        self.lm_head = True
+
+    def apply(self, opts: Any) -> dict[str, Any]:
+        from cosmos_generator import accel
+
+        t = self.pipe.transformer
+        report: dict[str, Any] = {}
+        if opts.precision == "bf16" and self.precision == "fp8":
+            raise RuntimeError("cannot go back from fp8 to bf16 on one pipeline: order the paths")
+        needs_recompile = opts.compile != self.compiled or opts.precision != self.precision
+        if self.compiled != "none" and needs_recompile:
+            accel.uncompile_transformer(t)
+            self.compiled = "none"
+        if opts.drop_lm_head and self.lm_head:
+            report["dropped_lm_head_params"] = accel.drop_lm_head(t)
+            self.lm_head = False
+        if opts.attention_backend != self.attn:
+            report["attention"] = accel.set_attention_backend(t, opts.attention_backend)
+            self.attn = opts.attention_backend
+        if opts.precision == "fp8" and self.precision == "bf16":
+            report["fp8"] = accel.quantize_fp8(t, backend=opts.fp8_backend, granularity=opts.fp8_granularity)
+            self.precision = "fp8"
+        if opts.compile != "none" and self.compiled == "none":
+            report["compile"] = accel.compile_transformer(
+                t,
+                opts.compile,
+                cache_dir=opts.compile_cache_dir,
+                dynamic=opts.compile_dynamic,
+                mode_name=opts.compile_mode,
+                backend=opts.compile_backend,
+                fullgraph=opts.compile_fullgraph,
+            )
+            self.compiled = opts.compile
+        if opts.vae_tiling != self.tiling:
+            if opts.vae_tiling:
+                self.pipe.vae.enable_tiling()
+            else:
+                self.pipe.vae.disable_tiling()
+            self.tiling = opts.vae_tiling
+        return report
+
+
+def measure(
+    pipe: Any, height: int, width: int, frames: int, steps: int, warmup: int, decode: bool, seed: int
+) -> dict[str, Any]:
+    """One pipeline call; per-step times from the step-end callback (device synchronised)."""
+    import torch
+
+    marks: list[float] = []
+    state: dict[str, Any] = {}
+
+    def on_step_end(_pipe: Any, i: int, _t: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        _sync()
+        marks.append(time.perf_counter())
+        if i == steps - 1:
+            state["latents"] = kwargs["latents"].detach().float().cpu()
+            state["peak_denoise"] = _mem("max_memory_allocated")
+            state["reserved_denoise"] = _mem("max_memory_reserved")
+        return {}
+
+    decode_times: list[float] = []
+    original_decode = pipe.vae.decode
+
+    def timed_decode(*args: Any, **kwargs: Any) -> Any:
+        _sync()
+        t0 = time.perf_counter()
+        out = original_decode(*args, **kwargs)
+        _sync()
+        decode_times.append(time.perf_counter() - t0)
+        return out
+
+    pipe.vae.decode = timed_decode
+    gc.collect()
+    if DEVICE == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    _sync()
+    t0 = time.perf_counter()
+    try:
+        pipe(
+            PROMPT,
+            num_frames=frames,
+            height=height,
+            width=width,
+            fps=24.0,
+            num_inference_steps=steps,
+            guidance_scale=GUIDANCE,
+            generator=torch.Generator(DEVICE).manual_seed(seed),
+            output_type="pt" if decode else "latent",
+            enable_safety_check=False,
+            callback_on_step_end=on_step_end,
+        )
+    finally:
+        del pipe.vae.decode  # back to the class method
+    _sync()
+    t_end = time.perf_counter()
+    durations = [marks[i] - marks[i - 1] for i in range(max(warmup, 1), len(marks))]
+    median = statistics.median(durations)
+    result = {
+        "timed_steps": len(durations),
+        "warmup_steps": warmup,
+        "s_per_step": round(median, 4),
+        "s_per_step_min": round(min(durations), 4),
+        "s_per_step_max": round(max(durations), 4),
+        "spread_pct": round(100 * (max(durations) - min(durations)) / median, 2),
+        "step_times": [round(d, 4) for d in durations],
+        "first_call_overhead_s": round((marks[warmup - 1] - t0) - warmup * median, 2),
+        "call_s": round(t_end - t0, 2),
+        "peak_gib_denoise": round(state["peak_denoise"] / GIB, 2),
+        "reserved_gib_denoise": round(state["reserved_denoise"] / GIB, 2),
+        "peak_gib_total": round(_mem("max_memory_allocated") / GIB, 2),
+        "reserved_gib_total": round(_mem("max_memory_reserved") / GIB, 2),
+        "decode_s": round(decode_times[0], 2) if decode_times else None,
+        "latents_finite": bool(torch.isfinite(state["latents"]).all()),
+    }
+    return {"result": result, "latents": state["latents"]}
+
+
+def rel_l2(a: Any, b: Any) -> float:
+    return float((a - b).norm() / b.norm())
+
+
+def build(args: argparse.Namespace) -> Any:
+    import torch
+    from cosmos_generator.random_pipeline import build_random_pipeline
+
+    t0 = time.perf_counter()
+    dtype = torch.bfloat16 if DEVICE == "cuda" else torch.float32
+    pipe = build_random_pipeline(args.size, dtype=dtype, device=DEVICE, seed=args.seed)
+    if args.layers:
+        pipe.transformer.layers = pipe.transformer.layers[: args.layers]
+    _sync()
+    info = {
+        "build_s": round(time.perf_counter() - t0, 1),
+        "transformer_params_b": round(sum(p.numel() for p in pipe.transformer.parameters()) / 1e9, 2),
+        "weights_gib": round(_mem("memory_allocated") / GIB, 2),
+        "layers": len(pipe.transformer.layers),
+    }
+    print(f"[build] {info}", flush=True)
+    return pipe, info
+
+
+def write_json(path: str | None, payload: dict[str, Any]) -> None:
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(path).with_suffix(".tmp")
+        tmp.write_text(json.dumps(payload, indent=2))
+        tmp.replace(path)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import torch
+    from cosmos_generator.accel import AccelOptions
+
+    global DEVICE
+    DEVICE = args.device
+    started = time.perf_counter()
+    paths = [p for p in PATH_ORDER if p in args.paths.split(",")]
+    unknown = set(args.paths.split(",")) - set(PATH_ORDER)
+    if unknown:
+        raise SystemExit(f"unknown paths {sorted(unknown)}")
+    resolutions = [parse_resolution(r) for r in args.resolutions.split(",")]
+    payload: dict[str, Any] = {
+        "schema": "cosmos3-aws/generator-bench/v1",
+        "date": datetime.date.today().isoformat(),
+        "phase": args.phase,
+        "environment": environment(),
+        "settings": {
+            "model": f"Cosmos3-Nano architecture, random weights ({args.size})",
+            "frames": args.frames,
+            "guidance_scale": GUIDANCE,
+            "steps_per_video": STEPS_PER_VIDEO,
+            "measured_steps": args.steps,
+            "warmup_steps": args.warmup,
+            "seed": args.seed,
+            "attention_for_fast_paths": args.attn,
+            "compile_cache_dir": args.cache_dir,
+        },
+        "results": [],
+    }
+    print(f"[env] {payload['environment']}", flush=True)
+    pipe, payload["build"] = build(args)
+    state = PathState(pipe)
+    ref_dir = Path(args.ref_dir) if args.ref_dir else None
+    refs: dict[str, Any] = {}
+    for res_name, _h, _w in resolutions:
+        if ref_dir and (ref_dir / f"stock-{res_name}.pt").exists():
+            refs[res_name] = torch.load(ref_dir / f"stock-{res_name}.pt")
+    for name in paths:
+        for res_name, h, w in resolutions:
+            if time.perf_counter() - started > args.budget_s:
+                print(f"[skip] {name} {res_name}: time budget", flush=True)
+                payload["results"].append({"path": name, "resolution": res_name, "skipped": "time budget"})
+                continue
+            opts = AccelOptions.from_mapping(
+                path_options(name, args.attn, args.cache_dir, args.compile_backend)
+            )
+            before = cache_counters()
+            t_apply = time.perf_counter()
+            try:
+                applied = state.apply(opts)
+                apply_s = time.perf_counter() - t_apply
+                m = measure(
+                    pipe, h, w, args.frames, args.steps, args.warmup, name in DECODING_PATHS, args.seed
+                )
+            except Exception as exc:  # record and go on with the next path
+                print(f"[fail] {name} {res_name}: {type(exc).__name__}: {exc}", flush=True)
+                payload["results"].append(
+                    {"path": name, "resolution": res_name, "error": f"{type(exc).__name__}: {exc}"[:2000]}
+                )
+                write_json(args.out, payload)
+                continue
+            after = cache_counters()
+            r = {
+                "path": name,
+                "resolution": res_name,
+                "height": h,
+                "width": w,
+                "phase": args.phase,
+                "options": opts.to_dict(),
+                "applied": applied,
+                "apply_s": round(apply_s, 2),
+                **m["result"],
+                "compile_cache": {k: after[k] - before[k] for k in after} if name in COMPILED_PATHS else None,
+                "weights_gib": round(_mem("memory_allocated") / GIB, 2),
+            }
+            if name == "stock" and res_name not in refs:
+                refs[res_name] = m["latents"]
+                if ref_dir:
+                    ref_dir.mkdir(parents=True, exist_ok=True)
+                    torch.save(m["latents"], ref_dir / f"stock-{res_name}.pt")
+            r["rel_l2_vs_stock"] = rel_l2(m["latents"], refs[res_name]) if res_name in refs else None
+            payload["results"].append(r)
+            print(
+                f"[path] {name:20s} {res_name:9s} s/step {r['s_per_step']:.3f} "
+                f"(min {r['s_per_step_min']:.3f} max {r['s_per_step_max']:.3f}) "
+                f"first-call +{r['first_call_overhead_s']}s "
+                f"decode {r['decode_s']} peak {r['peak_gib_denoise']}/{r['peak_gib_total']} GiB "
+                f"relL2 {r['rel_l2_vs_stock']} cache {r['compile_cache']}",
+                flush=True,
+            )
+            write_json(args.out, payload)
+    if args.warm_check:
+        # the tiled path differs from fp8-regional only in the VAE: nothing more to learn warm
+        compiled = [p for p in paths if p in COMPILED_PATHS and p != "fp8-regional-tiled"]
+        del state, pipe
+        gc.collect()
+        if DEVICE == "cuda":
+            torch.cuda.empty_cache()
+        left = args.budget_s - (time.perf_counter() - started)
+        if compiled and left > 60:
+            child_out = str(Path(args.out or "bench.json").with_suffix(".warm.json"))
+            cmd = [
+                sys.executable,
+                __file__,
+                "run",
+                "--phase",
+                "warm-cache",
+                "--paths",
+                ",".join(compiled),
+                "--resolutions",
+                args.warm_resolutions or args.resolutions,
+                "--frames",
+                str(args.frames),
+                "--steps",
+                str(args.steps),
+                "--warmup",
+                str(args.warmup),
+                "--attn",
+                args.attn,
+                "--size",
+                args.size,
+                "--seed",
+                str(args.seed),
+                "--budget-s",
+                str(int(left - 20)),
+                "--device",
+                args.device,
+                "--compile-backend",
+                args.compile_backend,
+                "--out",
+                child_out,
+            ]
+            if args.layers:
+                cmd += ["--layers", str(args.layers)]
+            if args.cache_dir:
+                cmd += ["--cache-dir", args.cache_dir]
+            if args.ref_dir:
+                cmd += ["--ref-dir", args.ref_dir]
+            print(f"[warm-check] fresh process: {' '.join(cmd)}", flush=True)
+            try:
+                subprocess.run(cmd, check=False, timeout=max(left - 10, 30))
+            except subprocess.TimeoutExpired:
+                print("[warm-check] timed out", flush=True)
+            if Path(child_out).exists():
+                child = json.loads(Path(child_out).read_text())
+                payload["results"].extend(child["results"])
+                payload["warm_build"] = child.get("build")
+        else:
+            print(f"[warm-check] skipped (compiled paths: {compiled}, seconds left {left:.0f})", flush=True)
+    payload["wall_s"] = round(time.perf_counter() - started, 1)
+    write_json(args.out, payload)
+    print_table(summarise([payload]))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------
+# probe: micro-benchmarks of the kernels the paths rely on, at the real 480p shapes
+# ------------------------------------------------------------------------------------------------
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    import torch
+    import torch.nn.functional as F
+    from cosmos_generator import accel
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    def bench(fn: Any, reps: int = 10) -> float:
+        for _ in range(3):
+            fn()
+        torch.cuda.synchronize()
+        times = []
+        for _ in range(reps):
+            s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            s.record()
+            fn()
+            e.record()
+            torch.cuda.synchronize()
+            times.append(s.elapsed_time(e) / 1000)
+        return statistics.median(times)
+
+    out: dict[str, Any] = {"environment": environment(), "sdpa": {}, "gemm": {}}
+    print(out["environment"], flush=True)
+    n_gen, n_und, heads, kv_heads, d = args.tokens, 200, 32, 8, 128
+    q = torch.randn(1, heads, n_gen, d, device="cuda", dtype=torch.bfloat16)
+    k = torch.randn(1, kv_heads, n_gen + n_und, d, device="cuda", dtype=torch.bfloat16)
+    v = torch.randn_like(k)
+    k_full = k.repeat_interleave(heads // kv_heads, dim=1)
+    v_full = v.repeat_interleave(heads // kv_heads, dim=1)
+    flops = 4 * n_gen * (n_gen + n_und) * d * heads
+    ref = F.scaled_dot_product_attention(q.float()[:, :, :256], k_full.float(), v_full.float())
+    backends = {
+        "default": None,
+        "cudnn": SDPBackend.CUDNN_ATTENTION,
+        "flash": SDPBackend.FLASH_ATTENTION,
+        "efficient": SDPBackend.EFFICIENT_ATTENTION,
+    }
+    for name, backend in backends.items():
+        for gqa in (True, False):
+            key = f"{name}/{'gqa' if gqa else 'expanded'}"
+
+            def call(backend: Any = backend, gqa: bool = gqa) -> Any:
+                kk, vv = (k, v) if gqa else (k_full, v_full)
+                if backend is None:
+                    return F.scaled_dot_product_attention(q, kk, vv, enable_gqa=gqa)
+                with sdpa_kernel([backend]):
+                    return F.scaled_dot_product_attention(q, kk, vv, enable_gqa=gqa)
+
+            try:
+                t = bench(call)
+                err = rel_l2(call()[:, :, :256].float(), ref)
+                out["sdpa"][key] = {"s": round(t, 5), "tflops": round(flops / t / 1e12, 1), "rel_err": err}
+            except RuntimeError as exc:
+                out["sdpa"][key] = {"error": str(exc).splitlines()[0][:200]}
+            print(f"[sdpa] {key}: {out['sdpa'][key]}", flush=True)
+    # GEMM: an MLP up-projection of the generation tower at 480p
+    x = torch.randn(n_gen, 4096, device="cuda", dtype=torch.bfloat16)
+    lin = torch.nn.Linear(4096, 12288, bias=False, device="cuda", dtype=torch.bfloat16)
+    gflops = 2 * n_gen * 4096 * 12288
+    y_ref = lin(x).float()
+    cases: dict[str, Any] = {"bf16": lambda: lin(x)}
+    for gran in ("row", "tensor"):
+        f8 = accel.Float8Linear(lin, granularity=gran)
+        cases[f"fp8-scaled_mm-{gran}"] = f8
+        cases[f"fp8-scaled_mm-{gran}-compiled"] = torch.compile(f8, dynamic=True)
+    try:
+        import copy
+
+        from torchao.quantization import Float8DynamicActivationFloat8WeightConfig, PerRow, quantize_
+
+        ao = copy.deepcopy(torch.nn.Sequential(lin))
+        quantize_(ao, Float8DynamicActivationFloat8WeightConfig(granularity=PerRow()))
+        cases["fp8-torchao-row"] = ao
+        cases["fp8-torchao-row-compiled"] = torch.compile(ao, dynamic=True)
+    except Exception as exc:
+        out["gemm"]["torchao"] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+    for name, fn in cases.items():
+        try:
+            call = (lambda fn=fn: fn(x)) if isinstance(fn, torch.nn.Module) or hasattr(fn, "forward") else fn
+            t = bench(call)
+            out["gemm"][name] = {
+                "s": round(t, 5),
+                "tflops": round(gflops / t / 1e12, 1),
+                "rel_err": rel_l2(call().float(), y_ref),
+            }
+        except Exception as exc:
+            out["gemm"][name] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+        print(f"[gemm] {name}: {out['gemm'][name]}", flush=True)
+    write_json(args.out, out)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------
+# report: merge result files, add ratios vs stock, write JSON + markdown
+# ------------------------------------------------------------------------------------------------
+
+
+def summarise(payloads: list[dict[str, Any]]) -> dict[str, Any]:
+    rows = [r for p in payloads for r in p.get("results", []) if "s_per_step" in r]
+    env = next((p["environment"] for p in payloads if "environment" in p), {})
+    stock: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r["path"] == "stock" and r["resolution"] not in stock:
+            stock[r["resolution"]] = r
+    table = []
+    for r in rows:
+        base = stock.get(r["resolution"])
+        decode = r.get("decode_s")
+        decode_source = "measured"
+        if decode is None and base is not None and not r["options"].get("vae_tiling"):
+            decode, decode_source = base.get("decode_s"), "stock path (same VAE, no tiling)"
+        s_video = STEPS_PER_VIDEO * r["s_per_step"] + (decode or 0.0)
+        row = {
+            "path": r["path"],
+            "resolution": r["resolution"],
+            "phase": r.get("phase", "main"),
+            "s_per_step": r["s_per_step"],
+            "s_per_step_min": r["s_per_step_min"],
+            "s_per_step_max": r["s_per_step_max"],
+            "spread_pct": r["spread_pct"],
+            "decode_s": decode,
+            "decode_source": decode_source if decode is not None else None,
+            "s_per_video": round(s_video, 1),
+            "peak_gib_denoise": r["peak_gib_denoise"],
+            "peak_gib_total": r["peak_gib_total"] if r.get("decode_s") is not None else None,
+            "reserved_gib_total": r.get("reserved_gib_total"),
+            "first_call_overhead_s": r["first_call_overhead_s"],
+            "compile_cache": r.get("compile_cache"),
+            "rel_l2_vs_stock": r.get("rel_l2_vs_stock"),
+            "latents_finite": r.get("latents_finite"),
+            "options": r.get("options"),
+        }
+        if base is not None:
+            row["step_speedup_vs_stock"] = round(base["s_per_step"] / r["s_per_step"], 3)
+            base_video = STEPS_PER_VIDEO * base["s_per_step"] + (base.get("decode_s") or 0.0)
+            row["video_speedup_vs_stock"] = round(base_video / s_video, 3)
+        table.append(row)
+    return {"environment": env, "rows": table}
+
+
+def print_table(summary: dict[str, Any]) -> None:
+    hdr = (
+        f"{'path':20s} {'res':6s} {'phase':10s} {'s/step':>7s} {'spread%':>7s} {'s/video':>8s} "
+        f"{'decode':>6s} {'peakGiB':>8s} {'relL2':>9s} {'x step':>6s} {'x video':>7s} {'1st+s':>6s}"
+    )
+    print(hdr)
+    for r in summary["rows"]:
+        rl = r["rel_l2_vs_stock"]
+        print(
+            f"{r['path']:20s} {r['resolution']:6s} {r['phase'][:10]:10s} {r['s_per_step']:7.3f} "
+            f"{r['spread_pct']:7.2f} {r['s_per_video']:8.1f} {r['decode_s'] or 0:6.1f} "
+            f"{(r['peak_gib_total'] or r['peak_gib_denoise']):8.2f} {(rl if rl is not None else float('nan')):9.2e} "
+            f"{r.get('step_speedup_vs_stock', 0):6.2f} {r.get('video_speedup_vs_stock', 0):7.2f} "
+            f"{r['first_call_overhead_s']:6.1f}"
+        )
+
+
+def render_markdown(summary: dict[str, Any], title: str) -> str:
+    env = summary["environment"]
+    lines = [
+        f"# {title}",
+        "",
+        f"GPU: {env.get('gpu')} (compute capability {env.get('compute_capability')}, "
+        f"{env.get('gpu_memory_gib')} GiB), driver {env.get('driver')}, CUDA {env.get('cuda')}, "
+        f"cuDNN {env.get('cudnn')}, torch {env.get('torch')}, diffusers {env.get('diffusers')}, "
+        f"torchao {env.get('torchao')}, Python {env.get('python')}.",
+        "",
+        "Full-size Cosmos3-Nano architecture with random weights, 189 frames, guidance 6, one video. "
+        "s/video = 35 x median s/step + VAE decode (the steps were measured on a short schedule, "
+        "warm-up excluded; see docs/performance.md). Peak = max allocated by PyTorch, GiB, "
+        "while denoising / overall including decode. rel L2 = ||latents - stock|| / ||stock|| at the "
+        "same seed. '1st call +s' = extra seconds of the first call over two steady steps "
+        "(compile time for compiled paths; cold = empty cache, warm-cache = fresh process, cache filled).",
+        "",
+        "| path | res | phase | s/step (min-max) | s/video | decode s | peak GiB denoise / total "
+        "| rel L2 vs stock | x stock (step) | x stock (video) | 1st call +s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in summary["rows"]:
+        rl = r["rel_l2_vs_stock"]
+        total = r["peak_gib_total"]
+        lines.append(
+            f"| {r['path']} | {r['resolution']} | {r['phase']} | {r['s_per_step']:.3f} "
+            f"({r['s_per_step_min']:.3f}-{r['s_per_step_max']:.3f}) | {r['s_per_video']:.1f} | "
+            f"{'' if r['decode_s'] is None else r['decode_s']}{'' if r['decode_source'] in (None, 'measured') else '*'} | "
+            f"{r['peak_gib_denoise']} / {'-' if total is None else total} | "
+            f"{'-' if rl is None else f'{rl:.2e}'} | {r.get('step_speedup_vs_stock', '-')} | "
+            f"{r.get('video_speedup_vs_stock', '-')} | {r['first_call_overhead_s']} |"
+        )
+    lines += ["", "\\* decode time taken from the stock path at that resolution (same VAE, no tiling).", ""]
+    return "\n".join(lines)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    payloads = [json.loads(Path(p).read_text()) for p in args.inputs]
+    summary = summarise(payloads)
+    merged = {
+        "schema": "cosmos3-aws/generator-bench-summary/v1",
+        "date": args.date or datetime.date.today().isoformat(),
+        "environment": summary["environment"],
+        "settings": next((p.get("settings") for p in payloads if p.get("settings")), {}),
+        "rows": summary["rows"],
+        "errors": [r for p in payloads for r in p.get("results", []) if "error" in r or "skipped" in r],
+        "sources": [Path(p).name for p in args.inputs],
+    }
+    if args.json:
+        write_json(args.json, merged)
+    if args.md:
+        Path(args.md).write_text(render_markdown(summary, args.title))
+    print_table(summary)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    run = sub.add_parser("run", help="benchmark the paths")
+    run.add_argument(
+        "--paths",
+        default="stock,sdpa-cudnn,bf16-regional,fp8,fp8-regional,fp8-regional-tiled",
+    )
+    run.add_argument("--resolutions", default="480p")
+    run.add_argument("--warm-resolutions", default=None, help="resolutions for the --warm-check subprocess")
+    run.add_argument("--frames", type=int, default=FRAMES)
+    run.add_argument("--steps", type=int, default=7)
+    run.add_argument("--warmup", type=int, default=2)
+    run.add_argument("--attn", default="cudnn", help="attention backend of the fast paths")
+    run.add_argument("--size", default="full", choices=("full", "tiny"))
+    run.add_argument(
+        "--layers", type=int, default=0, help="keep only the first N decoder blocks (smoke tests)"
+    )
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--cache-dir", default="/tmp/cosmos-compile-cache")
+    run.add_argument("--ref-dir", default=None, help="save/load stock latents here (cross-process deviation)")
+    run.add_argument("--warm-check", action="store_true")
+    run.add_argument(
+        "--budget-s", type=float, default=540.0, help="skip remaining paths after this many seconds"
+    )
+    run.add_argument("--phase", default="main")
+    run.add_argument("--out", default=None)
+    run.add_argument(
+        "--device", default="cuda", help="cuda, or cpu for a dry run of the script with --size tiny"
+    )
+    run.add_argument("--compile-backend", default="inductor")
+    run.set_defaults(func=cmd_run)
+    probe = sub.add_parser("probe", help="SDPA and FP8 GEMM micro-benchmarks at 480p shapes")
+    probe.add_argument(
+        "--tokens", type=int, default=18720, help="generation tokens (480p, 189 frames: 18720)"
+    )
+    probe.add_argument("--out", default=None)
+    probe.set_defaults(func=cmd_probe)
+    report = sub.add_parser("report", help="merge result files into docs/benchmarks JSON + markdown")
+    report.add_argument("inputs", nargs="+")
+    report.add_argument("--json", default=None)
+    report.add_argument("--md", default=None)
+    report.add_argument("--date", default=None)
+    report.add_argument("--title", default="Generator benchmark")
+    report.set_defaults(func=cmd_report)
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

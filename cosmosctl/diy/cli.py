@@ -1,0 +1,418 @@
+"""`cosmosctl diy`: ask the home-repair assistant about a photo or video, and evaluate it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import openai
+import typer
+from rich.markdown import Markdown
+from rich.markup import escape
+from rich.panel import Panel
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from cosmosctl.client import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, make_client, pick_model
+from cosmosctl.console import err, handle_errors, out, print_json
+from cosmosctl.diy import evaluation
+from cosmosctl.diy.pipeline import DiyAnswer, MediaKind, ModelEndpoint, run_pipeline
+from cosmosctl.endpoint import resolve_endpoint
+from cosmosctl.errors import CosmosError
+
+ENV_LLM_ENDPOINT = "DIY_LLM_ENDPOINT"
+ENV_LLM_MODEL = "DIY_LLM_MODEL"
+ENV_LLM_KEYS = ("DIY_LLM_API_KEY", "OPENAI_API_KEY")
+
+app = typer.Typer(
+    help="DIY home-repair assistant: Cosmos looks, a general LLM writes the procedure, a fixed guardrail "
+    "has the last word.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+# Options shared by `ask` and `eval`.
+EndpointOpt = Annotated[
+    str | None, typer.Option("--endpoint", help="Reasoner URL (default: COSMOS_ENDPOINT, then the stack).")
+]
+ApiKeyOpt = Annotated[
+    str | None, typer.Option("--api-key", help="Reasoner API key (default: COSMOS_API_KEY, then the stack).")
+]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="Reasoner model (default: from /v1/models).")]
+StackOpt = Annotated[str, typer.Option("--stack", help="Reasoner CloudFormation stack.")]
+RegionOpt = Annotated[str | None, typer.Option("--region", help="AWS region of the stack.")]
+LlmEndpointOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--llm-endpoint",
+        help=f"General LLM's OpenAI base URL, used as given, e.g. https://api.openai.com/v1 "
+        f"(default: {ENV_LLM_ENDPOINT}). Key from {' or '.join(ENV_LLM_KEYS)}.",
+    ),
+]
+LlmModelOpt = Annotated[
+    str | None,
+    typer.Option("--llm-model", help=f"General LLM model (default: {ENV_LLM_MODEL}, then /v1/models)."),
+]
+SeesMediaOpt = Annotated[
+    bool,
+    typer.Option(
+        "--llm-sees-media/--llm-text-only",
+        help="Also send the photo/video to the general LLM (vision-capable LLMs only).",
+    ),
+]
+FpsOpt = Annotated[float | None, typer.Option("--fps", help="Video sampling rate for Cosmos.")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds per model request.")]
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def llm_endpoint(endpoint: str | None, model: str | None, timeout: float) -> ModelEndpoint:
+    """The general LLM: URL from the flag or DIY_LLM_ENDPOINT, key from DIY_LLM_API_KEY or OPENAI_API_KEY."""
+    url = (endpoint or "").strip() or _env(ENV_LLM_ENDPOINT)
+    if not url:
+        raise CosmosError(
+            "No general LLM endpoint for the procedure.",
+            f"Pass --llm-endpoint (e.g. https://api.openai.com/v1) or set {ENV_LLM_ENDPOINT}, "
+            f"and put its key in {ENV_LLM_KEYS[0]} or {ENV_LLM_KEYS[1]}.",
+        )
+    if not url.startswith(("http://", "https://")):
+        raise CosmosError(f"Invalid --llm-endpoint URL: {url!r}")
+    key = next((k for k in (_env(n) for n in ENV_LLM_KEYS) if k), None)
+    # Used exactly as given: general providers put their OpenAI API under paths other than /v1.
+    client = openai.OpenAI(
+        base_url=url.rstrip("/"),
+        api_key=key or "none",
+        timeout=openai.Timeout(timeout, connect=min(timeout, 10.0)),
+        max_retries=DEFAULT_MAX_RETRIES,
+    )
+    return ModelEndpoint(client=client, model=pick_model(client, model or _env(ENV_LLM_MODEL)))
+
+
+def reasoner_endpoint(
+    endpoint: str | None,
+    api_key: str | None,
+    model: str | None,
+    stack: str,
+    region: str | None,
+    timeout: float,
+) -> ModelEndpoint:
+    url, key = resolve_endpoint(endpoint, api_key, stack=stack, region=region)
+    client = make_client(url, key, timeout=timeout)
+    return ModelEndpoint(client=client, model=pick_model(client, model))
+
+
+def _media(
+    image: Path | None, video: Path | None, fps: float | None
+) -> tuple[str | None, MediaKind | None, list]:
+    from cosmosctl.media import image_part, video_part
+
+    if image and video:
+        raise CosmosError("Pass either --image or --video, not both.")
+    if image:
+        return str(image), "image", [image_part(str(image))]
+    if video:
+        return str(video), "video", [video_part(str(video), fps)]
+    return None, None, []
+
+
+@app.command("ask")
+def ask_command(
+    question: Annotated[str, typer.Argument(help='What to ask, e.g. "Why is this trap leaking?"')],
+    image: Annotated[Path | None, typer.Option("--image", help="Photo of the problem.")] = None,
+    video: Annotated[Path | None, typer.Option("--video", help="Short MP4 of the problem.")] = None,
+    llm_only: Annotated[
+        bool, typer.Option("--llm-only", help="Skip Cosmos perception: the general LLM alone (the baseline).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")] = False,
+    include_draft: Annotated[
+        bool, typer.Option("--include-draft", help="With --json, include the LLM's unguarded draft.")
+    ] = False,
+    endpoint: EndpointOpt = None,
+    api_key: ApiKeyOpt = None,
+    model: ModelOpt = None,
+    stack: StackOpt = "ReasonerStack",
+    region: RegionOpt = None,
+    llm_endpoint_url: LlmEndpointOpt = None,
+    llm_model: LlmModelOpt = None,
+    llm_sees_media: SeesMediaOpt = False,
+    fps: FpsOpt = None,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT_S,
+) -> None:
+    """Ask about a photo or video: observation, procedure, cautions and the guardrail rules that fired."""
+    _ask(**locals())
+
+
+@handle_errors
+def _ask(
+    *,
+    question: str,
+    image: Path | None,
+    video: Path | None,
+    llm_only: bool,
+    as_json: bool,
+    include_draft: bool,
+    endpoint: str | None,
+    api_key: str | None,
+    model: str | None,
+    stack: str,
+    region: str | None,
+    llm_endpoint_url: str | None,
+    llm_model: str | None,
+    llm_sees_media: bool,
+    fps: float | None,
+    timeout: float,
+) -> None:
+    media, kind, parts = _media(image, video, fps)
+    if not llm_only and not parts:
+        raise CosmosError(
+            "The grounded assistant needs a photo or video.",
+            "Pass --image or --video, or --llm-only for the text-only baseline.",
+        )
+    with err.status("Connecting to the general LLM..."):
+        llm = llm_endpoint(llm_endpoint_url, llm_model, timeout)
+    reasoner = None
+    if not llm_only:
+        with err.status("Finding the Cosmos reasoner..."):
+            reasoner = reasoner_endpoint(endpoint, api_key, model, stack, region, timeout)
+    stage = (
+        "Cosmos is looking at the " + (kind or "media")
+        if not llm_only
+        else "The LLM is writing the procedure"
+    )
+    with err.status(f"{stage}..."):
+        answer = run_pipeline(
+            question,
+            llm=llm,
+            reasoner=reasoner,
+            media_parts=parts if (not llm_only or llm_sees_media) else None,
+            media_kind=kind,
+            media=media,
+            llm_only=llm_only,
+            llm_sees_media=llm_sees_media,
+        )
+    if as_json:
+        print_json(answer.to_json(include_draft=include_draft))
+    else:
+        render_answer(answer)
+
+
+def render_answer(answer: DiyAnswer) -> None:
+    """Human output: observation, answer, cautions and the guardrail rules that fired."""
+    models = ", ".join(f"{k}: {v}" for k, v in answer.models.items())
+    out.print(f"[bold]Mode[/] {answer.mode}   [dim]{escape(models)}[/]", markup=True)
+    p = answer.perception
+    if p is not None and p.observation is not None:
+        obs = p.observation
+        table = Table(title=f"Observation: {escape(obs.fixture_type)} ({obs.system})", title_justify="left")
+        table.add_column("Component")
+        table.add_column("State")
+        table.add_column("Location")
+        for c in obs.components:
+            table.add_row(escape(c.name), escape(c.state), escape(c.location or ""))
+        out.print(table)
+        if obs.likely_failure:
+            lf = obs.likely_failure
+            where = f" at {lf.location}" if lf.location else ""
+            out.print(
+                f"[bold]Likely failure[/]{escape(where)}: {escape(lf.description)} ({lf.confidence})",
+                markup=True,
+            )
+        for h in obs.hazards:
+            out.print(f"[bold yellow]Hazard[/] {h.type}: {escape(h.description)}", markup=True)
+        if obs.uncertainties:
+            out.print("[bold]Cannot see / unsure:[/] " + escape("; ".join(obs.uncertainties)), markup=True)
+        if p.attempts > 1:
+            out.print(
+                f"[dim]Valid observation on attempt {p.attempts} (first answer: {escape(p.errors[0])}).[/]"
+            )
+    elif p is not None:
+        body = "\n".join(f"- attempt {i}: {e}" for i, e in enumerate(p.errors, 1))
+        raw = "\n\n".join(f"--- raw answer {i} ---\n{a[:1500]}" for i, a in enumerate(p.raw_answers, 1))
+        out.print(
+            Panel(
+                escape(f"{body}\n\n{raw}"),
+                title="Perception failed twice: the answer below is NOT grounded in your photo",
+                border_style="red",
+            )
+        )
+    g = answer.guardrail
+    style = {"stop": "red", "caution": "yellow", "none": "green"}[g.level]
+    out.print(Panel(Markdown(answer.answer), title=f"Answer (safety: {g.level})", border_style=style))
+    if g.categories:
+        cautions = Table(title="Cautions", title_justify="left")
+        cautions.add_column("Category")
+        cautions.add_column("Notice")
+        for category, notice in zip(g.categories, g.notices, strict=True):
+            cautions.add_row(category, notice)
+        out.print(cautions)
+    if g.fired:
+        fired = Table(title="Guardrail rules fired", title_justify="left")
+        for col in ("Rule", "Category", "Level", "Source", "Matched"):
+            fired.add_column(col)
+        for f in g.fired:
+            fired.add_row(f.rule, f.category, f.level, f.source, escape(f.match))
+        out.print(fired)
+    else:
+        out.print("[dim]Guardrail: no rule fired.[/]", markup=True)
+    if g.removed_claims:
+        out.print("[bold]Removed code-compliance claims:[/]", markup=True)
+        for claim in g.removed_claims:
+            out.print(f"  - {escape(claim)}", markup=True)
+    out.print(f"[dim]Guardrail actions: {', '.join(g.actions) or 'none'}[/]", markup=True)
+
+
+@app.command("eval")
+def eval_command(
+    cases: Annotated[Path, typer.Argument(help="CASES.jsonl (see docs/diy-eval/).")],
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Write the Markdown report here (default: print it).")
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json-out", help="Also write every result as JSON.")
+    ] = None,
+    only: Annotated[
+        list[str] | None, typer.Option("--case", help="Run only this case id (repeatable).")
+    ] = None,
+    judge: Annotated[
+        bool, typer.Option("--judge/--no-judge", help="Also grade answers with an LLM judge.")
+    ] = False,
+    judge_endpoint: Annotated[
+        str | None,
+        typer.Option("--judge-endpoint", help="Judge's OpenAI base URL (default: the general LLM's)."),
+    ] = None,
+    judge_model: Annotated[
+        str | None, typer.Option("--judge-model", help="Judge model (default: the general LLM's).")
+    ] = None,
+    endpoint: EndpointOpt = None,
+    api_key: ApiKeyOpt = None,
+    model: ModelOpt = None,
+    stack: StackOpt = "ReasonerStack",
+    region: RegionOpt = None,
+    llm_endpoint_url: LlmEndpointOpt = None,
+    llm_model: LlmModelOpt = None,
+    llm_sees_media: SeesMediaOpt = False,
+    fps: FpsOpt = None,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT_S,
+) -> None:
+    """Run every case grounded and LLM-only, score both and write a report with the lift of grounding."""
+    _eval(**locals())
+
+
+@handle_errors
+def _eval(
+    *,
+    cases: Path,
+    out_path: Path | None,
+    json_out: Path | None,
+    only: list[str] | None,
+    judge: bool,
+    judge_endpoint: str | None,
+    judge_model: str | None,
+    endpoint: str | None,
+    api_key: str | None,
+    model: str | None,
+    stack: str,
+    region: str | None,
+    llm_endpoint_url: str | None,
+    llm_model: str | None,
+    llm_sees_media: bool,
+    fps: float | None,
+    timeout: float,
+) -> None:
+    loaded = evaluation.load_cases(cases)
+    if only:
+        unknown = sorted(set(only) - {c.id for c in loaded})
+        if unknown:
+            raise CosmosError(f"No such case id(s): {', '.join(unknown)}")
+        loaded = [c for c in loaded if c.id in only]
+    with err.status("Connecting to the endpoints..."):
+        llm = llm_endpoint(llm_endpoint_url, llm_model, timeout)
+        reasoner = reasoner_endpoint(endpoint, api_key, model, stack, region, timeout)
+        grader = None
+        if judge:
+            grader = (
+                llm_endpoint(judge_endpoint, judge_model or llm.model, timeout)
+                if judge_endpoint
+                else ModelEndpoint(client=llm.client, model=judge_model or llm.model)
+            )
+    results: list[evaluation.CaseResult] = []
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("cases", total=len(loaded))
+        for case in loaded:
+
+            def stage(mode: str, case_id: str = case.id) -> None:
+                progress.update(task, description=f"{case_id}: {mode}")
+
+            results.append(
+                evaluation.run_case(
+                    case,
+                    llm=llm,
+                    reasoner=reasoner,
+                    judge=grader,
+                    llm_sees_media=llm_sees_media,
+                    fps=fps,
+                    on_stage=stage,
+                )
+            )
+            progress.advance(task)
+    totals = evaluation.summarize(results)
+    meta = {
+        "Cases": str(cases),
+        "Reasoner": reasoner.model,
+        "General LLM": llm.model,
+        "Judge": grader.model if grader else "off",
+        "LLM sees media in the baseline": "yes" if llm_sees_media else "no",
+    }
+    report = evaluation.render_report(results, totals, meta)
+    if json_out:
+        json_out.write_text(evaluation.results_json(results, totals), encoding="utf-8")
+    if out_path is None:
+        typer.echo(report)
+        return
+    out_path.write_text(report, encoding="utf-8")
+    render_totals(results, totals)
+    out.print(f"Report written to {escape(str(out_path))}")
+
+
+def render_totals(results: list[evaluation.CaseResult], totals: evaluation.Totals) -> None:
+    table = Table(title="DIY eval", title_justify="left")
+    for col in ("Case", "Grounded", "LLM only", "Lift", "Note"):
+        table.add_column(col)
+    for r in results:
+        if r.skipped:
+            table.add_row(r.case.id, "", "", "", f"skipped: {escape(r.skipped)}")
+            continue
+        cells = []
+        for m in (r.grounded, r.llm_only):
+            cells.append("error" if m is None or m.score is None else f"{m.score.composite:.2f}")
+        note = "captioner" if r.captioner else ("perception failed" if r.perception_ok is False else "")
+        lift = "" if r.lift is None else f"{r.lift:+.2f}"
+        table.add_row(r.case.id, *cells, lift, note)
+    g, b = totals.grounded, totals.llm_only
+    table.add_row(
+        "[bold]total[/]",
+        "n/a" if g.composite is None else f"{g.composite:.2f}",
+        "n/a" if b.composite is None else f"{b.composite:.2f}",
+        "" if totals.lift_composite is None else f"{totals.lift_composite:+.2f}",
+        f"{len(totals.captioner_cases)} captioner, {totals.perception_failures} perception failures",
+    )
+    out.print(table)

@@ -1,0 +1,283 @@
+"""An Application Load Balancer that forwards only API-key-authenticated requests for /v1/*."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+
+from aws_cdk import Aws, CfnCondition, CfnMapping, Duration, Fn, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk.region_info import RegionInfo
+from constructs import Construct
+
+from stacks.nag import acknowledge
+
+# The NIM serves everything under /v1 (chat/completions, responses, models, health, metrics).
+FORWARDED_PATHS = ["/v1/*"]
+# ALB header-condition values are case-insensitive and at most 128 characters: a long lowercase
+# alphanumeric key keeps "Bearer <key>" (71 characters) exact and well under the limit.
+API_KEY_LENGTH = 64
+HEALTH_CHECK_PATH = "/v1/health/ready"
+AUTH_RULE_PRIORITY = 10
+NOT_FOUND_RULE_PRIORITY = 20
+ACCESS_LOG_PREFIX = "alb"
+
+
+def _openai_error(message: str, error_type: str, code: str) -> str:
+    """The error body OpenAI clients parse, so SDK users see a readable message."""
+    return json.dumps({"error": {"message": message, "type": error_type, "code": code}}, separators=(",", ":"))
+
+
+UNAUTHORIZED_BODY = _openai_error(
+    "Missing or invalid API key. Send 'Authorization: Bearer <key>' with the key stored in the "
+    "stack's ApiKeySecretArn secret.",
+    "invalid_request_error",
+    "invalid_api_key",
+)
+NOT_FOUND_BODY = _openai_error(
+    "Unknown path: this endpoint serves /v1/* only (e.g. /v1/models, /v1/chat/completions).",
+    "invalid_request_error",
+    "not_found",
+)
+
+
+class AuthenticatedAlb(Construct):
+    """ALB + target group; the NIM has no authentication of its own, so the listener provides it.
+
+    Listener rules forward a request only when its `Authorization` header is `Bearer <key>` (the
+    key is generated into Secrets Manager and reaches the rule as a CloudFormation dynamic
+    reference, never as text in the template) and its path is under /v1. A valid key on any other
+    path gets a JSON 404; everything else the default JSON 401. Health checks go straight to the
+    targets and need no key. Ingress is opened only to `allowed_cidrs`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        vpc: ec2.IVpc,
+        internet_facing: bool,
+        allowed_cidrs: list[str],
+        certificate_arn: str | None,
+        idle_timeout_seconds: int,
+        deregistration_delay_seconds: int,
+        target_port: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.https = certificate_arn is not None
+        self.scheme = "https" if self.https else "http"
+
+        self.api_key_secret = secretsmanager.Secret(
+            self,
+            "ApiKey",
+            description="Bearer key for the Cosmos 3 reasoner endpoint (send 'Authorization: Bearer <value>')",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=API_KEY_LENGTH,
+                exclude_uppercase=True,
+                exclude_punctuation=True,
+                include_space=False,
+            ),
+        )
+        acknowledge(
+            self.api_key_secret,
+            "AwsSolutions-SMG4",
+            "The listener rule receives the key as a dynamic reference resolved at deploy time; an "
+            "automatic rotation would lock clients out until the next deploy. Rotate by redeploying.",
+        )
+
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            description="Reasoner load balancer: inbound only from allowedCidrs",
+            allow_all_outbound=False,
+        )
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            # ALB access logs support SSE-S3 only.
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=False,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(90))],
+            # Access logs are an audit record: keep them when the stack goes.
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            self.access_logs,
+            "AwsSolutions-S1",
+            "This bucket only receives the load balancer's access logs; logging access to the log "
+            "bucket itself would need yet another bucket.",
+        )
+        self.load_balancer = elbv2.ApplicationLoadBalancer(
+            self,
+            "LoadBalancer",
+            vpc=vpc,
+            internet_facing=internet_facing,
+            vpc_subnets=ec2.SubnetSelection(
+                subnet_type=ec2.SubnetType.PUBLIC if internet_facing else ec2.SubnetType.PRIVATE_WITH_EGRESS
+            ),
+            security_group=self.security_group,
+            # Long non-streamed answers (video prompts) outlive the 60 s default and end in 504.
+            idle_timeout=Duration.seconds(idle_timeout_seconds),
+            drop_invalid_header_fields=True,
+        )
+        _log_access_logs(self, self.load_balancer, self.access_logs, ACCESS_LOG_PREFIX)
+
+        self.target_group = elbv2.ApplicationTargetGroup(
+            self,
+            "TargetGroup",
+            vpc=vpc,
+            port=target_port,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            target_type=elbv2.TargetType.IP,
+            # Requests take milliseconds to minutes: send new ones to the least busy replica.
+            load_balancing_algorithm_type=elbv2.TargetGroupLoadBalancingAlgorithmType.LEAST_OUTSTANDING_REQUESTS,
+            deregistration_delay=Duration.seconds(deregistration_delay_seconds),
+            health_check=elbv2.HealthCheck(
+                # Ready only once weights are downloaded and compiled.
+                path=HEALTH_CHECK_PATH,
+                port=str(target_port),
+                protocol=elbv2.Protocol.HTTP,
+                healthy_http_codes="200",
+                interval=Duration.seconds(30),
+                timeout=Duration.seconds(10),
+                healthy_threshold_count=2,
+                unhealthy_threshold_count=3,
+            ),
+        )
+
+        unauthorized = elbv2.ListenerAction.fixed_response(
+            401, content_type="application/json", message_body=UNAUTHORIZED_BODY
+        )
+        if certificate_arn is not None:
+            self.listener = self.load_balancer.add_listener(
+                "Https",
+                port=443,
+                protocol=elbv2.ApplicationProtocol.HTTPS,
+                certificates=[elbv2.ListenerCertificate.from_arn(certificate_arn)],
+                ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
+                default_action=unauthorized,
+                open=False,
+            )
+            self.redirect_listener: elbv2.ApplicationListener | None = self.load_balancer.add_listener(
+                "Http",
+                port=80,
+                protocol=elbv2.ApplicationProtocol.HTTP,
+                default_action=elbv2.ListenerAction.redirect(protocol="HTTPS", port="443", permanent=True),
+                open=False,
+            )
+            ports = [443, 80]
+        else:
+            self.listener = self.load_balancer.add_listener(
+                "Http",
+                port=80,
+                protocol=elbv2.ApplicationProtocol.HTTP,
+                default_action=unauthorized,
+                open=False,
+            )
+            self.redirect_listener = None
+            ports = [80]
+
+        # `unsafe_unwrap` only yields a {{resolve:secretsmanager:...}} reference that CloudFormation
+        # resolves at deploy time; the key itself is never in the template.
+        bearer = elbv2.ListenerCondition.http_header(
+            "Authorization", ["Bearer " + self.api_key_secret.secret_value.unsafe_unwrap()]
+        )
+        # A rule allows five condition values in total: header (1) + paths (1) here.
+        elbv2.ApplicationListenerRule(
+            self,
+            "ForwardAuthenticated",
+            listener=self.listener,
+            priority=AUTH_RULE_PRIORITY,
+            conditions=[bearer, elbv2.ListenerCondition.path_patterns(FORWARDED_PATHS)],
+            action=elbv2.ListenerAction.forward([self.target_group]),
+        )
+        elbv2.ApplicationListenerRule(
+            self,
+            "NotFound",
+            listener=self.listener,
+            priority=NOT_FOUND_RULE_PRIORITY,
+            conditions=[bearer],
+            action=elbv2.ListenerAction.fixed_response(
+                404, content_type="application/json", message_body=NOT_FOUND_BODY
+            ),
+        )
+
+        # Closed by default: no ingress rule at all until allowedCidrs names someone.
+        for cidr in allowed_cidrs:
+            net = ipaddress.ip_network(cidr)
+            peer = ec2.Peer.ipv4(cidr) if net.version == 4 else ec2.Peer.ipv6(cidr)
+            for port in ports:
+                self.security_group.add_ingress_rule(peer, ec2.Port.tcp(port), f"allowedCidrs {cidr}")
+        if any(ipaddress.ip_network(c).prefixlen == 0 for c in allowed_cidrs):
+            acknowledge(
+                self.security_group,
+                "AwsSolutions-EC23",
+                "The deployer set allowedCidrs to the whole internet on purpose; every forwarded request "
+                "still needs the Bearer API key.",
+            )
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"{self.scheme}://{self.load_balancer.load_balancer_dns_name}"
+
+
+def _log_access_logs(
+    scope: Construct, load_balancer: elbv2.ApplicationLoadBalancer, bucket: s3.Bucket, prefix: str
+) -> None:
+    """Access logs to `bucket`, for a stack whose region may be unknown until deploy time.
+
+    CDK's `log_access_logs` needs a concrete region to pick the writer. Regions opened before
+    August 2022 deliver from a regional ELB account, later ones from the log-delivery service
+    principal: allow the service principal always, and the regional ELB account where one exists
+    (elsewhere that slot names the stack's own account, which changes nothing).
+    """
+    objects = bucket.arn_for_objects(f"{prefix}/AWSLogs/{Aws.ACCOUNT_ID}/*")
+    bucket.add_to_resource_policy(
+        iam.PolicyStatement(
+            principals=[iam.ServicePrincipal("logdelivery.elasticloadbalancing.amazonaws.com")],
+            actions=["s3:PutObject"],
+            resources=[objects],
+        )
+    )
+    regions = RegionInfo.regions
+    mapping = CfnMapping(
+        scope,
+        "ElbLogAccounts",
+        mapping={r.name: {"account": r.elbv2_account or "none"} for r in regions},
+    )
+    legacy = [Fn.condition_equals(Aws.REGION, r.name) for r in regions if r.elbv2_account]
+    # Fn::Or takes at most ten conditions: OR groups of ten.
+    groups = [legacy[i : i + 10] for i in range(0, len(legacy), 10)]
+    expressions = [Fn.condition_or(*g) if len(g) > 1 else g[0] for g in groups]
+    legacy_region = CfnCondition(
+        scope,
+        "LegacyElbLogRegion",
+        expression=Fn.condition_or(*expressions) if len(expressions) > 1 else expressions[0],
+    )
+    writer = Fn.condition_if(
+        legacy_region.logical_id,
+        Fn.sub("arn:${AWS::Partition}:iam::${Account}:root", {"Account": mapping.find_in_map(Aws.REGION, "account")}),
+        Fn.sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root"),
+    )
+    bucket.add_to_resource_policy(
+        iam.PolicyStatement(
+            principals=[iam.ArnPrincipal(writer.to_string())],
+            actions=["s3:PutObject"],
+            resources=[objects],
+        )
+    )
+    load_balancer.set_attribute("access_logs.s3.enabled", "true")
+    load_balancer.set_attribute("access_logs.s3.bucket", bucket.bucket_name)
+    load_balancer.set_attribute("access_logs.s3.prefix", prefix)
+    # The ALB checks it may write when the attribute is set: the policy must exist first.
+    assert bucket.policy is not None
+    load_balancer.node.add_dependency(bucket.policy)

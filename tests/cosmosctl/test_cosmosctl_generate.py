@@ -1,0 +1,254 @@
+"""`cosmosctl generate` against moto S3 + Batch + CloudFormation outputs of the GeneratorBatchStack."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from cosmosctl import generate
+from cosmosctl.cli import app
+
+Aws = Any  # the aws fixtures' type (tests/cosmosctl/conftest.py)
+CONTAINER_SPEC = Path(__file__).resolve().parents[2] / "container/generator/cosmos_generator/spec.py"
+
+
+def _submit(runner: CliRunner, *args: str) -> Any:
+    return runner.invoke(app, ["generate", "submit", *args])
+
+
+def _job(aws: Aws, job_id: str) -> dict[str, Any]:
+    return aws.client("batch").describe_jobs(jobs=[job_id])["jobs"][0]
+
+
+def _object(aws: Aws, uri: str) -> bytes:
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    return aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def _env(job: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in job["container"]["environment"]}
+
+
+def test_submit_single_prompt_with_image(runner: CliRunner, generator_stack: Aws, png_file: Path) -> None:
+    result = _submit(
+        runner, "--prompt", "water drips from a kitchen faucet", "--image", str(png_file),
+        "--frames", "93", "--height", "480", "--width", "832", "--steps", "20", "--seed", "7", "--guidance", "5",
+        "--offload", "model", "-o", "compile=default", "--option", "vae_tiling=true",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    job_id = result.stdout.strip()
+    job = _job(generator_stack, job_id)
+    assert job["jobQueue"] == generator_stack.job_queue
+    assert job["jobName"].startswith("cosmosctl-")
+    assert "arrayProperties" not in job or not job["arrayProperties"].get("size")
+    spec_uri = _env(job)["JOB_SPEC_URI"]
+    assert spec_uri.startswith(f"s3://{generator_stack.bucket}/inputs/") and spec_uri.endswith("/spec.json")
+    spec = json.loads(_object(generator_stack, spec_uri))
+    image_uri = spec.pop("image")
+    assert spec == {
+        "prompt": "water drips from a kitchen faucet", "num_frames": 93, "height": 480, "width": 832,
+        "steps": 20, "seed": 7, "guidance": 5.0, "offload": "model", "compile": "default", "vae_tiling": True,
+    }  # fmt: skip
+    assert image_uri.startswith(spec_uri.rsplit("/", 1)[0] + "/media/")
+    assert _object(generator_stack, image_uri) == png_file.read_bytes()
+
+
+def test_submit_manifest_is_an_array_job(
+    runner: CliRunner, generator_stack: Aws, tmp_path: Path, png_file: Path, mp4_file: Path
+) -> None:
+    manifest = tmp_path / "prompts.jsonl"
+    lines = [
+        {"prompt": "a leaking pipe"},
+        {"prompt": "a dripping tap", "image": png_file.name, "steps": 10},
+        "",
+        {"prompt": "fix it", "video": str(mp4_file), "num_frames": 61},
+        {"prompt": "already uploaded", "image": "s3://elsewhere/in.png"},
+    ]
+    manifest.write_text("\n".join(json.dumps(x) if x else "" for x in lines) + "\n")
+    result = _submit(runner, "--manifest", str(manifest), "--steps", "30", "--json")
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert info["array_size"] == 4
+    assert len(info["uploaded"]) == 2
+    job = _job(generator_stack, info["job_id"])
+    assert job["arrayProperties"]["size"] == 4
+    assert _env(job)["JOB_SPEC_URI"] == info["spec_uri"]
+    assert info["spec_uri"].endswith("/manifest.jsonl")
+    rows = [json.loads(line) for line in _object(generator_stack, info["spec_uri"]).decode().splitlines()]
+    assert [r["prompt"] for r in rows] == ["a leaking pipe", "a dripping tap", "fix it", "already uploaded"]
+    assert [r["steps"] for r in rows] == [30, 10, 30, 30], "flags fill fields a line leaves unset"
+    assert _object(generator_stack, rows[1]["image"]) == png_file.read_bytes()
+    assert _object(generator_stack, rows[2]["video"]) == mp4_file.read_bytes()
+    assert rows[3]["image"] == "s3://elsewhere/in.png"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "exactly one of --prompt or --manifest"),
+        (["--prompt", "x", "--manifest", "m.jsonl"], "exactly one of --prompt or --manifest"),
+        (["--prompt", "  "], "prompt"),
+        (["--prompt", "x", "--height", "500"], "height: Value error, must be a multiple of 16; try 496 or 512"),
+        (["--prompt", "x", "--frames", "90"], "num_frames: Value error, must be 1 or 4*k+1; try 89 or 93"),
+        (["--prompt", "x", "--frames", "400"], "num_frames"),
+        (["--prompt", "x", "--model", "huge"], "model"),
+        (["--prompt", "x", "--offload", "yes"], "offload"),
+        (["--prompt", "x", "--guidance", "0.5"], "guidance"),
+        (["--prompt", "x", "--image", "missing.png"], "Image file not found"),
+        (["--prompt", "x", "--video", "missing.mp4"], "Video file not found"),
+        (["--manifest", "missing.jsonl"], "Manifest not found"),
+        (["--prompt", "x", "-o", "novalue"], "--option must look like KEY=VALUE"),
+        (["--prompt", "x", "-o", "steps=3"], "use --steps instead"),
+    ],
+)
+def test_submit_rejects_bad_input_before_touching_aws(runner: CliRunner, args: list[str], message: str) -> None:
+    # No moto and no stack: any AWS call would fail differently.
+    result = _submit(runner, *args)
+    assert result.exit_code != 0
+    assert message in result.stderr, result.stderr
+
+
+def test_submit_rejects_bad_manifests(runner: CliRunner, tmp_path: Path, png_file: Path, mp4_file: Path) -> None:
+    cases = {
+        "not json\n": "prompts.jsonl:1: not valid JSON",
+        '{"prompt": "ok"}\n["a list"]\n': "prompts.jsonl:2: each line must be a JSON object",
+        '{"prompt": "ok", "frames": 9}\n': "at ",
+        "\n# only a comment\n": "has no prompts",
+        json.dumps({"prompt": "both", "image": str(png_file), "video": str(mp4_file)}): "not both",
+        json.dumps({"prompt": "doc", "image": str(tmp_path / "notes.txt")}): "Image file not found",
+    }
+    manifest = tmp_path / "prompts.jsonl"
+    for text, message in cases.items():
+        manifest.write_text(text)
+        result = _submit(runner, "--manifest", str(manifest))
+        assert result.exit_code == 1, text
+        assert message in result.stderr, (text, result.stderr)
+    (tmp_path / "notes.txt").write_text("x")
+    manifest.write_text(json.dumps({"prompt": "doc", "image": "notes.txt"}))
+    assert "Unsupported image type '.txt'" in _submit(runner, "--manifest", str(manifest)).stderr
+    manifest.write_text(json.dumps({"prompt": "p"}))
+    result = _submit(runner, "--manifest", str(manifest), "--image", str(png_file))
+    assert "in a manifest give them per line" in result.stderr
+
+
+def test_submit_without_the_stack(runner: CliRunner, aws: Aws) -> None:
+    result = _submit(runner, "--prompt", "x")
+    assert result.exit_code == 1
+    assert "Stack GeneratorBatchStack was not found" in result.stderr
+    assert "cdk deploy GeneratorBatchStack" in result.stderr
+
+
+def test_status_wait_fetch_and_list(runner: CliRunner, generator_stack: Aws, tmp_path: Path) -> None:
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"prompt": "a"}\n{"prompt": "b"}\n')
+    job_id = json.loads(_submit(runner, "--manifest", str(manifest), "--json").stdout)["job_id"]
+
+    status = runner.invoke(app, ["generate", "status", job_id, "--json"])
+    assert status.exit_code == 0, status.output
+    data = json.loads(status.stdout)
+    assert (data["job_id"], data["status"], data["total"], data["succeeded"]) == (job_id, "SUCCEEDED", 2, 2)
+    assert data["spec_uri"].endswith("manifest.jsonl")
+    assert runner.invoke(app, ["generate", "status", job_id]).exit_code == 0
+
+    wait = runner.invoke(app, ["generate", "wait", job_id, "--interval", "0"])
+    assert wait.exit_code == 0, wait.output
+    assert "Done: 2 video(s)" in wait.stderr
+
+    # No outputs yet: a clear message, not an empty directory.
+    early = runner.invoke(app, ["generate", "fetch", job_id, "--out", str(tmp_path / "out")])
+    assert early.exit_code == 1
+    assert f"Job {job_id} has no outputs yet (status SUCCEEDED)" in early.stderr
+
+    # What the generator container writes: outputs/<job id>/<index>.{mp4,json,error.json}.
+    s3 = generator_stack.client("s3")
+    for key, body in {
+        f"outputs/{job_id}/0.mp4": b"mp4-0",
+        f"outputs/{job_id}/0.json": b'{"seed": 1}',
+        f"outputs/{job_id}/1.error.json": b'{"error": "bad"}',
+        f"outputs/{job_id}x/0.mp4": b"another job's output",
+    }.items():
+        s3.put_object(Bucket=generator_stack.bucket, Key=key, Body=body)
+    fetched = runner.invoke(app, ["generate", "fetch", job_id, "--out", str(tmp_path / "out")])
+    assert fetched.exit_code == 0, fetched.output
+    folder = tmp_path / "out" / job_id
+    assert sorted(p.name for p in folder.iterdir()) == ["0.json", "0.mp4", "1.error.json"]
+    assert (folder / "0.mp4").read_bytes() == b"mp4-0"
+    assert "1 video(s), 3 file(s), 1 spec error(s)" in fetched.stderr
+
+    listed = runner.invoke(app, ["generate", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.stdout)
+    assert [r["job_id"] for r in rows] == [job_id], "array children are not listed separately"
+    # Real list_jobs summaries carry arrayProperties.size; moto's leave it out.
+    assert rows[0]["array_size"] in (2, None)
+    assert rows[0]["status"] == "SUCCEEDED"
+    assert job_id[:8] in runner.invoke(app, ["generate", "list"]).stdout
+
+
+def test_fetch_array_children_layout(generator_stack: Aws, tmp_path: Path) -> None:
+    # Also accept outputs/<job id>:<index>/... should a job write under its child id.
+    s3 = generator_stack.client("s3")
+    s3.put_object(Bucket=generator_stack.bucket, Key="outputs/abc:3/3.mp4", Body=b"v")
+    paths = generate.fetch_outputs("abc", tmp_path, stack="GeneratorBatchStack", region=None)
+    assert [p.relative_to(tmp_path).as_posix() for p in paths] == ["abc/3/3.mp4"]
+
+
+def test_status_unknown_job(runner: CliRunner, generator_stack: Aws) -> None:
+    result = runner.invoke(app, ["generate", "status", "no-such-job"])
+    assert result.exit_code == 1
+    assert "No Batch job no-such-job found" in result.stderr
+
+
+def test_wait_shows_progress_and_reports_failures(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, generator_stack: Aws
+) -> None:
+    # moto finishes jobs at once; drive intermediate array states at the describe_jobs boundary.
+    def summary(status: str, ok: int, failed: int) -> dict[str, Any]:
+        counts = {s: 0 for s in generate.STATUSES} | {"SUCCEEDED": ok, "FAILED": failed, "RUNNING": 3 - ok - failed}
+        return {"jobId": "j1", "status": status, "arrayProperties": {"size": 3, "statusSummary": counts}}
+
+    states = iter([summary("PENDING", 0, 0), summary("RUNNING", 1, 0), summary("FAILED", 2, 1)])
+    monkeypatch.setattr(generate, "describe_job", lambda job_id, sess: next(states))
+    result = runner.invoke(app, ["generate", "wait", "j1", "--interval", "0"])
+    assert result.exit_code == 1
+    assert "Job j1 finished with 1 of 3 failed" in result.stderr
+    assert "cosmosctl generate fetch j1" in result.stderr
+
+
+def test_wait_timeout(runner: CliRunner, monkeypatch: pytest.MonkeyPatch, generator_stack: Aws) -> None:
+    monkeypatch.setattr(generate, "describe_job", lambda job_id, sess: {"jobId": job_id, "status": "RUNNABLE"})
+    result = runner.invoke(app, ["generate", "wait", "j2", "--interval", "0.01", "--timeout", "0.05"])
+    assert result.exit_code == 2
+    assert "still RUNNABLE" in result.stderr
+
+
+def test_list_empty(runner: CliRunner, generator_stack: Aws) -> None:
+    result = runner.invoke(app, ["generate", "list"])
+    assert result.exit_code == 0
+    assert "No cosmosctl jobs" in result.stderr
+
+
+@pytest.mark.skipif(not CONTAINER_SPEC.exists(), reason="generator container not in this checkout")
+def test_spec_fields_match_the_generator_container() -> None:
+    # Read the container's JobSpec fields without importing it (it is not an installed package).
+    tree = ast.parse(CONTAINER_SPEC.read_text())
+    (cls,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "JobSpec"]
+    container_fields = {n.target.id for n in cls.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
+    container_fields.discard("extra_options")
+    assert set(generate.JobSpec.model_fields) == container_fields
+    constants = {
+        n.targets[0].id: ast.literal_eval(n.value)
+        for n in tree.body
+        if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name) and n.targets[0].id.isupper()
+        and isinstance(n.value, ast.Constant)
+    }  # fmt: skip
+    assert constants["CHECKPOINT_SPATIAL_FACTOR"] == generate.SPATIAL_FACTOR
+    assert constants["CHECKPOINT_TEMPORAL_FACTOR"] == generate.TEMPORAL_FACTOR
+    assert constants["MAX_NUM_FRAMES"] == generate.MAX_NUM_FRAMES
+    assert constants["MAX_SIDE"] == generate.MAX_SIDE
+    assert constants["MAX_STEPS"] == generate.MAX_STEPS

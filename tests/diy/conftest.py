@@ -1,0 +1,56 @@
+"""Fixtures for the DIY assistant tests: two local OpenAI-compatible servers (Cosmos and the general LLM)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .fakes import FakeOpenAI, tiny_png
+
+
+@pytest.fixture
+def cosmos() -> Iterator[FakeOpenAI]:
+    server = FakeOpenAI("nvidia/cosmos3-nano-reasoner").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def llm() -> Iterator[FakeOpenAI]:
+    server = FakeOpenAI("test-general-llm").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No endpoint or key leaks in from the developer's shell; the LLM key comes from env as in real use."""
+    for name in (
+        "COSMOS_ENDPOINT",
+        "COSMOS_API_KEY",
+        "DIY_LLM_ENDPOINT",
+        "DIY_LLM_MODEL",
+        "DIY_LLM_API_KEY",
+        "OPENAI_API_KEY",
+        "AWS_PROFILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DIY_LLM_API_KEY", "llm-test-key")
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    path = tmp_path / "ptrap.png"
+    path.write_bytes(tiny_png())
+    return path
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    """Bytes that start like an MP4 (an 'ftyp' box): enough for the client, which only sends them."""
+    path = tmp_path / "toilet.mp4"
+    path.write_bytes(b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64)
+    return path

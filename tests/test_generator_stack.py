@@ -1,0 +1,628 @@
+"""GeneratorBatchStack: what must hold in the synthesized template (Batch, S3, IAM, EFS, secrets)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import BASE_CONTEXT, ROOT, template_of
+from template_utils import normalized, only, resources
+
+from stacks import gpu_catalog as catalog
+from stacks.config import ConfigError, GeneratorConfig
+from stacks.generator_batch_stack import BAD_SPEC_EXIT_CODE, HF_HOME
+
+STACK = "GeneratorBatchStack"
+JOB_SOURCE = ROOT / "container" / "generator" / "cosmos_generator"
+# One synth with every switch flipped away from its default, so the variants cost one synth.
+VARIANT = {
+    "generatorSpot": True,
+    "generatorImage": "123456789012.dkr.ecr.us-west-2.amazonaws.com/cosmos3-generator:1.4.0",
+    "hfTokenSecretArn": "arn:aws:secretsmanager:us-west-2:123456789012:secret:cosmos/hf-token-AbC123",
+    "outputRetentionDays": 90,
+    "generatorInstanceTypes": ["g6e.2xlarge", "g6e.12xlarge"],
+    "generatorMaxVcpus": 96,
+    "generatorJobTimeoutMinutes": 45,
+    "generatorRootVolumeGiB": 300,
+}
+
+
+class _Context:
+    def __init__(self, values: dict[str, Any]) -> None:
+        self._values = values
+
+    def try_get_context(self, key: str) -> Any:
+        return self._values.get(key)
+
+
+def config_for(**overrides: Any) -> GeneratorConfig:
+    return GeneratorConfig.read(_Context({**BASE_CONTEXT, **overrides}))
+
+
+@pytest.fixture(scope="module")
+def assembly(synth: Any) -> Any:
+    return synth()
+
+
+@pytest.fixture(scope="module")
+def template(assembly: Any) -> dict[str, Any]:
+    return template_of(assembly, STACK)
+
+
+@pytest.fixture(scope="module")
+def variant(synth: Any) -> dict[str, Any]:
+    return template_of(synth(**VARIANT), STACK)
+
+
+def job_container(template: dict[str, Any]) -> dict[str, Any]:
+    return only(template, "AWS::Batch::JobDefinition")["ContainerProperties"]
+
+
+def logical_id(template: dict[str, Any], rtype: str, path_part: str) -> str:
+    found = [k for k in resources(template, rtype) if path_part in k]
+    assert len(found) == 1, f"expected one {rtype} with {path_part!r} in its id, found {found}"
+    return found[0]
+
+
+def policy_statements(template: dict[str, Any], role_part: str) -> list[dict[str, Any]]:
+    role = logical_id(template, "AWS::IAM::Role", role_part)
+    statements = []
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        if {"Ref": role} in policy["Properties"]["Roles"]:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+# ------------------------------------------------------------------------------ snapshot
+
+
+def test_snapshot(template: dict[str, Any], snapshot: Any) -> None:
+    assert normalized(template) == snapshot
+
+
+# ------------------------------------------------------------------------------ compute
+
+
+def test_compute_environment_scales_to_zero_on_the_gpu_ami(template: dict[str, Any]) -> None:
+    ce = only(template, "AWS::Batch::ComputeEnvironment")
+    res = ce["ComputeResources"]
+    assert ce["Type"] == "managed"
+    assert res["Type"] == "EC2"
+    assert res["MinvCpus"] == 0
+    assert res["MaxvCpus"] == BASE_CONTEXT["generatorMaxVcpus"]
+    assert res["InstanceTypes"] == BASE_CONTEXT["generatorInstanceTypes"]
+    assert res["Ec2Configuration"] == [{"ImageType": "ECS_AL2023_NVIDIA"}]
+    assert res["AllocationStrategy"] == "BEST_FIT_PROGRESSIVE"
+    assert res["UpdateToLatestImageVersion"] is True
+    # In-place updates: no replacement (which would drop queued jobs), running jobs finish.
+    assert ce["ReplaceComputeEnvironment"] is False
+    assert ce["UpdatePolicy"] == {"JobExecutionTimeoutMinutes": 30, "TerminateJobsOnUpdate": False}
+    # The Batch service-linked role (required for in-place infrastructure updates).
+    assert "ServiceRole" not in ce
+
+
+def test_compute_environment_in_private_subnets(template: dict[str, Any]) -> None:
+    res = only(template, "AWS::Batch::ComputeEnvironment")["ComputeResources"]
+    private = {
+        k
+        for k, v in resources(template, "AWS::EC2::Subnet").items()
+        if {"Key": "aws-cdk:subnet-type", "Value": "Private"} in v["Properties"]["Tags"]
+    }
+    assert len(private) == 2
+    assert {s["Ref"] for s in res["Subnets"]} == private
+    sg = logical_id(template, "AWS::EC2::SecurityGroup", "Compute")
+    assert res["SecurityGroupIds"] == [{"Fn::GetAtt": [sg, "GroupId"]}]
+    assert "SecurityGroupIngress" not in template["Resources"][sg]["Properties"]
+
+
+def test_launch_template_pinned_with_encrypted_root_volume_and_imdsv2(template: dict[str, Any]) -> None:
+    res = only(template, "AWS::Batch::ComputeEnvironment")["ComputeResources"]
+    lt_id = logical_id(template, "AWS::EC2::LaunchTemplate", "Compute")
+    # Batch copies the template on create/update only: a concrete version, never $Latest/$Default.
+    assert res["LaunchTemplate"] == {
+        "LaunchTemplateId": {"Ref": lt_id},
+        "Version": {"Fn::GetAtt": [lt_id, "LatestVersionNumber"]},
+    }
+    assert "$Latest" not in json.dumps(template)
+    data = template["Resources"][lt_id]["Properties"]["LaunchTemplateData"]
+    assert data["BlockDeviceMappings"] == [
+        {
+            "DeviceName": "/dev/xvda",
+            "Ebs": {"DeleteOnTermination": True, "Encrypted": True, "VolumeSize": 200, "VolumeType": "gp3"},
+        }
+    ]
+    assert data["MetadataOptions"] == {"HttpTokens": "required", "HttpPutResponseHopLimit": 1}
+    # Batch needs MIME multi-part user data in a launch template; none is simplest.
+    assert "UserData" not in data
+
+
+def test_instance_role_has_ecs_and_ssm(template: dict[str, Any]) -> None:
+    role = template["Resources"][logical_id(template, "AWS::IAM::Role", "ComputeInstanceRole")]["Properties"]
+    arns = json.dumps(role["ManagedPolicyArns"])
+    assert "service-role/AmazonEC2ContainerServiceforEC2Role" in arns
+    assert "AmazonSSMManagedInstanceCore" in arns
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
+
+
+def test_job_queue_uses_the_compute_environment(template: dict[str, Any]) -> None:
+    queue = only(template, "AWS::Batch::JobQueue")
+    ce = logical_id(template, "AWS::Batch::ComputeEnvironment", "Compute")
+    assert queue["ComputeEnvironmentOrder"] == [
+        {"ComputeEnvironment": {"Fn::GetAtt": [ce, "ComputeEnvironmentArn"]}, "Order": 1}
+    ]
+    reasons = {a["Reason"] for a in queue["JobStateTimeLimitActions"]}
+    assert reasons == {
+        "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT",
+        "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE",
+    }
+
+
+# ------------------------------------------------------------------------------ job definition
+
+
+def test_job_resources_one_gpu_memory_vcpus_shm(template: dict[str, Any]) -> None:
+    config = config_for()
+    container = job_container(template)
+    assert {r["Type"]: r["Value"] for r in container["ResourceRequirements"]} == {
+        "GPU": "1",
+        "MEMORY": str(config.job_memory_mib),
+        "VCPU": str(config.job_vcpus),
+    }
+    g6e_2xl = catalog.INSTANCES["g6e.2xlarge"]
+    assert config.job_memory_mib == g6e_2xl.ecs_memory_mib
+    # 16 GiB of /dev/shm (Docker's 64 MB default breaks PyTorch workers), under the job memory.
+    assert container["LinuxParameters"] == {"SharedMemorySize": 16 * 1024, "InitProcessEnabled": True}
+    assert container["LinuxParameters"]["SharedMemorySize"] < config.job_memory_mib // 2
+
+
+def test_job_definition_timeout_and_security(template: dict[str, Any]) -> None:
+    jobdef = only(template, "AWS::Batch::JobDefinition")
+    container = jobdef["ContainerProperties"]
+    assert jobdef["Timeout"] == {"AttemptDurationSeconds": BASE_CONTEXT["generatorJobTimeoutMinutes"] * 60}
+    assert jobdef["PlatformCapabilities"] == ["EC2"]
+    assert container["Privileged"] is False
+    assert "Devices" not in container.get("LinuxParameters", {})
+    uid = BASE_CONTEXT["generatorContainerUid"]
+    assert container["User"] == f"{uid}:{uid}"
+
+
+def test_retry_strategy_retries_host_loss_only(template: dict[str, Any]) -> None:
+    strategy = only(template, "AWS::Batch::JobDefinition")["RetryStrategy"]
+    assert strategy["Attempts"] == 3
+    assert strategy["EvaluateOnExit"] == [
+        # Host terminated (EC2 health, scale-in, Spot reclaim "Host EC2 (instance i-...) terminated.").
+        {"Action": "RETRY", "OnStatusReason": "Host EC2*"},
+        {"Action": "EXIT", "OnExitCode": str(BAD_SPEC_EXIT_CODE)},
+        {"Action": "EXIT", "OnReason": "*"},
+    ]
+
+
+def test_job_environment_and_logs(template: dict[str, Any]) -> None:
+    container = job_container(template)
+    env = {e["Name"]: e["Value"] for e in container["Environment"]}
+    bucket = logical_id(template, "AWS::S3::Bucket", "JobBucketData")
+    assert env == {
+        "HF_HOME": HF_HOME,
+        "MODEL_REVISION": BASE_CONTEXT["generatorModelRevision"],
+        "OUTPUT_BUCKET": {"Ref": bucket},
+        "OUTPUT_PREFIX": "outputs/",
+        "SAFETY_CHECKER": "on",
+    }
+    log_group = logical_id(template, "AWS::Logs::LogGroup", "JobLogs")
+    assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+    assert container["LogConfiguration"]["Options"]["awslogs-group"] == {"Ref": log_group}
+    assert (
+        template["Resources"][log_group]["Properties"]["RetentionInDays"] == BASE_CONTEXT["logRetentionDays"]
+    )
+
+
+def test_job_image_is_the_container_asset(template: dict[str, Any], assembly: Any) -> None:
+    image = json.dumps(job_container(template)["Image"])
+    assert "cdk-hnb659fds-container-assets" in image
+    manifest = json.loads(Path(assembly.directory, f"{STACK}.assets.json").read_text())
+    (docker,) = manifest["dockerImages"].values()
+    assert docker["source"]["platform"] == "linux/amd64"
+    staged = Path(assembly.directory, docker["source"]["directory"])
+    assert (staged / "cosmos_generator" / "__main__.py").is_file()
+    # The staged build context is what the Dockerfile needs, not caches or rendered videos.
+    assert not list(staged.rglob("__pycache__")) and not list(staged.rglob("*.mp4"))
+    size = sum(p.stat().st_size for p in staged.rglob("*") if p.is_file())
+    assert size < 20 * 1024 * 1024, f"staged job image context is {size / 1e6:.1f} MB"
+    # Whatever the Dockerfile COPYs must survive the excludes, or the deploy-time build fails.
+    dockerfile = (staged / "Dockerfile").read_text()
+    sources = [
+        word
+        for line in dockerfile.splitlines()
+        if line.strip().upper().startswith(("COPY ", "ADD "))
+        for word in line.split()[1:-1]
+        if not word.startswith("--")
+    ]
+    assert sources, "the Dockerfile copies nothing?"
+    missing = [s for s in sources if not (staged / s).exists()]
+    assert missing == [], f"Dockerfile COPY sources excluded from the staged context: {missing}"
+
+
+# ------------------------------------------------------------------------------ alignment with the job
+
+
+def _job_constant(name: str) -> int:
+    tree = ast.parse((JOB_SOURCE / "main.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == name for t in node.targets
+        ):
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"{name} not found in cosmos_generator/main.py")
+
+
+def test_bad_spec_exit_code_matches_the_job() -> None:
+    assert _job_constant("EXIT_INVALID_SPEC") == BAD_SPEC_EXIT_CODE
+
+
+def test_every_job_variable_is_read_by_the_job(template: dict[str, Any]) -> None:
+    container = job_container(template)
+    names = {e["Name"] for e in container["Environment"]} | {s["Name"] for s in container["Secrets"]}
+    source = "\n".join(p.read_text() for p in JOB_SOURCE.glob("*.py"))
+    # HF_HOME is read by huggingface_hub itself (cache location), not by our code.
+    unread = sorted(n for n in names - {"HF_HOME"} if f'"{n}"' not in source)
+    assert unread == [], f"job definition sets variables the job never reads: {unread}"
+
+
+def test_submit_example_spec_is_valid_for_the_job(template: dict[str, Any]) -> None:
+    parts = template["Outputs"]["SubmitJobExample"]["Value"]["Fn::Join"][1]
+    text = "".join(p if isinstance(p, str) else "<ref>" for p in parts)
+    argv = shlex.split(text)
+    assert argv[:3] == ["aws", "batch", "submit-job"]
+    options = dict(zip(argv[3::2], argv[4::2], strict=True))
+    assert set(options) == {"--job-name", "--job-queue", "--job-definition", "--container-overrides"}
+    overrides = json.loads(options["--container-overrides"])
+    (variable,) = overrides["environment"]
+    assert variable["name"] == "JOB_SPEC"
+    sys.path.insert(0, str(JOB_SOURCE.parent))
+    try:
+        from cosmos_generator.spec import parse_spec
+    finally:
+        sys.path.remove(str(JOB_SOURCE.parent))
+    spec = parse_spec(json.loads(variable["value"]))
+    assert spec.prompt
+
+
+# ------------------------------------------------------------------------------ storage
+
+
+def test_bucket_private_encrypted_tls_logged(template: dict[str, Any]) -> None:
+    bucket_id = logical_id(template, "AWS::S3::Bucket", "JobBucketData")
+    logs_id = logical_id(template, "AWS::S3::Bucket", "JobBucketAccessLogs")
+    bucket = template["Resources"][bucket_id]
+    props = bucket["Properties"]
+    assert props["BucketEncryption"] == {
+        "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+    }
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert props["LoggingConfiguration"] == {
+        "DestinationBucketName": {"Ref": logs_id},
+        "LogFilePrefix": "job-bucket/",
+    }
+    assert bucket["DeletionPolicy"] == "Retain"
+    policies = [
+        p["Properties"]
+        for p in resources(template, "AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": bucket_id}
+    ]
+    (policy,) = policies
+    assert {
+        "Action": "s3:*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Resource": [
+            {"Fn::GetAtt": [bucket_id, "Arn"]},
+            {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/*"]]},
+        ],
+    } in policy["PolicyDocument"]["Statement"]
+
+
+def _lifecycle(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    bucket_id = logical_id(template, "AWS::S3::Bucket", "JobBucketData")
+    rules = template["Resources"][bucket_id]["Properties"]["LifecycleConfiguration"]["Rules"]
+    return {r["Id"]: r for r in rules}
+
+
+def test_lifecycle_expires_inputs_and_aborts_uploads(
+    template: dict[str, Any], variant: dict[str, Any]
+) -> None:
+    rules = _lifecycle(template)
+    assert rules["ExpireInputs"] == {
+        "Id": "ExpireInputs",
+        "Prefix": "inputs/",
+        "ExpirationInDays": BASE_CONTEXT["inputRetentionDays"],
+        "Status": "Enabled",
+    }
+    assert rules["AbortIncompleteUploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+    assert "ExpireOutputs" not in rules  # outputRetentionDays unset: keep results
+    assert _lifecycle(variant)["ExpireOutputs"] == {
+        "Id": "ExpireOutputs",
+        "Prefix": "outputs/",
+        "ExpirationInDays": 90,
+        "Status": "Enabled",
+    }
+
+
+def test_job_role_scoped_to_prefixes(template: dict[str, Any]) -> None:
+    bucket_id = logical_id(template, "AWS::S3::Bucket", "JobBucketData")
+    arn = {"Fn::GetAtt": [bucket_id, "Arn"]}
+    statements = policy_statements(template, "JobRole")
+    s3 = [s for s in statements if any(a.startswith("s3:") for a in _actions(s))]
+    assert sorted(s3, key=lambda s: s["Sid"]) == [
+        {
+            "Sid": "ListJobPrefixes",
+            "Action": "s3:ListBucket",
+            "Condition": {"StringLike": {"s3:prefix": ["inputs/*", "outputs/*"]}},
+            "Effect": "Allow",
+            "Resource": arn,
+        },
+        {
+            "Sid": "ReadJobInputs",
+            "Action": "s3:GetObject",
+            "Effect": "Allow",
+            "Resource": {"Fn::Join": ["", [arn, "/inputs/*"]]},
+        },
+        {
+            "Sid": "WriteJobOutputs",
+            "Action": ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+            "Effect": "Allow",
+            "Resource": {"Fn::Join": ["", [arn, "/outputs/*"]]},
+        },
+    ]
+    # Nothing else: no secret, no ECR, no wildcard resource on the job role.
+    others = [s for s in statements if s not in s3]
+    assert [sorted(_actions(s)) for s in others] == [
+        ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
+    ]
+    assert all(s["Resource"] != "*" for s in statements)
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else action
+
+
+def test_efs_cache_mounted_with_tls_iam_and_access_point(template: dict[str, Any]) -> None:
+    container = job_container(template)
+    fs = logical_id(template, "AWS::EFS::FileSystem", "ModelCache")
+    ap = logical_id(template, "AWS::EFS::AccessPoint", "ModelCache")
+    assert container["Volumes"] == [
+        {
+            "Name": "hf-cache",
+            "EfsVolumeConfiguration": {
+                "FileSystemId": {"Ref": fs},
+                "TransitEncryption": "ENABLED",
+                "AuthorizationConfig": {"AccessPointId": {"Ref": ap}, "Iam": "ENABLED"},
+            },
+        }
+    ]
+    assert container["MountPoints"] == [{"ContainerPath": HF_HOME, "SourceVolume": "hf-cache"}]
+    access_point = template["Resources"][ap]["Properties"]
+    uid = str(BASE_CONTEXT["generatorContainerUid"])
+    assert access_point["PosixUser"] == {"Uid": uid, "Gid": uid}
+    assert access_point["RootDirectory"]["CreationInfo"]["OwnerUid"] == uid
+    assert template["Resources"][fs]["Properties"]["Encrypted"] is True
+    # The job role may mount only through that access point.
+    efs = [
+        s for s in policy_statements(template, "JobRole") if "elasticfilesystem:ClientMount" in _actions(s)
+    ]
+    assert efs[0]["Resource"] == {"Fn::GetAtt": [fs, "Arn"]}
+    assert "elasticfilesystem:AccessPointArn" in efs[0]["Condition"]["StringEquals"]
+
+
+def test_nfs_open_only_from_the_compute_hosts(template: dict[str, Any]) -> None:
+    compute_sg = logical_id(template, "AWS::EC2::SecurityGroup", "ComputeSecurityGroup")
+    cache_sg = logical_id(template, "AWS::EC2::SecurityGroup", "ModelCacheSecurityGroup")
+    ingress = [
+        r["Properties"]
+        for r in resources(template, "AWS::EC2::SecurityGroupIngress").values()
+        if r["Properties"]["GroupId"] == {"Fn::GetAtt": [cache_sg, "GroupId"]}
+    ]
+    assert ingress == [
+        {
+            "Description": "NFS from the GPU hosts",
+            "FromPort": 2049,
+            "GroupId": {"Fn::GetAtt": [cache_sg, "GroupId"]},
+            "IpProtocol": "tcp",
+            "SourceSecurityGroupId": {"Fn::GetAtt": [compute_sg, "GroupId"]},
+            "ToPort": 2049,
+        }
+    ]
+    assert "SecurityGroupIngress" not in template["Resources"][cache_sg]["Properties"]
+
+
+# ------------------------------------------------------------------------------ secrets
+
+
+def test_hf_token_from_noecho_parameter_never_in_template(template: dict[str, Any]) -> None:
+    param = template["Parameters"]["HfToken"]
+    assert param["NoEcho"] is True
+    assert "Default" not in param
+    secret_id = logical_id(template, "AWS::SecretsManager::Secret", "HfTokenSecret")
+    assert template["Resources"][secret_id]["Properties"]["SecretString"] == {"Ref": "HfToken"}
+    container = job_container(template)
+    assert container["Secrets"] == [{"Name": "HF_TOKEN", "ValueFrom": {"Ref": secret_id}}]
+    assert "HF_TOKEN" not in {e["Name"] for e in container["Environment"]}
+    exec_secret = [
+        s
+        for s in policy_statements(template, "ExecutionRole")
+        if "secretsmanager:GetSecretValue" in _actions(s)
+    ]
+    assert [s["Resource"] for s in exec_secret] == [{"Ref": secret_id}]
+    assert not [s for s in policy_statements(template, "JobRole") if "secretsmanager" in json.dumps(s)]
+
+
+def test_existing_hf_secret_is_referenced_not_created(variant: dict[str, Any]) -> None:
+    arn = VARIANT["hfTokenSecretArn"]
+    assert "HfToken" not in variant.get("Parameters", {})
+    assert resources(variant, "AWS::SecretsManager::Secret") == {}
+    assert job_container(variant)["Secrets"] == [{"Name": "HF_TOKEN", "ValueFrom": arn}]
+    exec_secret = [
+        s
+        for s in policy_statements(variant, "ExecutionRole")
+        if "secretsmanager:GetSecretValue" in _actions(s)
+    ]
+    assert [s["Resource"] for s in exec_secret] == [arn]
+
+
+def test_canary_token_appears_nowhere_in_cdk_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app import build_app
+
+    canary = "hf_CanaryTokenThatMustNeverBeWritten0123456789"
+    # Where a careless synth could pick a token up: the process environment.
+    monkeypatch.setenv("HF_TOKEN", canary)
+    monkeypatch.setenv("HUGGING_FACE_HUB_TOKEN", canary)
+    outdir = tmp_path / "cdk.out"
+    build_app(
+        {**BASE_CONTEXT, "generatorImage": "ghcr.io/example/cosmos3-generator:1.2.0"}, outdir=str(outdir)
+    ).synth()
+    leaks = [p for p in outdir.rglob("*") if p.is_file() and canary.encode() in p.read_bytes()]
+    assert leaks == []
+
+
+# ------------------------------------------------------------------------------ variants
+
+
+def test_spot_uses_price_capacity_optimized(variant: dict[str, Any]) -> None:
+    res = only(variant, "AWS::Batch::ComputeEnvironment")["ComputeResources"]
+    assert res["Type"] == "SPOT"
+    assert res["AllocationStrategy"] == "SPOT_PRICE_CAPACITY_OPTIMIZED"
+    assert res["InstanceTypes"] == VARIANT["generatorInstanceTypes"]
+    assert res["MaxvCpus"] == VARIANT["generatorMaxVcpus"]
+    lt = only(variant, "AWS::EC2::LaunchTemplate")["LaunchTemplateData"]
+    assert lt["BlockDeviceMappings"][0]["Ebs"]["VolumeSize"] == VARIANT["generatorRootVolumeGiB"]
+    jobdef = only(variant, "AWS::Batch::JobDefinition")
+    assert jobdef["Timeout"] == {"AttemptDurationSeconds": 45 * 60}
+    # Mixed sizes: a job asks for what the smallest allowed instance can give.
+    config = config_for(**VARIANT)
+    requirements = {r["Type"]: r["Value"] for r in jobdef["ContainerProperties"]["ResourceRequirements"]}
+    assert requirements == {"GPU": "1", "MEMORY": str(config.job_memory_mib), "VCPU": "8"}
+
+
+def test_prebuilt_ecr_image_instead_of_asset(synth: Any, variant: dict[str, Any]) -> None:
+    image = json.dumps(job_container(variant)["Image"])
+    assert "123456789012.dkr.ecr.us-west-2." in image and "cosmos3-generator:1.4.0" in image
+    assert "container-assets" not in image
+    manifest = json.loads(Path(synth(**VARIANT).directory, f"{STACK}.assets.json").read_text())
+    assert manifest.get("dockerImages", {}) == {}
+    pulls = [s for s in policy_statements(variant, "ExecutionRole") if "ecr:BatchGetImage" in _actions(s)]
+    assert json.dumps(pulls[0]["Resource"]).endswith(
+        ':ecr:us-west-2:123456789012:repository/cosmos3-generator"]]}'
+    )
+
+
+# ------------------------------------------------------------------------------ outputs
+
+
+def test_outputs_the_cli_relies_on(template: dict[str, Any]) -> None:
+    outputs = template["Outputs"]
+    assert {
+        "BucketName",
+        "JobQueueArn",
+        "JobDefinitionArn",
+        "InputPrefix",
+        "OutputPrefix",
+        "SubmitJobExample",
+        "LogGroupName",
+    } <= set(outputs)
+    assert outputs["BucketName"]["Value"] == {"Ref": logical_id(template, "AWS::S3::Bucket", "JobBucketData")}
+    queue = logical_id(template, "AWS::Batch::JobQueue", "Compute")
+    assert outputs["JobQueueArn"]["Value"] == {"Fn::GetAtt": [queue, "JobQueueArn"]}
+    assert outputs["JobDefinitionArn"]["Value"] == {
+        "Ref": logical_id(template, "AWS::Batch::JobDefinition", "Job")
+    }
+    assert outputs["InputPrefix"]["Value"] == "inputs/"
+    assert outputs["OutputPrefix"]["Value"] == "outputs/"
+    assert outputs["LogGroupName"]["Value"] == {"Ref": logical_id(template, "AWS::Logs::LogGroup", "JobLogs")}
+    example = outputs["SubmitJobExample"]["Value"]["Fn::Join"][1]
+    assert {"Fn::GetAtt": [queue, "JobQueueArn"]} in example
+
+
+# ------------------------------------------------------------------------------ checks
+
+
+def test_cdk_nag_has_no_unacknowledged_findings(assembly: Any, synth: Any) -> None:
+    # app.synth() raises ValidationFailed on any finding, so reaching here means zero; the report
+    # (when written) must also say so for both variants.
+    for directory in (assembly.directory, synth(**VARIANT).directory):
+        report = Path(directory, "validation-report.json")
+        if report.exists():
+            data = json.loads(report.read_text())
+            failing = [r for r in data.get("pluginReports", []) if r.get("conclusion") != "success"]
+            assert failing == []
+
+
+@pytest.mark.parametrize("which", ["default", "variant"])
+def test_cfn_lint_clean(which: str, template: dict[str, Any], variant: dict[str, Any]) -> None:
+    import cfnlint.api
+
+    body = json.dumps(template if which == "default" else variant)
+    matches = cfnlint.api.lint(body, regions=["us-east-1", "us-west-2"])
+    findings = [
+        str(m)
+        for m in matches
+        # aws-cdk-lib's own restrictDefaultSecurityGroup provider declares DependsOn on the role it
+        # also GetAtt's (W3005, a harmless redundancy in CDK's code, not ours).
+        if not (m.rule.id == "W3005" and "CustomVpcRestrictDefaultSGCustomResourceProvider" in str(m))
+    ]
+    assert findings == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"generatorInstanceTypes": ["g5.2xlarge"]},
+            r"g5\.2xlarge cannot render nano bf16: .*A10G.*; smallest that fits: g6e\.2xlarge",
+        ),
+        (
+            {"generatorInstanceTypes": ["g6e.xlarge"]},
+            r"g6e\.xlarge cannot render nano bf16: needs >= 48 GiB host RAM.*; smallest that fits: g6e\.2xlarge",
+        ),
+        (
+            {"generatorInstanceTypes": ["g5.4xlarge"], "generatorPrecision": "fp8"},
+            r"g5\.4xlarge cannot render nano fp8: fp8 needs compute capability >= 8\.9, NVIDIA A10G has 8\.6",
+        ),
+        ({"generatorModel": "ultra"}, r"generatorModel must be one of nano, super, got 'ultra'"),
+        (
+            {"generatorInstanceTypes": ["p4d.24xlarge"]},
+            r"generatorInstanceTypes: unknown instance type 'p4d\.24xlarge'",
+        ),
+        (
+            {"generatorImage": "ghcr.io/example/cosmos3-generator:latest"},
+            r"generatorImage must pin a version tag, not ':latest'",
+        ),
+        (
+            {"generatorImage": "ghcr.io/example/cosmos3-generator"},
+            r"generatorImage must be a container image with a pinned tag",
+        ),
+        ({"hfTokenSecretArn": "hf_abcdefgh"}, r"hfTokenSecretArn must be a Secrets Manager secret ARN"),
+        ({"generatorMaxVcpus": 4}, r"generatorMaxVcpus=4 is below the 8 vCPUs of one g6e\.2xlarge"),
+    ],
+)
+def test_bad_settings_fail_with_a_clear_message(overrides: dict[str, Any], message: str) -> None:
+    from app import build_app
+
+    with pytest.raises(ConfigError, match=message):
+        build_app({**BASE_CONTEXT, **overrides})
+
+
+def test_no_secret_like_value_in_any_template(template: dict[str, Any], variant: dict[str, Any]) -> None:
+    for t in (template, variant):
+        assert not re.search(r"hf_[A-Za-z0-9]{20,}", json.dumps(t))
