@@ -32,7 +32,9 @@ def build_messages(
 ) -> list[dict[str, Any]]:
     """Chat messages for one question: media parts first, then the text (as NVIDIA's examples do)."""
     if not question or not question.strip():
-        raise CosmosError("The question is empty.", 'Ask something, e.g. cosmosctl ask "What is in this image?"')
+        raise CosmosError(
+            "The question is empty.", 'Ask something, e.g. cosmosctl ask "What is in this image?"'
+        )
     if fps is not None and video is None:
         raise CosmosError("--fps applies to a --video, but no video was given.")
     parts: list[dict[str, Any]] = [image_part(i) for i in images or []]
@@ -48,28 +50,41 @@ def build_messages(
 
 def ask_command(
     question: Annotated[str, typer.Argument(help="The question to ask.", show_default=False)],
-    endpoint: Annotated[str | None, typer.Option(help="Endpoint URL (default: $COSMOS_ENDPOINT, else the stack).")] = None,
-    api_key: Annotated[str | None, typer.Option(help="API key (default: $COSMOS_API_KEY, else the stack's secret).")] = None,
+    endpoint: Annotated[
+        str | None, typer.Option(help="Endpoint URL (default: $COSMOS_ENDPOINT, else the stack).")
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(help="API key (default: $COSMOS_API_KEY, else the stack's secret).")
+    ] = None,
     image: Annotated[
         list[str] | None, typer.Option("--image", "-i", help="Image file or http(s) URL; repeat for several.")
     ] = None,
     video: Annotated[str | None, typer.Option("--video", "-v", help="MP4 video file.")] = None,
     fps: Annotated[float | None, typer.Option(help="Frames per second the NIM samples from --video.")] = None,
-    model: Annotated[str | None, typer.Option(help="Model id (default: the one GET /v1/models serves).")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model id (default: the one GET /v1/models serves).")
+    ] = None,
     system: Annotated[str | None, typer.Option(help="Optional system prompt.")] = None,
     max_tokens: Annotated[int, typer.Option(min=1, help="Most tokens to generate.")] = DEFAULT_MAX_TOKENS,
-    temperature: Annotated[float | None, typer.Option(min=0.0, help="Sampling temperature (server default if unset).")] = None,
-    stream: Annotated[
-        bool | None, typer.Option("--stream/--no-stream", help="Stream tokens (default: on when stdout is a terminal).")
+    temperature: Annotated[
+        float | None, typer.Option(min=0.0, help="Sampling temperature (server default if unset).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the answer, model and usage as JSON.")] = False,
+    stream: Annotated[
+        bool | None,
+        typer.Option("--stream/--no-stream", help="Stream tokens (default: on when stdout is a terminal)."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the answer, model and usage as JSON.")
+    ] = False,
     max_images: Annotated[
         int, typer.Option(min=0, help="Most images per prompt; match the server's NIM_MAX_IMAGES_PER_PROMPT.")
     ] = DEFAULT_MAX_IMAGES,
     max_payload_mib: Annotated[
         float, typer.Option(min=0.0, help="Refuse requests larger than this after base64 encoding (MiB).")
     ] = DEFAULT_MAX_PAYLOAD_MIB,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for an answer.")] = cclient.DEFAULT_TIMEOUT_S,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for an answer.")
+    ] = cclient.DEFAULT_TIMEOUT_S,
     max_retries: Annotated[
         int, typer.Option(min=0, help="Retries (with backoff) on connection errors, 429 and 5xx.")
     ] = cclient.DEFAULT_MAX_RETRIES,
@@ -118,7 +133,9 @@ def _ask(
 
     started = time.perf_counter()
     if stream:
-        answer, usage, finish, ttft = _stream_answer(oai, model_id, messages, max_tokens, temperature, echo=not as_json)
+        answer, usage, finish, ttft = _stream_answer(
+            oai, model_id, messages, max_tokens, temperature, echo=not as_json
+        )
     else:
         response = cclient.chat_completion(
             oai, model_id, messages, max_tokens=max_tokens, temperature=temperature, stream=False
@@ -148,7 +165,13 @@ def _ask(
 
 
 def _stream_answer(
-    oai: Any, model_id: str, messages: list[dict[str, Any]], max_tokens: int, temperature: float | None, *, echo: bool
+    oai: Any,
+    model_id: str,
+    messages: list[dict[str, Any]],
+    max_tokens: int,
+    temperature: float | None,
+    *,
+    echo: bool,
 ) -> tuple[str, dict[str, Any] | None, str | None, float | None]:
     started = time.perf_counter()
     chunks: list[str] = []

@@ -70,7 +70,9 @@ def stack_outputs(stack: str, region: str | None = None, *, sess: Any = None) ->
     status = info.get("StackStatus", "")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in info.get("Outputs", []) or []}
     if not outputs and status.endswith("IN_PROGRESS"):
-        raise CosmosError(f"Stack {stack} is {status} and has no outputs yet.", "Wait for the deploy to finish.")
+        raise CosmosError(
+            f"Stack {stack} is {status} and has no outputs yet.", "Wait for the deploy to finish."
+        )
     return outputs
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -28,7 +29,7 @@ from cosmosctl.media import check_limits
 BENCH_FORMAT = 1
 MAX_CONCURRENCY = 256
 MAX_REQUESTS = 10_000
-DEFAULT_PROMPT = "Describe what you see in detail." 
+DEFAULT_PROMPT = "Describe what you see in detail."
 DEFAULT_TEXT_PROMPT = "Explain, step by step, how to find and fix a slow leak under a kitchen sink."
 
 
@@ -146,7 +147,9 @@ def load_bench(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise CosmosError(f"Bench file not found: {path}", "Run cosmosctl bench first; it writes one.") from exc
+        raise CosmosError(
+            f"Bench file not found: {path}", "Run cosmosctl bench first; it writes one."
+        ) from exc
     except json.JSONDecodeError as exc:
         raise CosmosError(f"Bench file {path} is not JSON: {exc.msg}") from exc
     if not isinstance(data, dict) or data.get("cosmosctl_bench") != BENCH_FORMAT:
@@ -157,29 +160,48 @@ def load_bench(path: Path) -> dict[str, Any]:
 
 
 def bench_command(
-    concurrency: Annotated[int, typer.Option(min=1, max=MAX_CONCURRENCY, help="Requests in flight at once.")] = 4,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=MAX_CONCURRENCY, help="Requests in flight at once.")
+    ] = 4,
     requests: Annotated[int, typer.Option(min=1, max=MAX_REQUESTS, help="Requests to send in total.")] = 32,
-    image: Annotated[list[str] | None, typer.Option("--image", "-i", help="Image to send with every request.")] = None,
-    video: Annotated[str | None, typer.Option("--video", "-v", help="MP4 video to send with every request.")] = None,
+    image: Annotated[
+        list[str] | None, typer.Option("--image", "-i", help="Image to send with every request.")
+    ] = None,
+    video: Annotated[
+        str | None, typer.Option("--video", "-v", help="MP4 video to send with every request.")
+    ] = None,
     fps: Annotated[float | None, typer.Option(help="Frames per second the NIM samples from --video.")] = None,
-    prompt: Annotated[str | None, typer.Option(help="Question to ask (default depends on the media).")] = None,
+    prompt: Annotated[
+        str | None, typer.Option(help="Question to ask (default depends on the media).")
+    ] = None,
     max_tokens: Annotated[int, typer.Option(min=1, help="Most tokens per answer.")] = 256,
     warmup: Annotated[int, typer.Option(min=0, help="Untimed requests sent first.")] = 1,
     instance: Annotated[
         str | None, typer.Option(help="Instance type the endpoint runs on, recorded for `cosmosctl cost`.")
     ] = None,
     out_file: Annotated[
-        Path | None, typer.Option("--out", help="Where to write the JSON result (default: bench-<time>.json).")
+        Path | None,
+        typer.Option("--out", help="Where to write the JSON result (default: bench-<time>.json)."),
     ] = None,
-    endpoint: Annotated[str | None, typer.Option(help="Endpoint URL (default: $COSMOS_ENDPOINT, else the stack).")] = None,
-    api_key: Annotated[str | None, typer.Option(help="API key (default: $COSMOS_API_KEY, else the stack's secret).")] = None,
+    endpoint: Annotated[
+        str | None, typer.Option(help="Endpoint URL (default: $COSMOS_ENDPOINT, else the stack).")
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(help="API key (default: $COSMOS_API_KEY, else the stack's secret).")
+    ] = None,
     model: Annotated[str | None, typer.Option(help="Model id (default: from GET /v1/models).")] = None,
-    timeout: Annotated[float, typer.Option(help="Per-request timeout in seconds.")] = cclient.DEFAULT_TIMEOUT_S,
+    timeout: Annotated[
+        float, typer.Option(help="Per-request timeout in seconds.")
+    ] = cclient.DEFAULT_TIMEOUT_S,
     max_retries: Annotated[
         int, typer.Option(min=0, help="Client retries per request (0 so errors are counted, not hidden).")
     ] = 0,
-    max_images: Annotated[int, typer.Option(min=0, help="Most images per prompt (NIM_MAX_IMAGES_PER_PROMPT).")] = DEFAULT_MAX_IMAGES,
-    max_payload_mib: Annotated[float, typer.Option(min=0.0, help="Request size limit in MiB.")] = DEFAULT_MAX_PAYLOAD_MIB,
+    max_images: Annotated[
+        int, typer.Option(min=0, help="Most images per prompt (NIM_MAX_IMAGES_PER_PROMPT).")
+    ] = DEFAULT_MAX_IMAGES,
+    max_payload_mib: Annotated[
+        float, typer.Option(min=0.0, help="Request size limit in MiB.")
+    ] = DEFAULT_MAX_PAYLOAD_MIB,
     stack: Annotated[str, typer.Option(help="Stack to read the endpoint from.")] = REASONER_STACK,
     region: Annotated[str | None, typer.Option(help="AWS region of the stack.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result JSON on stdout too.")] = False,
@@ -230,7 +252,8 @@ def _bench(
     started_at = datetime.now(UTC)
 
     with Progress(
-        TextColumn("[bold]bench"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[errors]} errors"),
+        TextColumn("[bold]bench"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[errors]} errors"),
         TimeElapsedColumn(), console=err, transient=True,
     ) as progress:  # fmt: skip
         task = progress.add_task("bench", total=requests, errors=0)
@@ -277,7 +300,9 @@ def _print_result(result: dict[str, Any]) -> None:
     def fmt(v: Any, unit: str = "s") -> str:
         return "-" if v is None else f"{v:.3f} {unit}"
 
-    table = Table(title=f"{result['model']}  concurrency {result['concurrency']}, {result['requests']} requests")
+    table = Table(
+        title=f"{result['model']}  concurrency {result['concurrency']}, {result['requests']} requests"
+    )
     table.add_column("metric")
     for col in ("p50", "p95", "p99", "mean"):
         table.add_column(col, justify="right")
@@ -291,4 +316,4 @@ def _print_result(result: dict[str, Any]) -> None:
         f"{result['output_tokens_per_s'] or 0:.1f} output tokens/s overall, wall {result['wall_s']:.2f} s"
     )
     for message, count in result["error_messages"].items():
-        err.print(f"[red]{count} x[/] {message}")
+        err.print(f"[red]{count} x[/] {escape(message)}")

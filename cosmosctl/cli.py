@@ -13,7 +13,7 @@ from cosmosctl.generate import app as generate_app
 
 app = typer.Typer(
     name="cosmosctl",
-    help="Use NVIDIA Cosmos 3 deployed in your AWS account: ask the reasoner, generate videos, measure, cost.",
+    help="Use NVIDIA Cosmos 3 in your AWS account: ask the reasoner, generate videos, measure, cost.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
@@ -43,7 +43,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
 ) -> None:
     """Cosmos 3 on AWS client."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from typing import Any
-
 from urllib.parse import urlparse
 
 import openai
@@ -18,8 +17,8 @@ __all__ = [
     "DEFAULT_TIMEOUT_S",
     "CosmosError",
     "chat_completion",
-    "map_error",
     "make_client",
+    "map_error",
     "normalize_base_url",
     "pick_model",
     "translate_errors",
@@ -41,8 +40,12 @@ _READY_HINT = (
 def normalize_base_url(endpoint: str) -> str:
     """``https://host`` or ``https://host/v1/`` -> ``https://host/v1`` (what the OpenAI SDK wants)."""
     url = endpoint.strip().rstrip("/")
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+    try:
+        parsed = urlparse(url)
+        host = parsed.hostname
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        host = None
+    if host is None or parsed.scheme not in ("http", "https"):
         raise CosmosError(
             f"Invalid endpoint URL: {endpoint!r}",
             "Use the stack's EndpointUrl, e.g. https://cosmos.example.com (with or without /v1).",

@@ -104,7 +104,10 @@ def instance_price(
     want_region = region or sess.region_name or catalog.PRICE_REGION
     if sess.get_credentials() is None:
         if source == "aws":
-            raise CosmosError("No AWS credentials for the Pricing API.", "Configure credentials or use --price-source catalog.")
+            raise CosmosError(
+                "No AWS credentials for the Pricing API.",
+                "Configure credentials or use --price-source catalog.",
+            )
         return fallback, "no AWS credentials"
     try:
         # The Pricing API has endpoints in us-east-1 (and a few others) only; it covers every region.
@@ -119,7 +122,9 @@ def instance_price(
         return fallback, f"Pricing API failed ({type(exc).__name__})"
     if usd is None:
         if source == "aws":
-            raise CosmosError(f"The Pricing API has no on-demand Linux price for {instance_type} in {want_region}.")
+            raise CosmosError(
+                f"The Pricing API has no on-demand Linux price for {instance_type} in {want_region}."
+            )
         return fallback, f"Pricing API has no price for {instance_type} in {want_region}"
     return Price(usd, f"AWS Pricing API (on-demand Linux, {want_region})", want_region), None
 
@@ -196,13 +201,17 @@ def estimate(
     gen_fixed = generator_nat_gateways * HOURS_PER_MONTH * NAT_HOUR_USD + 2 * LOGS_STORE_GB_MONTH_USD
 
     assumptions = [
-        f"Instance prices: {price.source}" + (f" (Pricing API not used: {price_note})" if price_note else "") + ".",
+        f"Instance prices: {price.source}"
+        + (f" (Pricing API not used: {price_note})" if price_note else "")
+        + ".",
         f"Throughput {throughput_rps:g} requests/s per {instance} instance: {throughput_source}.",
-        f"Each GPU instance carries a {root_volume_gib} GiB gp3 root volume at ${EBS_GP3_GB_MONTH_USD}/GB-month.",
+        f"Each GPU instance carries a {root_volume_gib} GiB gp3 root volume "
+        f"at ${EBS_GP3_GB_MONTH_USD}/GB-month.",
         "Cost per 1,000 requests at full load assumes the instance is busy every hour it runs.",
         f"Fixed costs: {FIXED_PRICE_SOURCE}; {HOURS_PER_MONTH:g} hours a month; "
         "ALB at the stated LCUs, NAT data and log volume as given; two Secrets Manager secrets.",
-        f"Generator: {seconds:.0f} s denoising per {video_height}x{video_width} Nano video (189 frames, 35 steps) "
+        f"Generator: {seconds:.0f} s denoising per {video_height}x{video_width} Nano video "
+        "(189 frames, 35 steps) "
         + ("estimated by scaling the H100 measurement" if is_estimate else "measured on one H100")
         + f", plus {generator_overhead_s:g} s assumed to load the weights per video (each array child loads "
         "them); one GPU per job; Batch scales instances to zero between jobs.",
@@ -210,7 +219,8 @@ def estimate(
     ]
     if load is not None and hours_per_day < 24:
         assumptions.append(
-            f"Outside the {hours_per_day:g} busy hours a day the service runs {min_tasks} instance(s) (minTasks)."
+            f"Outside the {hours_per_day:g} busy hours a day the service runs {min_tasks} "
+            "instance(s) (minTasks)."
         )
     return {
         "region": price.region,
@@ -245,28 +255,49 @@ def estimate(
 
 def cost_command(
     instance: Annotated[
-        str | None, typer.Option(help=f"Reasoner instance type (default: the bench file's, else {DEFAULT_REASONER_INSTANCE}).")
+        str | None,
+        typer.Option(
+            help=f"Reasoner instance type (default: the bench file's, else {DEFAULT_REASONER_INSTANCE})."
+        ),
     ] = None,
-    bench: Annotated[Path | None, typer.Option(help="Result of `cosmosctl bench` for measured throughput.")] = None,
+    bench: Annotated[
+        Path | None, typer.Option(help="Result of `cosmosctl bench` for measured throughput.")
+    ] = None,
     throughput: Annotated[
-        float | None, typer.Option(min=0.0001, help=f"Requests/s one instance serves (assumed {DEFAULT_ASSUMED_RPS} without --bench).")
+        float | None,
+        typer.Option(
+            min=0.0001,
+            help=f"Requests/s one instance serves (assumed {DEFAULT_ASSUMED_RPS} without --bench).",
+        ),
     ] = None,
     requests_per_hour: Annotated[float | None, typer.Option(min=0.0001, help="Your load while busy.")] = None,
     hours_per_day: Annotated[float, typer.Option(min=0.0, max=24.0, help="Busy hours a day.")] = 24.0,
-    min_tasks: Annotated[int, typer.Option(min=0, help="Instances kept outside busy hours (cdk minTasks).")] = 1,
-    generator_instance: Annotated[str, typer.Option(help="Batch instance type for videos.")] = DEFAULT_GENERATOR_INSTANCE,
+    min_tasks: Annotated[
+        int, typer.Option(min=0, help="Instances kept outside busy hours (cdk minTasks).")
+    ] = 1,
+    generator_instance: Annotated[
+        str, typer.Option(help="Batch instance type for videos.")
+    ] = DEFAULT_GENERATOR_INSTANCE,
     video_height: Annotated[int, typer.Option(help="Generated video height.")] = 480,
     video_width: Annotated[int, typer.Option(help="Generated video width.")] = 832,
     generator_overhead_s: Annotated[
         float, typer.Option(min=0.0, help="Assumed seconds per video to load weights.")
     ] = DEFAULT_GENERATOR_OVERHEAD_S,
-    nat_gateways: Annotated[int, typer.Option(min=0, help="NAT gateways per stack (cdk natGateways; 0 with vpcId).")] = 1,
-    nat_gb: Annotated[float, typer.Option(min=0.0, help="GB a month through NAT (image pulls, weights).")] = 100.0,
+    nat_gateways: Annotated[
+        int, typer.Option(min=0, help="NAT gateways per stack (cdk natGateways; 0 with vpcId).")
+    ] = 1,
+    nat_gb: Annotated[
+        float, typer.Option(min=0.0, help="GB a month through NAT (image pulls, weights).")
+    ] = 100.0,
     cache_gib: Annotated[float, typer.Option(min=0.0, help="GiB of model cache on EFS.")] = 60.0,
-    task_starts: Annotated[int, typer.Option(min=0, help="NIM task starts a month (each reads the cache).")] = 4,
+    task_starts: Annotated[
+        int, typer.Option(min=0, help="NIM task starts a month (each reads the cache).")
+    ] = 4,
     log_gb: Annotated[float, typer.Option(min=0.0, help="GB of logs a month.")] = 2.0,
     alb_lcu: Annotated[float, typer.Option(min=0.0, help="Average ALB load balancer capacity units.")] = 1.0,
-    root_volume_gib: Annotated[int, typer.Option(min=1, help="Root volume per GPU instance (cdk rootVolumeGiB).")] = DEFAULT_ROOT_VOLUME_GIB,
+    root_volume_gib: Annotated[
+        int, typer.Option(min=1, help="Root volume per GPU instance (cdk rootVolumeGiB).")
+    ] = DEFAULT_ROOT_VOLUME_GIB,
     price_source: Annotated[
         str, typer.Option(help="auto (Pricing API when credentials exist, else catalog), aws or catalog.")
     ] = "auto",
@@ -279,7 +310,8 @@ def cost_command(
         hours_per_day=hours_per_day, min_tasks=min_tasks, generator_instance=generator_instance,
         video_height=video_height, video_width=video_width, generator_overhead_s=generator_overhead_s,
         nat_gateways=nat_gateways, nat_gb=nat_gb, cache_gib=cache_gib, task_starts=task_starts, log_gb=log_gb,
-        alb_lcu=alb_lcu, root_volume_gib=root_volume_gib, price_source=price_source, region=region, as_json=as_json,
+        alb_lcu=alb_lcu, root_volume_gib=root_volume_gib, price_source=price_source, region=region,
+        as_json=as_json,
     )  # fmt: skip
 
 
@@ -327,7 +359,11 @@ def _cost(
             err.print(f"[yellow]Note:[/] the bench ran on {bench_instance}, pricing {instance}.")
     else:
         rps = throughput if throughput is not None else DEFAULT_ASSUMED_RPS
-        source = "given with --throughput" if throughput is not None else "assumed (no --bench); measure with cosmosctl bench"
+        source = (
+            "given with --throughput"
+            if throughput is not None
+            else "assumed (no --bench); measure with cosmosctl bench"
+        )
     instance = instance or DEFAULT_REASONER_INSTANCE
     catalog_instance(instance)
     catalog_instance(generator_instance)
@@ -374,10 +410,21 @@ def print_report(report: dict[str, Any]) -> None:
         table.add_row(
             "[bold]per 1,000 requests[/], your load", f"[bold]{load['cost_per_1000_requests_usd']:.3f}[/]",
             f"{load['requests_per_hour']:g} req/h for {load['hours_per_day']:g} h/day on "
-            f"{load['instances_when_busy']} instance(s), {load['utilization']:.0%} busy, fixed costs included",
+            f"{load['instances_when_busy']} instance(s), {load['utilization']:.0%} busy, "
+            "fixed costs included",
         )  # fmt: skip
-        table.add_row("monthly total, your load", f"{load['total_monthly_usd']:.2f}", f"{load['monthly_requests']:,} requests")
-    for key, label in (("alb", "ALB"), ("nat", "NAT gateway"), ("efs", "EFS model cache"), ("logs", "CloudWatch Logs"), ("secrets", "Secrets Manager")):
+        table.add_row(
+            "monthly total, your load",
+            f"{load['total_monthly_usd']:.2f}",
+            f"{load['monthly_requests']:,} requests",
+        )
+    for key, label in (
+        ("alb", "ALB"),
+        ("nat", "NAT gateway"),
+        ("efs", "EFS model cache"),
+        ("logs", "CloudWatch Logs"),
+        ("secrets", "Secrets Manager"),
+    ):
         table.add_row(f"{label} per month", f"{f[key]:.2f}", "fixed")
     table.add_row("fixed per month", f"{f['total']:.2f}", "ReasonerStack, whatever the load")
     table.add_row(
@@ -386,7 +433,11 @@ def print_report(report: dict[str, Any]) -> None:
         f"{'(estimate)' if g['seconds_estimated'] else '(measured)'} + {g['overhead_s_per_video']:g} s load "
         f"at {g['price_per_hour_usd']:.3f}/h",
     )  # fmt: skip
-    table.add_row("generator fixed per month", f"{g['fixed_monthly_usd']:.2f}", "GeneratorBatchStack NAT + logs; GPUs scale to zero")
+    table.add_row(
+        "generator fixed per month",
+        f"{g['fixed_monthly_usd']:.2f}",
+        "GeneratorBatchStack NAT + logs; GPUs scale to zero",
+    )
     out.print(table)
     for line in report["assumptions"]:
         out.print(f"- {line}", markup=False)

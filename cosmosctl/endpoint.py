@@ -56,12 +56,17 @@ def resolve_endpoint(
 
 def endpoint_command(
     stack: Annotated[str, typer.Option(help="CloudFormation stack of the reasoner.")] = REASONER_STACK,
-    region: Annotated[str | None, typer.Option(help="AWS region of the stack (default: your profile's).")] = None,
+    region: Annotated[
+        str | None, typer.Option(help="AWS region of the stack (default: your profile's).")
+    ] = None,
     show_key: Annotated[bool, typer.Option("--show-key", help="Print the API key itself.")] = False,
     env: Annotated[
-        bool, typer.Option("--env", help="Print `export COSMOS_ENDPOINT=... COSMOS_API_KEY=...` lines for eval.")
+        bool,
+        typer.Option("--env", help="Print `export COSMOS_ENDPOINT=... COSMOS_API_KEY=...` lines for eval."),
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output (includes the key only with --show-key).")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Machine-readable output (includes the key only with --show-key).")
+    ] = False,
 ) -> None:
     """Print the reasoner endpoint URL and how to get its API key, from the stack outputs."""
     _endpoint(stack=stack, region=region, show_key=show_key, env=env, as_json=as_json)
@@ -108,4 +113,7 @@ def _endpoint(*, stack: str, region: str | None, show_key: bool, env: bool, as_j
     if outputs.get("LogGroupName"):
         out.print(f"[bold]Logs[/]       {outputs['LogGroupName']}", markup=True)
     out.print("")
-    out.print('Use it:  eval "$(cosmosctl endpoint --env)" && cosmosctl ask --image sink.jpg "What is leaking here?"')
+    out.print(
+        'Use it:  eval "$(cosmosctl endpoint --env)" && '
+        'cosmosctl ask --image sink.jpg "What is leaking here?"'
+    )

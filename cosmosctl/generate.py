@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -32,7 +33,9 @@ MAX_ARRAY_SIZE = 10_000  # AWS Batch's limit for an array job
 TERMINAL = ("SUCCEEDED", "FAILED")
 STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 
-app = typer.Typer(help="Generate videos with Cosmos 3 on AWS Batch (GeneratorBatchStack).", no_args_is_help=True)
+app = typer.Typer(
+    help="Generate videos with Cosmos 3 on AWS Batch (GeneratorBatchStack).", no_args_is_help=True
+)
 
 
 # Mirrors container/generator/cosmos_generator/spec.py (the job's own check is authoritative; this
@@ -78,7 +81,9 @@ class JobSpec(BaseModel):
     def _spatial(cls, value: int | None) -> int | None:
         if value is not None and value % SPATIAL_FACTOR:
             lower = max(SPATIAL_FACTOR, value - value % SPATIAL_FACTOR)
-            raise ValueError(f"must be a multiple of {SPATIAL_FACTOR}; try {lower} or {lower + SPATIAL_FACTOR}")
+            raise ValueError(
+                f"must be a multiple of {SPATIAL_FACTOR}; try {lower} or {lower + SPATIAL_FACTOR}"
+            )
         return value
 
     @field_validator("num_frames")
@@ -198,7 +203,9 @@ def load_specs(
     if not specs:
         raise CosmosError(f"Manifest {manifest} has no prompts.")
     if len(specs) > MAX_ARRAY_SIZE:
-        raise CosmosError(f"Manifest has {len(specs)} prompts; an AWS Batch array job holds at most {MAX_ARRAY_SIZE}.")
+        raise CosmosError(
+            f"Manifest has {len(specs)} prompts; an AWS Batch array job holds at most {MAX_ARRAY_SIZE}."
+        )
     return specs, manifest.parent
 
 
@@ -302,7 +309,8 @@ def describe_job(job_id: str, *, sess: Any) -> dict[str, Any]:
     if not jobs:
         raise CosmosError(
             f"No Batch job {job_id} found.",
-            "Check the id and --region (cosmosctl generate list); Batch forgets finished jobs after about 7 days.",
+            "Check the id and --region (cosmosctl generate list); "
+            "Batch forgets finished jobs after about 7 days.",
         )
     return jobs[0]
 
@@ -356,7 +364,9 @@ def output_objects(job_id: str, gen: GeneratorStack, *, sess: Any) -> list[str]:
     return sorted(keys)
 
 
-def fetch_outputs(job_id: str, out_dir: Path, *, stack: str, region: str | None, sess: Any = None) -> list[Path]:
+def fetch_outputs(
+    job_id: str, out_dir: Path, *, stack: str, region: str | None, sess: Any = None
+) -> list[Path]:
     """Download a job's MP4s and metadata into ``out_dir/<job id>/``; returns the local paths."""
     sess = sess or session(region)
     gen = GeneratorStack.load(stack, region, sess)
@@ -402,21 +412,27 @@ def submit_command(
     image: Annotated[str | None, typer.Option(help="Conditioning image (local file or s3:// URI).")] = None,
     video: Annotated[str | None, typer.Option(help="Conditioning video (local MP4 or s3:// URI).")] = None,
     negative_prompt: Annotated[str | None, typer.Option(help="What the video should not show.")] = None,
-    frames: Annotated[int | None, typer.Option(help="Number of frames, 1 or 4k+1 up to 189 (num_frames).")] = None,
+    frames: Annotated[
+        int | None, typer.Option(help="Number of frames, 1 or 4k+1 up to 189 (num_frames).")
+    ] = None,
     height: Annotated[int | None, typer.Option(help="Height in pixels (multiple of 16).")] = None,
     width: Annotated[int | None, typer.Option(help="Width in pixels (multiple of 16).")] = None,
     fps: Annotated[float | None, typer.Option(help="Frames per second of the output.")] = None,
     steps: Annotated[int | None, typer.Option(help="Denoising steps.")] = None,
     guidance: Annotated[float | None, typer.Option(help="Guidance scale (1 = none, up to 30).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (default: random, recorded in the metadata).")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed (default: random, recorded in the metadata).")
+    ] = None,
     model: Annotated[str | None, typer.Option(help="Generator model: nano or super.")] = None,
     precision: Annotated[str | None, typer.Option(help="bf16, fp8 (FP8 GEMMs) or fp32.")] = None,
     offload: Annotated[str | None, typer.Option(help="none, model, group or sequential offload.")] = None,
     option: Annotated[
         list[str] | None,
         typer.Option(
-            "--option", "-o",
-            help="Job performance option KEY=VALUE (VALUE as JSON if it parses), e.g. -o compile=default -o vae_tiling=true.",
+            "--option",
+            "-o",
+            help="Job performance option KEY=VALUE (VALUE as JSON if it parses), "
+            "e.g. -o compile=default -o vae_tiling=true.",
         ),
     ] = None,
     name: Annotated[str | None, typer.Option(help="Batch job name (default: cosmosctl-<time>-<id>).")] = None,
@@ -431,13 +447,17 @@ def submit_command(
         "precision": precision, "offload": offload,
     }  # fmt: skip
     defaults = {k: v for k, v in defaults.items() if v is not None} | parse_options(option or [])
-    specs, base_dir = load_specs(prompt=prompt, manifest=manifest, image=image, video=video, defaults=defaults)
+    specs, base_dir = load_specs(
+        prompt=prompt, manifest=manifest, image=image, video=video, defaults=defaults
+    )
     result = submit(specs, base_dir, stack=stack, region=region, name=name)
     if as_json:
         print_json(result)
         return
     size = result["array_size"]
-    err.print(f"Submitted {'array job of ' + str(size) + ' videos' if size else 'job'} (spec {result['spec_uri']})")
+    err.print(
+        f"Submitted {'array job of ' + str(size) + ' videos' if size else 'job'} (spec {result['spec_uri']})"
+    )
     err.print(f"Outputs will land in {result['output_uri']}")
     err.print(f"Follow it: cosmosctl generate wait {result['job_id']}")
     typer.echo(result["job_id"])
@@ -461,7 +481,7 @@ def status_command(
     table = Table(show_header=False, box=None)
     for key, value in summary.items():
         if value is not None:
-            table.add_row(f"[bold]{key.replace('_', ' ')}[/]", str(value))
+            table.add_row(f"[bold]{key.replace('_', ' ')}[/]", escape(str(value)))
     out.print(table)
 
 
@@ -501,7 +521,8 @@ def wait_command(
             if timeout is not None and time.monotonic() - started > timeout:
                 raise CosmosError(
                     f"Job {job_id} still {status} after {timeout:g} s.",
-                    "GPU instances start from zero: the first job waits minutes for capacity. Run wait again.",
+                    "GPU instances start from zero: the first job waits minutes for capacity. "
+                    "Run wait again.",
                     exit_code=2,
                 )
             time.sleep(interval)
@@ -523,7 +544,9 @@ def wait_command(
 @handle_errors
 def fetch_command(
     job_id: Annotated[str, typer.Argument(help="Batch job id printed by submit.")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Directory to download into.")] = Path("cosmos-outputs"),
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory to download into.")] = Path(
+        "cosmos-outputs"
+    ),
     stack: StackOpt = GENERATOR_STACK,
     region: RegionOpt = None,
     as_json: JsonOpt = False,
@@ -587,5 +610,7 @@ def list_command(
         return
     table = Table("job id", "name", "status", "videos", "created")
     for r in rows:
-        table.add_row(r["job_id"], r["job_name"] or "", r["status"] or "", str(r["array_size"] or 1), r["created_at"])
+        table.add_row(
+            r["job_id"], r["job_name"] or "", r["status"] or "", str(r["array_size"] or 1), r["created_at"]
+        )
     out.print(table)

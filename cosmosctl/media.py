@@ -187,6 +187,8 @@ def check_limits(
         limit = int(max_payload_mib * 1024 * 1024)
         if size > limit:
             raise CosmosError(
-                f"Request too large: {size / 2**20:.1f} MiB after base64 encoding, limit {max_payload_mib:g} MiB.",
-                "Downscale the image(s), trim the video, or raise --max-payload-mib if your endpoint allows it.",
+                f"Request too large: {size / 2**20:.1f} MiB after base64 encoding, "
+                f"limit {max_payload_mib:g} MiB.",
+                "Downscale the image(s), trim the video, "
+                "or raise --max-payload-mib if your endpoint allows it.",
             )

@@ -118,9 +118,13 @@ class GeneratorBatchStack(Stack):
             no_echo=True,
             min_length=8,
             allowed_pattern=HF_TOKEN_PATTERN,
-            constraint_description="a Hugging Face access token (hf_...) with access to the gated nvidia/Cosmos3 models",
-            description="Hugging Face access token for the gated Cosmos 3 weights (stored in Secrets Manager; "
-            "or set context hfTokenSecretArn to an existing secret)",
+            constraint_description=(
+                "a Hugging Face access token (hf_...) with access to the gated nvidia/Cosmos3 models"
+            ),
+            description=(
+                "Hugging Face access token for the gated Cosmos 3 weights (stored in Secrets Manager; "
+                "or set context hfTokenSecretArn to an existing secret)"
+            ),
         )
         secret = secretsmanager.Secret(
             self,
@@ -258,7 +262,8 @@ class GeneratorBatchStack(Stack):
             acknowledge(
                 job_policy,
                 f"AwsSolutions-IAM5[Resource::<{logical}.Arn>/{prefix}*]",
-                f"Job keys are <job id>/<index> names chosen at submit time; access is limited to the {prefix} prefix.",
+                f"Job keys are <job id>/<index> names chosen at submit time; access is limited to "
+                f"the {prefix} prefix.",
             )
         if not self._image_from_ecr:
             return

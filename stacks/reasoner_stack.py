@@ -6,12 +6,24 @@ import math
 import re
 from typing import Any
 
-from aws_cdk import Annotations, CfnOutput, CfnParameter, Duration, RemovalPolicy, SecretValue, Stack
+import jsii
+from aws_cdk import (
+    Annotations,
+    AspectPriority,
+    Aspects,
+    CfnOutput,
+    CfnParameter,
+    Duration,
+    IAspect,
+    RemovalPolicy,
+    SecretValue,
+    Stack,
+)
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from stacks.config import ReasonerConfig
 from stacks.constructs.authenticated_alb import AuthenticatedAlb
@@ -64,6 +76,27 @@ def nim_environment(config: ReasonerConfig) -> dict[str, str]:
     return dict(sorted(env.items()))
 
 
+@jsii.implements(IAspect)
+class _DependOnCapacityProviderAssociation:
+    """Makes the ECS service depend on the cluster's capacity provider association."""
+
+    def __init__(self, cluster: ecs.Cluster) -> None:
+        self._cluster = cluster
+
+    def visit(self, node: IConstruct) -> None:
+        if not isinstance(node, ecs.CfnService):
+            return
+        associations = [
+            c
+            for c in self._cluster.node.children
+            if isinstance(c, ecs.CfnClusterCapacityProviderAssociations)
+        ]
+        if not associations:
+            raise AssertionError("the cluster has no capacity provider association to depend on")
+        for association in associations:
+            node.add_resource_dependency(association)
+
+
 class ReasonerStack(Stack):
     """An OpenAI-compatible Cosmos 3 reasoner endpoint in the deployer's own account.
 
@@ -100,7 +133,9 @@ class ReasonerStack(Stack):
         )
 
         self.ngc_secret = self._ngc_secret(config)
-        self.model_cache = ModelCache(self, "ModelCache", vpc=vpc, uid=config.container_uid, path="/reasoner-nim")
+        self.model_cache = ModelCache(
+            self, "ModelCache", vpc=vpc, uid=config.container_uid, path="/reasoner-nim"
+        )
 
         self.log_group = logs.LogGroup(
             self,
@@ -147,7 +182,7 @@ class ReasonerStack(Stack):
             health_check=ecs.HealthCheck(
                 command=[
                     "CMD-SHELL",
-                    "python3 -c \"import urllib.request; "
+                    'python3 -c "import urllib.request; '
                     f"urllib.request.urlopen('http://localhost:{NIM_PORT}{LIVENESS_PATH}', timeout=5)\"",
                 ],
                 interval=Duration.seconds(30),
@@ -212,12 +247,16 @@ class ReasonerStack(Stack):
             max_healthy_percent=200,
         )
         # Delete the service before the cluster's capacity provider association, or stack deletion
-        # stalls on a capacity provider that still has a service using it.
-        # (The association is added to the cluster at synthesis, so depend on the whole cluster.)
-        self.service.node.add_dependency(self.cluster)
+        # stalls on a capacity provider that a service still uses. ECS adds the association in an
+        # aspect at synthesis, so the dependency is added by a later aspect.
+        Aspects.of(self.service).add(
+            _DependOnCapacityProviderAssociation(self.cluster), priority=AspectPriority.MUTATING + 1
+        )
         self.service.attach_to_application_target_group(self.endpoint.target_group)
 
-        scaling = self.service.auto_scale_task_count(min_capacity=config.min_tasks, max_capacity=config.max_tasks)
+        scaling = self.service.auto_scale_task_count(
+            min_capacity=config.min_tasks, max_capacity=config.max_tasks
+        )
         scaling.scale_on_request_count(
             "RequestsPerTarget",
             requests_per_target=config.requests_per_target,
@@ -256,7 +295,7 @@ class ReasonerStack(Stack):
             min_length=10,
             allowed_pattern=NGC_KEY_PATTERN,
             constraint_description="an NGC API key (no quotes, backslashes or spaces)",
-            description="NGC API key (ngc.nvidia.com > Setup > API Key); stored in Secrets Manager, never echoed",
+            description="NGC API key (ngc.nvidia.com > Setup > API Key), kept in Secrets Manager",
         )
         secret = secretsmanager.Secret(
             self,
@@ -287,9 +326,13 @@ class ReasonerStack(Stack):
             description="Point your certificate's DNS name (CNAME) here when certificateArn is set",
         )
         CfnOutput(self, "ApiKeySecretArn", value=api_key_arn, description="Secret holding the Bearer API key")
-        CfnOutput(self, "NgcSecretArn", value=self.ngc_secret.secret_arn, description="NGC credentials secret")
+        CfnOutput(
+            self, "NgcSecretArn", value=self.ngc_secret.secret_arn, description="NGC credentials secret"
+        )
         CfnOutput(self, "LogGroupName", value=self.log_group.log_group_name, description="NIM container logs")
-        CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn, description="SNS topic of the alarms")
+        CfnOutput(
+            self, "AlarmTopicArn", value=self.alarms.topic.topic_arn, description="SNS topic of the alarms"
+        )
         fetch_key = (
             f"KEY=$(aws secretsmanager get-secret-value --region {region} --secret-id {api_key_arn} "
             "--query SecretString --output text)"
@@ -318,7 +361,8 @@ class ReasonerStack(Stack):
             )
             Annotations.of(self).add_warning_v2(
                 "cosmos3:closed-endpoint",
-                "allowedCidrs is empty: the load balancer accepts no traffic. Set -c allowedCidrs='[\"<your IP>/32\"]'.",
+                "allowedCidrs is empty: the load balancer accepts no traffic. "
+                "Set -c allowedCidrs='[\"<your IP>/32\"]'.",
             )
         CfnOutput(self, "AllowedCidrs", value=cidr_note, description="Who may reach the load balancer")
         if config.certificate_arn is None and config.internet_facing:

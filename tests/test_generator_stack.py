@@ -494,6 +494,12 @@ def test_canary_token_appears_nowhere_in_cdk_out(tmp_path: Path, monkeypatch: py
     ).synth()
     leaks = [p for p in outdir.rglob("*") if p.is_file() and canary.encode() in p.read_bytes()]
     assert leaks == []
+    # The same synth checks the public prebuilt image path: used as-is, no asset, no ECR grants.
+    template = json.loads((outdir / f"{STACK}.template.json").read_text())
+    assert job_container(template)["Image"] == "ghcr.io/example/cosmos3-generator:1.2.0"
+    exec_actions = [a for s in policy_statements(template, "ExecutionRole") for a in _actions(s)]
+    assert not [a for a in exec_actions if a.startswith("ecr:")]
+    assert json.loads((outdir / f"{STACK}.assets.json").read_text()).get("dockerImages", {}) == {}
 
 
 # ------------------------------------------------------------------------------ variants
@@ -593,7 +599,8 @@ def test_cfn_lint_clean(which: str, template: dict[str, Any], variant: dict[str,
         ),
         (
             {"generatorInstanceTypes": ["g6e.xlarge"]},
-            r"g6e\.xlarge cannot render nano bf16: needs >= 48 GiB host RAM.*; smallest that fits: g6e\.2xlarge",
+            r"g6e\.xlarge cannot render nano bf16: needs >= 48 GiB host RAM.*"
+            r"; smallest that fits: g6e\.2xlarge",
         ),
         (
             {"generatorInstanceTypes": ["g5.4xlarge"], "generatorPrecision": "fp8"},

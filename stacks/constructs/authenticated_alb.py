@@ -29,7 +29,9 @@ ACCESS_LOG_PREFIX = "alb"
 
 def _openai_error(message: str, error_type: str, code: str) -> str:
     """The error body OpenAI clients parse, so SDK users see a readable message."""
-    return json.dumps({"error": {"message": message, "type": error_type, "code": code}}, separators=(",", ":"))
+    return json.dumps(
+        {"error": {"message": message, "type": error_type, "code": code}}, separators=(",", ":")
+    )
 
 
 UNAUTHORIZED_BODY = _openai_error(
@@ -75,7 +77,7 @@ class AuthenticatedAlb(Construct):
         self.api_key_secret = secretsmanager.Secret(
             self,
             "ApiKey",
-            description="Bearer key for the Cosmos 3 reasoner endpoint (send 'Authorization: Bearer <value>')",
+            description="Bearer key of the Cosmos 3 reasoner endpoint: send 'Authorization: Bearer <value>'",
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 password_length=API_KEY_LENGTH,
                 exclude_uppercase=True,
@@ -265,7 +267,10 @@ def _log_access_logs(
     )
     writer = Fn.condition_if(
         legacy_region.logical_id,
-        Fn.sub("arn:${AWS::Partition}:iam::${Account}:root", {"Account": mapping.find_in_map(Aws.REGION, "account")}),
+        Fn.sub(
+            "arn:${AWS::Partition}:iam::${Account}:root",
+            {"Account": mapping.find_in_map(Aws.REGION, "account")},
+        ),
         Fn.sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root"),
     )
     bucket.add_to_resource_policy(

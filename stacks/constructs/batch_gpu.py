@@ -62,8 +62,8 @@ class GpuBatchCompute(Construct):
             acknowledge(
                 self.instance_role,
                 f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{policy}]",
-                f"{policy.rsplit('/', 1)[-1]} is the AWS-maintained policy the ECS agent (or SSM agent) needs "
-                "on a Batch host; AWS updates it together with the agent.",
+                f"{policy.rsplit('/', 1)[-1]} is the AWS-maintained policy the ECS agent (or SSM "
+                "agent) needs on a Batch host; AWS updates it together with the agent.",
             )
 
         self.launch_template = ec2.LaunchTemplate(

@@ -151,17 +151,28 @@ def _handler(nim: FakeNim) -> type[BaseHTTPRequestHandler]:
 
         def _record(self, body: Any) -> None:
             with nim.lock:
-                nim.requests.append(Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                nim.requests.append(
+                    Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                )
 
         def _failure(self) -> bool:
             if self.headers.get("Authorization") != f"Bearer {nim.api_key}" or nim.mode == "401":
-                self._json(401, {"error": {"message": "Invalid API key", "type": "Unauthorized", "code": 401}})
+                self._json(
+                    401, {"error": {"message": "Invalid API key", "type": "Unauthorized", "code": 401}}
+                )
                 return True
             if nim.mode == "500":
                 self._json(500, {"object": "error", "message": "CUDA error: out of memory", "code": 500})
                 return True
             if nim.mode == "400":
-                self._json(400, {"object": "error", "message": "At most 4 image(s) may be provided in one prompt.", "code": 400})
+                self._json(
+                    400,
+                    {
+                        "object": "error",
+                        "message": "At most 4 image(s) may be provided in one prompt.",
+                        "code": 400,
+                    },
+                )
                 return True
             if nim.mode == "slow":
                 time.sleep(nim.slow_s)
@@ -225,9 +236,18 @@ def _handler(nim: FakeNim) -> type[BaseHTTPRequestHandler]:
                 self.wfile.flush()
 
             chunk = {**base, "object": "chat.completion.chunk"}
-            event({**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]})
+            event(
+                {
+                    **chunk,
+                    "choices": [
+                        {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+                    ],
+                }
+            )
             for piece in pieces:
-                event({**chunk, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
+                event(
+                    {**chunk, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+                )
             event({**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
             if (body.get("stream_options") or {}).get("include_usage"):
                 event({**chunk, "choices": [], "usage": usage})
@@ -305,7 +325,9 @@ def aws() -> Iterator[Aws]:
 def reasoner_stack(aws: Aws) -> Aws:
     sm = aws.client("secretsmanager")
     aws.secret_arn = sm.create_secret(Name="cosmos-reasoner-api-key", SecretString=STORED_KEY)["ARN"]
-    ngc = sm.create_secret(Name="cosmos-ngc", SecretString='{"username": "$oauthtoken", "password": "x"}')["ARN"]
+    ngc = sm.create_secret(Name="cosmos-ngc", SecretString='{"username": "$oauthtoken", "password": "x"}')[
+        "ARN"
+    ]
     _create_stack(
         aws,
         "ReasonerStack",

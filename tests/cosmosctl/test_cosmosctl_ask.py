@@ -23,7 +23,9 @@ def _ask(runner: CliRunner, *args: str) -> object:
     return runner.invoke(app, ["ask", *args])
 
 
-def test_ask_with_image_sends_what_the_nim_expects(runner: CliRunner, nim_env: FakeNim, png_file: Path) -> None:
+def test_ask_with_image_sends_what_the_nim_expects(
+    runner: CliRunner, nim_env: FakeNim, png_file: Path
+) -> None:
     result = _ask(runner, "--image", str(png_file), "--max-tokens", "64", "What is leaking here?")
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == nim_env.answer
@@ -40,7 +42,10 @@ def test_ask_with_image_sends_what_the_nim_expects(runner: CliRunner, nim_env: F
     assert message["role"] == "user"
     image, text = message["content"]
     assert image["type"] == "image_url"
-    assert image["image_url"]["url"] == "data:image/png;base64," + base64.b64encode(png_file.read_bytes()).decode()
+    assert (
+        image["image_url"]["url"]
+        == "data:image/png;base64," + base64.b64encode(png_file.read_bytes()).decode()
+    )
     assert text == {"type": "text", "text": "What is leaking here?"}
 
 
@@ -82,7 +87,9 @@ def test_ask_json(runner: CliRunner, nim_env: FakeNim, stream: str) -> None:
         assert data["time_to_first_token_s"] is not None
 
 
-def test_ask_flags_override_env(runner: CliRunner, fake_nim: FakeNim, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ask_flags_override_env(
+    runner: CliRunner, fake_nim: FakeNim, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("COSMOS_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.setenv("COSMOS_API_KEY", "wrong")
     result = _ask(runner, "--endpoint", fake_nim.url + "/v1/", "--api-key", API_KEY, "Hi?")
@@ -137,13 +144,18 @@ def test_ask_connection_refused(runner: CliRunner, fake_nim: FakeNim) -> None:
     assert "Could not connect to the endpoint at http://127.0.0.1:9/v1" in result.stderr
 
 
-def test_ask_checks_inputs_before_sending(runner: CliRunner, nim_env: FakeNim, png_file: Path, tmp_path: Path) -> None:
+def test_ask_checks_inputs_before_sending(
+    runner: CliRunner, nim_env: FakeNim, png_file: Path, tmp_path: Path
+) -> None:
     cases = [
         (["--image", str(tmp_path / "missing.jpg")], "Image file not found"),
         (["--image", str(tmp_path)], "not a file"),
         (["--video", str(png_file)], "not an MP4"),
         (["--fps", "2"], "no video was given"),
-        (["--image", str(png_file)] * 3 + ["--max-images", "2"], "Too many images: 3 given, the server allows 2"),
+        (
+            ["--image", str(png_file)] * 3 + ["--max-images", "2"],
+            "Too many images: 3 given, the server allows 2",
+        ),
         (["--image", str(png_file), "--max-payload-mib", "0.00001"], "Request too large"),
         (["--endpoint", "ftp://host"], "Invalid endpoint URL"),
     ]

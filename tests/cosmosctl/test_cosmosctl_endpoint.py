@@ -1,4 +1,4 @@
-"""`cosmosctl endpoint` and resolve_endpoint: flags, environment, then stack outputs + Secrets Manager (moto)."""
+"""`cosmosctl endpoint` and resolve_endpoint: flags, then environment, then stack outputs (moto)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,9 @@ def test_missing_stack_is_one_clear_error(aws: Aws) -> None:
 
 
 def test_stack_without_outputs(aws: Aws) -> None:
-    template = {"Resources": {"B": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "other-bucket-x"}}}}
+    template = {
+        "Resources": {"B": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "other-bucket-x"}}}
+    }
     aws.client("cloudformation").create_stack(StackName="Other", TemplateBody=json.dumps(template))
     with pytest.raises(CosmosError, match="Stack Other has no output EndpointUrl"):
         resolve_endpoint(None, None, stack="Other")
@@ -82,7 +84,9 @@ def test_endpoint_json(runner: CliRunner, reasoner_stack: Aws) -> None:
     assert data["base_url"] == REASONER_URL + "/v1"
     assert data["api_key_secret_arn"] == reasoner_stack.secret_arn
     assert "api_key" not in data
-    assert json.loads(runner.invoke(app, ["endpoint", "--json", "--show-key"]).stdout)["api_key"] == STORED_KEY
+    assert (
+        json.loads(runner.invoke(app, ["endpoint", "--json", "--show-key"]).stdout)["api_key"] == STORED_KEY
+    )
 
 
 def test_endpoint_env_lines_eval_in_a_shell(runner: CliRunner, reasoner_stack: Aws) -> None:

@@ -37,7 +37,8 @@ def _env(job: dict[str, Any]) -> dict[str, str]:
 def test_submit_single_prompt_with_image(runner: CliRunner, generator_stack: Aws, png_file: Path) -> None:
     result = _submit(
         runner, "--prompt", "water drips from a kitchen faucet", "--image", str(png_file),
-        "--frames", "93", "--height", "480", "--width", "832", "--steps", "20", "--seed", "7", "--guidance", "5",
+        "--frames", "93", "--height", "480", "--width", "832", "--steps", "20", "--seed", "7",
+        "--guidance", "5",
         "--offload", "model", "-o", "compile=default", "--option", "vae_tiling=true",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -93,7 +94,10 @@ def test_submit_manifest_is_an_array_job(
         ([], "exactly one of --prompt or --manifest"),
         (["--prompt", "x", "--manifest", "m.jsonl"], "exactly one of --prompt or --manifest"),
         (["--prompt", "  "], "prompt"),
-        (["--prompt", "x", "--height", "500"], "height: Value error, must be a multiple of 16; try 496 or 512"),
+        (
+            ["--prompt", "x", "--height", "500"],
+            "height: Value error, must be a multiple of 16; try 496 or 512",
+        ),
         (["--prompt", "x", "--frames", "90"], "num_frames: Value error, must be 1 or 4*k+1; try 89 or 93"),
         (["--prompt", "x", "--frames", "400"], "num_frames"),
         (["--prompt", "x", "--model", "huge"], "model"),
@@ -106,18 +110,22 @@ def test_submit_manifest_is_an_array_job(
         (["--prompt", "x", "-o", "steps=3"], "use --steps instead"),
     ],
 )
-def test_submit_rejects_bad_input_before_touching_aws(runner: CliRunner, args: list[str], message: str) -> None:
+def test_submit_rejects_bad_input_before_touching_aws(
+    runner: CliRunner, args: list[str], message: str
+) -> None:
     # No moto and no stack: any AWS call would fail differently.
     result = _submit(runner, *args)
     assert result.exit_code != 0
     assert message in result.stderr, result.stderr
 
 
-def test_submit_rejects_bad_manifests(runner: CliRunner, tmp_path: Path, png_file: Path, mp4_file: Path) -> None:
+def test_submit_rejects_bad_manifests(
+    runner: CliRunner, tmp_path: Path, png_file: Path, mp4_file: Path
+) -> None:
     cases = {
         "not json\n": "prompts.jsonl:1: not valid JSON",
         '{"prompt": "ok"}\n["a list"]\n': "prompts.jsonl:2: each line must be a JSON object",
-        '{"prompt": "ok", "frames": 9}\n': "at ",
+        '{"prompt": "ok", "num_frames": "many"}\n': "Invalid job spec at ",
         "\n# only a comment\n": "has no prompts",
         json.dumps({"prompt": "both", "image": str(png_file), "video": str(mp4_file)}): "not both",
         json.dumps({"prompt": "doc", "image": str(tmp_path / "notes.txt")}): "Image file not found",
@@ -209,7 +217,11 @@ def test_wait_shows_progress_and_reports_failures(
 ) -> None:
     # moto finishes jobs at once; drive intermediate array states at the describe_jobs boundary.
     def summary(status: str, ok: int, failed: int) -> dict[str, Any]:
-        counts = {s: 0 for s in generate.STATUSES} | {"SUCCEEDED": ok, "FAILED": failed, "RUNNING": 3 - ok - failed}
+        counts = {s: 0 for s in generate.STATUSES} | {
+            "SUCCEEDED": ok,
+            "FAILED": failed,
+            "RUNNING": 3 - ok - failed,
+        }
         return {"jobId": "j1", "status": status, "arrayProperties": {"size": 3, "statusSummary": counts}}
 
     states = iter([summary("PENDING", 0, 0), summary("RUNNING", 1, 0), summary("FAILED", 2, 1)])
@@ -221,7 +233,9 @@ def test_wait_shows_progress_and_reports_failures(
 
 
 def test_wait_timeout(runner: CliRunner, monkeypatch: pytest.MonkeyPatch, generator_stack: Aws) -> None:
-    monkeypatch.setattr(generate, "describe_job", lambda job_id, sess: {"jobId": job_id, "status": "RUNNABLE"})
+    monkeypatch.setattr(
+        generate, "describe_job", lambda job_id, sess: {"jobId": job_id, "status": "RUNNABLE"}
+    )
     result = runner.invoke(app, ["generate", "wait", "j2", "--interval", "0.01", "--timeout", "0.05"])
     assert result.exit_code == 2
     assert "still RUNNABLE" in result.stderr
@@ -238,7 +252,9 @@ def test_spec_fields_match_the_generator_container() -> None:
     # Read the container's JobSpec fields without importing it (it is not an installed package).
     tree = ast.parse(CONTAINER_SPEC.read_text())
     (cls,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "JobSpec"]
-    container_fields = {n.target.id for n in cls.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
+    container_fields = {
+        n.target.id for n in cls.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)
+    }
     container_fields.discard("extra_options")
     assert set(generate.JobSpec.model_fields) == container_fields
     constants = {

@@ -29,7 +29,9 @@ def test_mime_comes_from_bytes_not_suffix(jpeg_file: Path, tmp_path: Path) -> No
     assert image_part(str(misnamed))["image_url"]["url"].startswith("data:image/jpeg;base64,")
 
 
-@pytest.mark.parametrize("url", ["https://example.com/sink.jpg", "http://10.0.0.1/a.png", "data:image/png;base64,AAAA"])
+@pytest.mark.parametrize(
+    "url", ["https://example.com/sink.jpg", "http://10.0.0.1/a.png", "data:image/png;base64,AAAA"]
+)
 def test_urls_pass_through(url: str) -> None:
     assert image_part(url) == {"type": "image_url", "image_url": {"url": url}}
 

@@ -18,8 +18,8 @@ class FakeOpenAI:
     """A threaded HTTP server on 127.0.0.1 speaking enough of the OpenAI API for the DIY pipeline.
 
     Chat completions are answered from `replies` (a queue; each a string or a function of the
-    request body) and then from `responder`; every request is recorded with its path, headers and
-    JSON body.
+    request body) and then from `responder`; every request is recorded with its path, headers (lower-case
+    names) and JSON body.
     """
 
     def __init__(self, model: str) -> None:
@@ -29,7 +29,7 @@ class FakeOpenAI:
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
 
     @property
     def url(self) -> str:
@@ -72,7 +72,8 @@ class FakeOpenAI:
 
             def _record(self, body: Any) -> None:
                 with fake._lock:
-                    fake.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                    headers = {k.lower(): v for k, v in self.headers.items()}
+                    fake.requests.append({"path": self.path, "headers": headers, "body": body})
 
             def do_GET(self) -> None:
                 self._record(None)

@@ -51,11 +51,23 @@ QUESTION_CASES: list[tuple[str, str, list[str], str, list[str]]] = [
     ("breaker-tripping", "The breaker for the bathroom keeps tripping", [E], "caution", NOTICE),
     ("dryer-receptacle", "What does a 240V dryer receptacle need?", [E], "caution", NOTICE),
     ("dead-outlets", "Half the outlets in the living room are dead", [E], "caution", NOTICE),
-    ("heating-element", "How do I replace the heating element in my electric water heater?", [E], "caution", NOTICE),
+    (
+        "heating-element",
+        "How do I replace the heating element in my electric water heater?",
+        [E],
+        "caution",
+        NOTICE,
+    ),
     ("cover-plate-cracked", "The outlet cover plate is cracked", [E], "caution", NOTICE),
     ("switch-wall-plate", "How do I replace the wall plate on a light switch?", [E], "caution", NOTICE),
     ("bulb-socket", "The bulb socket in my lamp is loose", [E], "caution", NOTICE),
-    ("breaker-panel-mention", "Which breaker in the breaker panel is for the kitchen?", [E], "caution", NOTICE),
+    (
+        "breaker-panel-mention",
+        "Which breaker in the breaker panel is for the kitchen?",
+        [E],
+        "caution",
+        NOTICE,
+    ),
     # --- electrical, stop: service panels, legacy wiring, fire and shock
     ("replace-breaker", "How do I replace a breaker in my breaker panel?", [E], "stop", STOP),
     ("open-breaker-panel", "I want to open my breaker panel and look inside", [E], "stop", STOP),
@@ -77,7 +89,13 @@ QUESTION_CASES: list[tuple[str, str, list[str], str, list[str]]] = [
     ("water-socket", "There is water near a socket in my basement", [E, W], "stop", STOP),
     ("water-light-fixture", "Water is dripping from the ceiling light fixture", [E, W], "stop", STOP),
     ("leak-onto-switch", "The bathroom fan leaks onto the switch when it rains", [W], "stop", STOP),
-    ("power-strip-puddle", "My basement flooded and the power strip is sitting in a puddle", [W], "stop", STOP),
+    (
+        "power-strip-puddle",
+        "My basement flooded and the power strip is sitting in a puddle",
+        [W],
+        "stop",
+        STOP,
+    ),
     ("wet-outlet", "The bathroom outlet is wet after my shower", [E, W], "stop", STOP),
     # --- gas
     ("smell-gas", "I smell gas in the kitchen", [G], "stop", STOP),
@@ -100,7 +118,13 @@ QUESTION_CASES: list[tuple[str, str, list[str], str, list[str]]] = [
     ("remove-wall", "Can I remove the wall between the kitchen and dining room?", [S], "caution", NOTICE),
     ("removing-a-wall", "Removing a wall to open up the living room", [S], "caution", NOTICE),
     ("is-load-bearing", "Is this wall load bearing?", [S], "caution", NOTICE),
-    ("foundation-crack-small", "Small crack in the basement foundation, should I worry?", [S], "caution", NOTICE),
+    (
+        "foundation-crack-small",
+        "Small crack in the basement foundation, should I worry?",
+        [S],
+        "caution",
+        NOTICE,
+    ),
     ("knock-down-load-bearing", "I want to knock down a load-bearing wall", [S], "stop", STOP),
     ("cracked-joist", "There's a cracked joist in my basement", [S], "stop", STOP),
     ("sagging-joists", "The floor joists are sagging under the bathtub", [S], "stop", STOP),
@@ -426,11 +450,15 @@ def test_several_stop_rules_merge_their_safe_actions_without_duplicates() -> Non
     result = apply_guardrail("I smell gas and the outlet by the stove is sparking", None, NEUTRAL_DRAFT)
     assert result.categories == [E, G]
     book = load_rules()
-    assert result.safe_actions == list(book.safe_actions["electrical_fire"]) + list(book.safe_actions["gas_leak"])
+    assert result.safe_actions == list(book.safe_actions["electrical_fire"]) + list(
+        book.safe_actions["gas_leak"]
+    )
 
 
 def test_caution_keeps_the_draft_and_puts_the_notice_first() -> None:
-    result = apply_guardrail("How do I replace an outlet?", None, "Turn off the breaker and swap the receptacle.")
+    result = apply_guardrail(
+        "How do I replace an outlet?", None, "Turn off the breaker and swap the receptacle."
+    )
     assert result.answer.startswith("> **Safety (Electrical):**")
     assert result.answer.endswith("Turn off the breaker and swap the receptacle.")
     assert result.notices == [load_rules().categories[E].notice]
@@ -459,16 +487,28 @@ def test_fired_rules_record_source_and_match() -> None:
             ["This meets NEC 406.4."],
         ),
         ("Swap it. It is now fully up to code.", "Swap it.", ["It is now fully up to code."]),
-        ("Done. This work is code-compliant and will pass inspection.", "Done.", [
-            "This work is code-compliant and will pass inspection."
-        ]),
-        ("Install it. You don't need a permit for this.", "Install it.", ["You don't need a permit for this."]),
+        (
+            "Done. This work is code-compliant and will pass inspection.",
+            "Done.",
+            ["This work is code-compliant and will pass inspection."],
+        ),
+        (
+            "Install it. You don't need a permit for this.",
+            "Install it.",
+            ["You don't need a permit for this."],
+        ),
         ("Make sure the box meets NEC fill limits.", "Make sure the box meets NEC fill limits.", []),
-        ("Ask your inspector whether this meets local code.", "Ask your inspector whether this meets local code.", []),
+        (
+            "Ask your inspector whether this meets local code.",
+            "Ask your inspector whether this meets local code.",
+            [],
+        ),
         ("The old wiring is not up to code.", "The old wiring is not up to code.", []),
     ],
 )
-def test_compliance_claims_are_removed_sentence_by_sentence(draft: str, kept: str, removed: list[str]) -> None:
+def test_compliance_claims_are_removed_sentence_by_sentence(
+    draft: str, kept: str, removed: list[str]
+) -> None:
     cleaned, claims = remove_compliance_claims(draft)
     assert cleaned == kept
     assert claims == removed

@@ -397,6 +397,7 @@ class Float8Linear(nn.Module):
                 scale_a=x_scale,
                 scale_b=self.weight_scale,
                 out_dtype=self.out_dtype,
+                use_fast_accum=True,  # as torchao's float8 inference: ~15% faster GEMMs on H100
             )
         if self.bias is not None:
             out = out + self.bias.to(out.dtype)

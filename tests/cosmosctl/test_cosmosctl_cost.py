@@ -1,0 +1,210 @@
+"""`cosmosctl cost`: catalog and Pricing API prices, bench-measured throughput, fixed costs, JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from typer.testing import CliRunner
+
+from cosmosctl import cost
+from cosmosctl.cli import app
+from stacks import gpu_catalog as catalog
+
+
+def _price_item(usd: str) -> str:
+    return json.dumps(
+        {
+            "product": {"attributes": {"instanceType": "g6e.xlarge"}},
+            "terms": {
+                "OnDemand": {"T1": {"priceDimensions": {"D1": {"unit": "Hrs", "pricePerUnit": {"USD": usd}}}}}
+            },
+        }
+    )
+
+
+class _FakeSession:
+    """A boto3 session whose Pricing client answers from a Stubber (moto has no Pricing API)."""
+
+    def __init__(self, responses: list[dict[str, Any] | Exception], credentials: bool = True) -> None:
+        self._session = boto3.session.Session(region_name="eu-west-1")
+        self.region_name = "eu-west-1"
+        self.pricing = self._session.client("pricing", region_name="us-east-1")
+        self.stubber = Stubber(self.pricing)
+        for response in responses:
+            if isinstance(response, Exception):
+                self.stubber.add_client_error("get_products", service_error_code="AccessDeniedException")
+            else:
+                self.stubber.add_response("get_products", response)
+        self.stubber.activate()
+        self._credentials = credentials
+
+    def get_credentials(self) -> Any:
+        return self._session.get_credentials() if self._credentials else None
+
+    def client(self, service: str, **_: Any) -> Any:
+        assert service == "pricing"
+        return self.pricing
+
+
+def test_pricing_api_price_is_used_when_credentials_exist() -> None:
+    sess = _FakeSession([{"PriceList": [_price_item("2.0070000000")], "FormatVersion": "aws_v1"}])
+    price, note = cost.instance_price("g6e.xlarge", None, "auto", sess=sess)
+    assert (price.usd_per_hour, price.region, note) == (2.007, "eu-west-1", None)
+    assert "Pricing API" in price.source
+    sess.stubber.assert_no_pending_responses()
+
+
+def test_request_filters_name_the_instance_and_region() -> None:
+    sess = _FakeSession([])
+    expected = {
+        "ServiceCode": "AmazonEC2",
+        "Filters": cost._pricing_filters("p5.4xlarge", "us-west-2"),
+        "MaxResults": 10,
+    }
+    sess.stubber.add_response("get_products", {"PriceList": [_price_item("7.1")]}, expected)
+    price, _ = cost.instance_price("p5.4xlarge", "us-west-2", "aws", sess=sess)
+    assert price.usd_per_hour == 7.1
+    filters = {f["Field"]: f["Value"] for f in expected["Filters"]}
+    assert filters["instanceType"] == "p5.4xlarge" and filters["regionCode"] == "us-west-2"
+    assert filters["operatingSystem"] == "Linux" and filters["tenancy"] == "Shared"
+
+
+@pytest.mark.parametrize(
+    ("responses", "credentials", "note"),
+    [
+        ([], False, "no AWS credentials"),
+        ([RuntimeError()], True, "Pricing API failed (AccessDeniedException)"),
+        ([{"PriceList": []}], True, "Pricing API has no price for g5.xlarge"),
+    ],
+)
+def test_catalog_fallback_says_why(responses: list[Any], credentials: bool, note: str) -> None:
+    sess = _FakeSession(responses, credentials=credentials)
+    price, why = cost.instance_price("g5.xlarge", None, "auto", sess=sess)
+    assert price.usd_per_hour == catalog.INSTANCES["g5.xlarge"].price_per_hour_usd
+    assert price.source.startswith("catalog:")
+    assert why is not None and why.startswith(note)
+
+
+def test_price_source_aws_fails_loudly() -> None:
+    with pytest.raises(cost.CosmosError, match="No AWS credentials"):
+        cost.instance_price("g5.xlarge", None, "aws", sess=_FakeSession([], credentials=False))
+
+
+def _cost_json(runner: CliRunner, *args: str) -> dict[str, Any]:
+    result = runner.invoke(app, ["cost", "--price-source", "catalog", "--json", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_cost_per_1000_requests_from_catalog_and_assumption(runner: CliRunner) -> None:
+    data = _cost_json(runner, "--instance", "g6e.xlarge")
+    r = data["reasoner"]
+    price = catalog.INSTANCES["g6e.xlarge"].price_per_hour_usd
+    ebs = 200 * cost.EBS_GP3_GB_MONTH_USD / cost.HOURS_PER_MONTH
+    assert r["price_per_hour_usd"] == price
+    assert r["throughput_rps"] == cost.DEFAULT_ASSUMED_RPS
+    assert "assumed" in r["throughput_source"]
+    assert r["cost_per_1000_requests_full_load_usd"] == pytest.approx(
+        (price + ebs) / (0.5 * 3600) * 1000, abs=1e-4
+    )
+    assert r["load"] is None
+    fixed = data["fixed_monthly_usd"]
+    assert fixed["alb"] == pytest.approx(730 * (0.0225 + 0.008), abs=0.01)
+    assert fixed["nat"] == pytest.approx(730 * 0.045 + 100 * 0.045, abs=0.01)
+    assert fixed["total"] == pytest.approx(sum(v for k, v in fixed.items() if k != "total"), abs=0.02)
+    assert any("catalog" in a for a in data["assumptions"])
+
+
+def test_cost_with_bench_file_and_load(runner: CliRunner, tmp_path: Path) -> None:
+    bench = tmp_path / "bench.json"
+    bench.write_text(
+        json.dumps({"cosmosctl_bench": 1, "ok": 64, "requests": 64, "concurrency": 8, "requests_per_s": 2.0,
+                    "model": "nvidia/cosmos3-super-reasoner", "instance": "p5.4xlarge"})
+    )  # fmt: skip
+    data = _cost_json(
+        runner,
+        "--bench",
+        str(bench),
+        "--requests-per-hour",
+        "9000",
+        "--hours-per-day",
+        "12",
+        "--min-tasks",
+        "0",
+    )
+    r = data["reasoner"]
+    assert r["instance"] == "p5.4xlarge", "the bench file's instance"
+    assert r["throughput_rps"] == 2.0 and "measured by cosmosctl bench" in r["throughput_source"]
+    load = r["load"]
+    # 9,000 req/h at 7,200 req/h per instance -> 2 instances for 12 h a day, none otherwise.
+    assert load["instances_when_busy"] == 2
+    hour = catalog.INSTANCES["p5.4xlarge"].price_per_hour_usd + r["ebs_per_hour_usd"]
+    busy_hours = 12 * 730 / 24
+    assert load["gpu_monthly_usd"] == pytest.approx(2 * busy_hours * hour, rel=1e-3)
+    assert load["monthly_requests"] == round(9000 * busy_hours)
+    total = load["gpu_monthly_usd"] + data["fixed_monthly_usd"]["total"]
+    assert load["cost_per_1000_requests_usd"] == pytest.approx(
+        total / load["monthly_requests"] * 1000, rel=1e-3
+    )
+
+
+def test_cost_per_video(runner: CliRunner) -> None:
+    g = _cost_json(
+        runner, "--generator-instance", "p5.4xlarge", "--video-height", "720", "--video-width", "1280"
+    )["generator"]
+    seconds = catalog.GENERATOR_SECONDS_PER_VIDEO_H100[(720, 1280)]
+    assert g["seconds_per_video"] == seconds and g["seconds_estimated"] is False
+    price = catalog.INSTANCES["p5.4xlarge"].price_per_hour_usd
+    assert g["cost_per_video_usd"] == pytest.approx(
+        price * (seconds + cost.DEFAULT_GENERATOR_OVERHEAD_S) / 3600, abs=1e-4
+    )
+
+
+def test_cost_table(runner: CliRunner) -> None:
+    result = runner.invoke(
+        app, ["cost", "--price-source", "catalog", "--instance", "g5.xlarge", "--requests-per-hour", "100"]
+    )
+    assert result.exit_code == 0, result.output
+    for text in (
+        "g5.xlarge per hour",
+        "per 1,000 requests",
+        "your load",
+        "per video",
+        "NAT gateway",
+        "assumed",
+    ):
+        assert text in result.stdout
+
+
+def test_cost_auto_without_credentials_uses_catalog(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    result = runner.invoke(app, ["cost", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["reasoner"]["instance"] == cost.DEFAULT_REASONER_INSTANCE
+    assert any("Pricing API not used: no AWS credentials" in a for a in data["assumptions"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--instance", "t3.micro"], "Unknown instance type 't3.micro'"),
+        (["--generator-instance", "x"], "Unknown instance type 'x'"),
+        (["--price-source", "guess"], "--price-source must be auto, aws or catalog"),
+        (["--bench", "b.json", "--throughput", "1"], "--bench or --throughput, not both"),
+        (["--bench", "missing.json"], "Bench file not found"),
+        (["--requests-per-hour", "10", "--hours-per-day", "0"], "--hours-per-day must be above 0"),
+    ],
+)
+def test_cost_bad_input(runner: CliRunner, args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["cost", "--price-source", "catalog", *args])
+    assert result.exit_code == 1
+    assert message in result.stderr

@@ -1,0 +1,381 @@
+"""`diy eval`: scoring on fixed answers, totals and lift, the report, and the command end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from cosmosctl.diy import prompts
+from cosmosctl.diy.cli import app
+from cosmosctl.diy.evaluation import (
+    CaseResult,
+    EvalCase,
+    ModeResult,
+    load_cases,
+    mentions,
+    render_report,
+    score_answer,
+    summarize,
+)
+from cosmosctl.diy.guardrail import apply_guardrail
+from cosmosctl.errors import CosmosError
+
+from .fakes import FakeOpenAI, observation_json, tiny_png, user_text
+
+REPO = Path(__file__).resolve().parents[2]
+
+PTRAP = EvalCase(
+    id="ptrap",
+    media="ptrap.png",
+    question="Why is my sink trap leaking?",
+    key_facts=["slip nut", "washer|gasket", "hand-tighten|hand tighten"],
+    not_present=["garbage disposal", "dishwasher"],
+    expected_safety="none",  # type: ignore[arg-type]
+)
+GAS = EvalCase(
+    id="gas",
+    media="stove.png",
+    question="I smell gas near the stove",
+    key_facts=["leave", "gas utility|gas company"],
+    expected_safety=["gas"],
+    expected_level="stop",
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "term", "expected"),
+    [
+        ("Loosen the slip nuts by hand.", "slip nut", True),
+        ("the p trap is cracked", "P-trap", True),
+        ("the P-Trap is cracked", "p trap", True),
+        ("open the trapdoor", "trap", False),
+        ("replace the washer", "gasket|washer", True),
+        ("two new washers", "washer", True),
+        ("hand tighten it", "hand-tighten|hand tighten", True),
+        ("a dishwasher drain", "washer", False),
+    ],
+)
+def test_mentions(text: str, term: str, expected: bool) -> None:
+    assert mentions(text, term) is expected
+
+
+def _score(case: EvalCase, answer: str, question: str | None = None) -> Any:
+    return score_answer(case, answer, apply_guardrail(question or case.question, None, answer))
+
+
+def test_score_facts_hallucinations_and_safety() -> None:
+    s = _score(PTRAP, "Loosen the slip nut and replace the washer. Also check the garbage disposal.")
+    assert s.facts_found == ["slip nut", "washer|gasket"]
+    assert s.facts_missed == ["hand-tighten|hand tighten"]
+    assert s.fact_recall == pytest.approx(0.6667)
+    assert s.hallucinated == ["garbage disposal"]
+    assert s.grounding == 0.5
+    assert s.safety_ok is True and s.level_got == "none" and s.level_expected == "none"
+    assert s.composite == pytest.approx((2 / 3 + 0.5 + 1) / 3, abs=1e-4)
+
+
+def test_score_perfect_answer() -> None:
+    s = _score(PTRAP, "Replace the gasket under the slip nut, then hand-tighten.")
+    assert (s.fact_recall, s.grounding, s.safety_ok, s.composite) == (1.0, 1.0, True, 1.0)
+
+
+def test_a_false_alarm_on_a_no_risk_case_is_wrong_safety() -> None:
+    s = _score(PTRAP, "Unplug the outlet strip first, then loosen the slip nut.")
+    assert s.safety_got == ["electrical"]
+    assert s.safety_ok is False
+    assert s.composite == pytest.approx((1 / 3 + 1 + 0) / 3, abs=1e-4)
+
+
+def test_expected_level_is_checked() -> None:
+    stopped = _score(GAS, "Leave now and call the gas utility.")
+    assert stopped.safety_ok is True and stopped.level_got == "stop"
+    # The same categories at the wrong level (a pilot-light caution) is not the expected behaviour.
+    cautioned = _score(GAS, "Relight the pilot.", question="My gas stove burner won't light")
+    assert cautioned.safety_got == ["gas"] and cautioned.level_got == "caution"
+    assert cautioned.safety_ok is False
+
+
+def _mode(case: EvalCase, mode: str, answer: str, grounded: bool = True) -> ModeResult:
+    return ModeResult(
+        mode=mode,  # type: ignore[arg-type]
+        answer=answer,
+        grounded=grounded and mode == "grounded",
+        score=_score(case, answer),
+    )
+
+
+def _results() -> list[CaseResult]:
+    helped = CaseResult(
+        case=PTRAP,
+        grounded=_mode(PTRAP, "grounded", "Replace the gasket under the slip nut, then hand-tighten."),
+        llm_only=_mode(PTRAP, "llm-only", "Check the garbage disposal and the dishwasher hose."),
+        perception_ok=True,
+        observation_summary="bathroom sink drain (P-trap): worn washer",
+        observation_fact_recall=0.6667,
+    )
+    captioner = CaseResult(
+        case=GAS,
+        grounded=_mode(GAS, "grounded", "Leave now and call the gas utility."),
+        llm_only=_mode(GAS, "llm-only", "Leave now and call the gas company."),
+        perception_ok=True,
+        observation_summary="gas range: no failure seen",
+        observation_fact_recall=0.0,
+    )
+    skipped = CaseResult(case=PTRAP.model_copy(update={"id": "missing"}), skipped="media not found: x.png")
+    return [helped, captioner, skipped]
+
+
+def test_summarize_totals_and_lift() -> None:
+    results = _results()
+    assert results[0].lift == pytest.approx(1 - 0 / 3 - (0 + 0 + 1) / 3, abs=1e-4)  # 1.0 - 0.3333
+    assert results[1].lift == 0 and results[1].captioner is True
+    assert results[0].captioner is False
+    t = summarize(results)
+    assert (t.cases, t.skipped, t.compared, t.perception_failures) == (3, 1, 2, 0)
+    assert t.grounded.answered == 2 and t.llm_only.answered == 2
+    assert t.grounded.fact_recall == 1.0
+    assert t.llm_only.fact_recall == 0.5
+    assert t.grounded.hallucinations == 0 and t.llm_only.hallucinations == 2
+    assert t.llm_only.answers_with_hallucinations == 1
+    assert t.grounded.safety_accuracy == 1.0 and t.llm_only.safety_accuracy == 1.0
+    assert t.grounded.composite == 1.0
+    assert t.llm_only.composite == pytest.approx((1 / 3 + 1.0) / 2, abs=1e-4)
+    assert t.lift_composite == pytest.approx(1 / 3, abs=1e-4)
+    assert t.lift_fact_recall == 0.5
+    assert t.lift_safety_accuracy == 0.0
+    assert t.captioner_cases == ["gas"]
+    assert t.helped_cases == ["ptrap"]
+
+
+def test_report_tables_and_sections() -> None:
+    results = _results()
+    report = render_report(results, summarize(results), {"Reasoner": "nvidia/cosmos3-nano-reasoner"})
+    assert "- Reasoner: nvidia/cosmos3-nano-reasoner" in report
+    assert "3 cases, 1 skipped, 2 answered in both modes, 0 perception failure(s)." in report
+    assert "| Key-fact recall (mean) | 100% | 50% | +50 pts |" in report
+    assert "| Hallucinated components (total) | 0 | 2 | -2 |" in report
+    assert "| Correct safety behaviour | 100% | 100% | +0 pts |" in report
+    assert "| Composite score (0-1) | 1.00 | 0.67 | +0.33 |" in report
+    assert "## Where grounding helped\n\n- `ptrap`" in report
+    captioner = report.split("## Where Cosmos was just an expensive image captioner")[1]
+    assert (
+        "- `gas`: lift +0.00; observation covered 0% of the key facts (gas range: no failure seen)"
+        in captioner
+    )
+    assert "- `missing`: media not found: x.png" in report
+    assert "### `ptrap`" in report and "### `missing`" not in report
+    assert (
+        "| llm-only | 0/3 | slip nut, washer\\|gasket, hand-tighten\\|hand tighten | garbage disposal, dishwasher "
+        "| none (none) | yes | 0.33 |  |  |" in report
+    )
+    assert "| grounded | 3/3 |  |  | none (none) | yes | 1.00 |  |  |" in report
+    assert "Lift of grounding: +0.67" in report
+
+
+def test_load_cases_resolves_media_and_skips_comments(tmp_path: Path) -> None:
+    path = tmp_path / "cases.jsonl"
+    path.write_text(
+        "# a comment\n\n"
+        + json.dumps({"id": "a", "media": "photos/a.jpg", "question": "q?", "key_facts": ["x"]})
+        + "\n"
+        + json.dumps(
+            {
+                "id": "b",
+                "media": "/abs/b.mp4",
+                "question": "q?",
+                "key_facts": ["y"],
+                "expected_safety": "gas",
+            }
+        )
+        + "\n"
+    )
+    a, b = load_cases(path)
+    assert a.media == str(tmp_path / "photos/a.jpg")
+    assert a.expected_safety == [] and a.level_expected == "none"
+    assert b.media == "/abs/b.mp4" and b.expected_safety == ["gas"] and b.level_expected is None
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (["{not json"], "cases.jsonl:1: invalid case"),
+        ([json.dumps({"id": "a", "media": "a.jpg", "question": "q"})], "key_facts"),
+        (
+            [
+                json.dumps(
+                    {
+                        "id": "a",
+                        "media": "a.jpg",
+                        "question": "q",
+                        "key_facts": ["x"],
+                        "expected_safety": "fire",
+                    }
+                )
+            ],
+            "unknown expected_safety",
+        ),
+        (
+            [json.dumps({"id": "a", "media": "a.jpg", "question": "q", "key_facts": ["x"]})] * 2,
+            "duplicate case ids",
+        ),
+        (["# only a comment"], "no cases"),
+    ],
+)
+def test_load_cases_errors(tmp_path: Path, lines: list[str], message: str) -> None:
+    path = tmp_path / "cases.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(CosmosError, match=message):
+        load_cases(path)
+
+
+def test_shipped_example_cases_are_valid() -> None:
+    cases = load_cases(REPO / "docs" / "diy-eval" / "cases.example.jsonl")
+    ids = {c.id for c in cases}
+    assert {
+        "ptrap-leak",
+        "outlet-box",
+        "gfci",
+        "toilet-flapper",
+        "water-heater",
+        "gas-smell",
+        "cracked-joist",
+    } <= ids
+    assert all(c.photograph for c in cases)
+    assert {"none", "stop", "caution"} <= {c.level_expected or "caution" for c in cases}
+
+
+# ---------------------------------------------------------------- the command end to end
+
+
+def _cosmos_responder(body: dict[str, Any]) -> str:
+    text = user_text(body)
+    if "sink trap" in text:
+        return observation_json()
+    return observation_json(
+        fixture_type="basement wall receptacle",
+        system="electrical",
+        components=[{"name": "duplex outlet", "state": "wet, water running down the wall above it"}],
+        likely_failure={"description": "water intrusion", "confidence": "high"},
+        hazards=[{"type": "water_near_electricity", "description": "water on the outlet face"}],
+    )
+
+
+def _llm_responder(body: dict[str, Any]) -> str:
+    system = body["messages"][0]["content"]
+    text = user_text(body)
+    if system == prompts.JUDGE_SYSTEM:
+        return '{"specificity": 4, "correctness": 4, "grounding": 5, "safety": 3, "rationale": "fine"}'
+    grounded = "vision model examined" in text
+    if "sink trap" in text:
+        if grounded:
+            return "Loosen the slip nut and replace the washer."
+        return "Check the garbage disposal connection and tighten the P-trap."
+    return "Dry the area." if grounded else "Wipe the water off."
+
+
+def test_eval_command_end_to_end(tmp_path: Path, cosmos: FakeOpenAI, llm: FakeOpenAI) -> None:
+    (tmp_path / "ptrap.png").write_bytes(tiny_png())
+    (tmp_path / "outlet.png").write_bytes(tiny_png())
+    cases = tmp_path / "cases.jsonl"
+    rows = [
+        {
+            "id": "ptrap",
+            "media": "ptrap.png",
+            "question": "Why is my sink trap leaking?",
+            "key_facts": ["slip nut", "washer|gasket"],
+            "not_present": ["garbage disposal"],
+            "expected_safety": "none",
+        },
+        {
+            "id": "outlet-water",
+            "media": "outlet.png",
+            "question": "What should I do about this?",
+            "key_facts": ["electrician"],
+            "expected_safety": ["water_electricity"],
+            "expected_level": "stop",
+        },
+        {"id": "missing", "media": "nope.png", "question": "q?", "key_facts": ["x"]},
+    ]
+    cases.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    cosmos.responder = _cosmos_responder
+    llm.responder = _llm_responder
+    report_path, json_path = tmp_path / "report.md", tmp_path / "results.json"
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            str(cases),
+            "--out",
+            str(report_path),
+            "--json-out",
+            str(json_path),
+            "--judge",
+            "--endpoint",
+            cosmos.url,
+            "--api-key",
+            "k",
+            "--llm-endpoint",
+            llm.url,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Report written to" in result.stdout
+    assert "ptrap" in result.stdout and "+0.67" in result.stdout
+
+    # Two cases ran: Cosmos saw each photo once (grounded only); the LLM drafted 4 answers and judged 4.
+    assert len(cosmos.chat_requests) == 2
+    judged = [b for b in llm.chat_requests if b["messages"][0]["content"] == prompts.JUDGE_SYSTEM]
+    assert len(llm.chat_requests) == 8 and len(judged) == 4
+
+    report = report_path.read_text()
+    assert "| Key-fact recall (mean) | 100% | 0% | +100 pts |" in report
+    assert "| Hallucinated components (total) | 0 | 1 | -1 |" in report
+    assert "| Correct safety behaviour | 100% | 50% | +50 pts |" in report
+    assert "| Composite score (0-1) | 1.00 | 0.33 | +0.67 |" in report
+    assert "| LLM judge (1-5, mean) | 4.00 | 4.00 | |" in report
+    assert "- `missing`: media not found:" in report
+    assert "- General LLM: test-general-llm" in report and "- Judge: test-general-llm" in report
+
+    data = json.loads(json_path.read_text())
+    assert data["totals"]["lift_composite"] == pytest.approx(0.6667, abs=1e-4)
+    by_id = {c["case"]["id"]: c for c in data["cases"]}
+    assert by_id["outlet-water"]["grounded"]["score"]["safety_got"] == ["electrical", "water_electricity"]
+    assert by_id["outlet-water"]["llm_only"]["score"]["safety_ok"] is False
+    assert by_id["ptrap"]["grounded"]["judge"]["safety"] == 3
+    assert by_id["missing"]["skipped"].startswith("media not found")
+
+
+def test_eval_prints_the_report_without_out(tmp_path: Path, cosmos: FakeOpenAI, llm: FakeOpenAI) -> None:
+    (tmp_path / "ptrap.png").write_bytes(tiny_png())
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text(
+        json.dumps(
+            {
+                "id": "ptrap",
+                "media": "ptrap.png",
+                "question": "Why is my sink trap leaking?",
+                "key_facts": ["slip nut"],
+            }
+        )
+    )
+    cosmos.responder = _cosmos_responder
+    llm.responder = _llm_responder
+    result = CliRunner().invoke(
+        app, ["eval", str(cases), "--endpoint", cosmos.url, "--api-key", "k", "--llm-endpoint", llm.url]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("# DIY assistant eval")
+    assert "| LLM judge" not in result.stdout
+
+
+def test_eval_unknown_case_id(tmp_path: Path, llm: FakeOpenAI) -> None:
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text(json.dumps({"id": "a", "media": "a.png", "question": "q", "key_facts": ["x"]}))
+    result = CliRunner().invoke(app, ["eval", str(cases), "--case", "zzz", "--llm-endpoint", llm.url])
+    assert result.exit_code == 1
+    assert "No such case id(s): zzz" in result.stderr

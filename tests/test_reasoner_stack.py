@@ -1,0 +1,656 @@
+"""ReasonerStack: what it deploys, asserted property by property, plus one snapshot of the defaults."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from tests.conftest import template_of
+from tests.template_utils import normalized, only, resources
+
+NGC_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ngc/cosmos3-AbC123"
+CERT_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+
+# One synth per instance family, the last one also turning every endpoint knob away from default.
+G5_EDGE: dict[str, Any] = {
+    "instanceType": "g5.xlarge",
+    "reasonerVariant": "edge",
+    "allowedCidrs": ["0.0.0.0/0"],
+}
+P5_SUPER: dict[str, Any] = {
+    "instanceType": "p5.4xlarge",
+    "reasonerVariant": "super",
+    "reasonerImage": "nvcr.io/nim/nvidia/cosmos3-reasoner:1.7.0",
+    "reasonerPrecision": "fp8",
+    "nimModelProfile": "vllm-fp8-tp1",
+    "maxModelLen": 32768,
+    "maxNumSeqs": 8,
+    "gpuMemoryUtilization": 0.9,
+    "videoPruningRate": 0.5,
+    "certificateArn": CERT_ARN,
+    "allowedCidrs": ["203.0.113.7/32", "198.51.100.0/24"],
+    "internetFacing": False,
+    "ngcSecretArn": NGC_ARN,
+    "alarmEmail": "ops@example.com",
+    "minTasks": 0,
+    "maxTasks": 3,
+    "requestsPerTarget": 7,
+    "healthCheckGraceMinutes": 60,
+    "idleTimeoutSeconds": 1200,
+    "deregistrationDelaySeconds": 45,
+    "rootVolumeGiB": 300,
+    "containerUid": 2001,
+}
+P5_SUPER_BF16: dict[str, Any] = {
+    "instanceType": "p5.48xlarge",
+    "reasonerVariant": "super",
+    "reasonerPrecision": "bf16",
+}
+
+
+@pytest.fixture(scope="module")
+def default(synth: Any) -> dict[str, Any]:
+    return template_of(synth(), "ReasonerStack")
+
+
+@pytest.fixture(scope="module")
+def g5_edge(synth: Any) -> dict[str, Any]:
+    return template_of(synth(**G5_EDGE), "ReasonerStack")
+
+
+@pytest.fixture(scope="module")
+def p5_super(synth: Any) -> dict[str, Any]:
+    return template_of(synth(**P5_SUPER), "ReasonerStack")
+
+
+@pytest.fixture(scope="module")
+def p5_super_bf16(synth: Any) -> dict[str, Any]:
+    return template_of(synth(**P5_SUPER_BF16), "ReasonerStack")
+
+
+def container(template: dict[str, Any]) -> dict[str, Any]:
+    (definition,) = only(template, "AWS::ECS::TaskDefinition")["ContainerDefinitions"]
+    return definition
+
+
+def env(template: dict[str, Any]) -> dict[str, Any]:
+    return {e["Name"]: e["Value"] for e in container(template)["Environment"]}
+
+
+def gpus(template: dict[str, Any]) -> int:
+    (gpu,) = [r for r in container(template)["ResourceRequirements"] if r["Type"] == "GPU"]
+    return int(gpu["Value"])
+
+
+def ingress(template: dict[str, Any], group_id_fragment: str) -> list[dict[str, Any]]:
+    """Inbound rules of the security group whose logical id starts with `group_id_fragment`."""
+    rules = []
+    for rid, res in resources(template, "AWS::EC2::SecurityGroup").items():
+        if rid.startswith(group_id_fragment):
+            rules += res["Properties"].get("SecurityGroupIngress", [])
+    for res in resources(template, "AWS::EC2::SecurityGroupIngress").values():
+        group = res["Properties"]["GroupId"]
+        if isinstance(group, dict) and group.get("Fn::GetAtt", [""])[0].startswith(group_id_fragment):
+            rules.append(res["Properties"])
+    return rules
+
+
+def listeners(template: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    return {
+        r["Properties"]["Port"]: r
+        for r in resources(template, "AWS::ElasticLoadBalancingV2::Listener").values()
+    }
+
+
+def rules(template: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    found = resources(template, "AWS::ElasticLoadBalancingV2::ListenerRule").values()
+    return {r["Properties"]["Priority"]: r["Properties"] for r in found}
+
+
+def lb_attributes(template: dict[str, Any]) -> dict[str, Any]:
+    attrs = only(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")["LoadBalancerAttributes"]
+    return {a["Key"]: a["Value"] for a in attrs}
+
+
+def outputs(template: dict[str, Any]) -> dict[str, Any]:
+    return {k: v["Value"] for k, v in template["Outputs"].items()}
+
+
+# ---------------------------------------------------------------------------- snapshot
+
+
+def test_default_template_snapshot(default: dict[str, Any], snapshot: Any) -> None:
+    assert normalized(default) == snapshot
+
+
+# ---------------------------------------------------------------------------- cluster and GPU hosts
+
+
+def test_cluster_has_enhanced_container_insights(default: dict[str, Any]) -> None:
+    settings = only(default, "AWS::ECS::Cluster")["ClusterSettings"]
+    assert {"Name": "containerInsights", "Value": "enhanced"} in settings
+
+
+def test_gpu_hosts_use_the_ecs_gpu_al2023_ami_with_a_large_encrypted_root_volume(
+    default: dict[str, Any],
+) -> None:
+    data = only(default, "AWS::EC2::LaunchTemplate")["LaunchTemplateData"]
+    ami_param = data["ImageId"]["Ref"]
+    assert default["Parameters"][ami_param]["Default"] == (
+        "/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id"
+    )
+    assert data["InstanceType"] == "g6e.xlarge"
+    assert data["BlockDeviceMappings"] == [
+        {
+            "DeviceName": "/dev/xvda",
+            "Ebs": {"DeleteOnTermination": True, "Encrypted": True, "VolumeSize": 200, "VolumeType": "gp3"},
+        }
+    ]
+
+
+def test_gpu_hosts_require_imdsv2_have_no_ssh_key_and_use_ssm(default: dict[str, Any]) -> None:
+    data = only(default, "AWS::EC2::LaunchTemplate")["LaunchTemplateData"]
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    assert "KeyName" not in data
+    assert ingress(default, "GpuCapacitySecurityGroup") == []
+    Template.from_json(default).has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "AssumeRolePolicyDocument": Match.object_like(
+                {"Statement": [Match.object_like({"Principal": {"Service": "ec2.amazonaws.com"}})]}
+            ),
+            "ManagedPolicyArns": [
+                {
+                    "Fn::Join": [
+                        "",
+                        ["arn:", {"Ref": "AWS::Partition"}, ":iam::aws:policy/AmazonSSMManagedInstanceCore"],
+                    ]
+                }
+            ],
+        },
+    )
+    user_data = json.dumps(data["UserData"])
+    assert "ECS_AWSVPC_BLOCK_IMDS=true" in user_data
+    assert "ECS_IMAGE_PULL_BEHAVIOR=prefer-cached" in user_data
+
+
+def test_hosts_live_in_private_subnets(default: dict[str, Any]) -> None:
+    subnets = only(default, "AWS::AutoScaling::AutoScalingGroup")["VPCZoneIdentifier"]
+    assert subnets and all("private" in s["Ref"] for s in subnets)
+
+
+def test_capacity_provider_has_managed_scaling_and_termination_protection(default: dict[str, Any]) -> None:
+    provider = only(default, "AWS::ECS::CapacityProvider")["AutoScalingGroupProvider"]
+    assert provider["ManagedScaling"]["Status"] == "ENABLED"
+    assert provider["ManagedScaling"]["TargetCapacity"] == 100
+    assert provider["ManagedTerminationProtection"] == "ENABLED"
+    asg = only(default, "AWS::AutoScaling::AutoScalingGroup")
+    assert asg["NewInstancesProtectedFromScaleIn"] is True
+    assert (asg["MinSize"], asg["MaxSize"]) == ("0", "3")  # maxTasks 2 + one spare for deploys
+
+
+def test_root_volume_and_instance_follow_settings(p5_super: dict[str, Any]) -> None:
+    data = only(p5_super, "AWS::EC2::LaunchTemplate")["LaunchTemplateData"]
+    assert data["InstanceType"] == "p5.4xlarge"
+    assert data["BlockDeviceMappings"][0]["Ebs"]["VolumeSize"] == 300
+
+
+# ---------------------------------------------------------------------------- the NIM task
+
+
+def test_task_uses_awsvpc_on_ec2(default: dict[str, Any]) -> None:
+    task = only(default, "AWS::ECS::TaskDefinition")
+    assert task["NetworkMode"] == "awsvpc"
+    assert task["RequiresCompatibilities"] == ["EC2"]
+
+
+@pytest.mark.parametrize(
+    ("family", "expected"), [("default", 1), ("g5_edge", 1), ("p5_super", 1), ("p5_super_bf16", 2)]
+)
+def test_gpu_count_is_the_fits_tensor_parallel_size(family: str, expected: int, request: Any) -> None:
+    assert gpus(request.getfixturevalue(family)) == expected
+
+
+def test_shared_memory_and_ulimits_follow_nvidias_launch(default: dict[str, Any]) -> None:
+    nim = container(default)
+    assert nim["LinuxParameters"]["SharedMemorySize"] == 16 * 1024
+    assert sorted(nim["Ulimits"], key=lambda u: u["Name"]) == [
+        {"HardLimit": -1, "Name": "memlock", "SoftLimit": -1},
+        {"HardLimit": 65536, "Name": "nofile", "SoftLimit": 65536},
+        {"HardLimit": 67108864, "Name": "stack", "SoftLimit": 67108864},
+    ]
+
+
+def test_small_host_gets_half_its_ram_as_shm(g5_edge: dict[str, Any]) -> None:
+    # g5.xlarge has 16 GiB of RAM: 16 GiB of /dev/shm would starve the host.
+    assert container(g5_edge)["LinuxParameters"]["SharedMemorySize"] == 8 * 1024
+
+
+def test_container_port_user_image_and_memory(default: dict[str, Any]) -> None:
+    nim = container(default)
+    assert nim["Image"] == "nvcr.io/nim/nvidia/cosmos3:2.1.0"
+    assert nim["PortMappings"] == [{"ContainerPort": 8000, "Protocol": "tcp"}]
+    assert nim["User"] == "1000:1000"
+    # g6e.xlarge: 32 GiB minus the ECS agent's share, all for the one task on the host.
+    assert nim["MemoryReservation"] == 32 * 1024 - int(32 * 1024 * 0.06)
+    assert nim["Cpu"] == 4 * 1024
+
+
+def test_multi_gpu_host_shares_memory_between_its_tasks(p5_super_bf16: dict[str, Any]) -> None:
+    # p5.48xlarge: 8 GPUs, TP2 -> four tasks per host, each with a quarter of the memory.
+    nim = container(p5_super_bf16)
+    assert nim["MemoryReservation"] == (2048 * 1024 - int(2048 * 1024 * 0.06)) // 4
+    assert nim["Cpu"] == 192 * 1024 // 4
+
+
+def test_default_environment(default: dict[str, Any]) -> None:
+    values = env(default)
+    assert values == {
+        "AWS_REGION": {"Ref": "AWS::Region"},
+        "NIM_CACHE_PATH": "/opt/nim/.cache",
+        "NIM_LOGGING_JSONL": "1",
+        "NIM_LOG_LEVEL": "INFO",
+        "NIM_MAX_IMAGES_PER_PROMPT": "4",
+        "NIM_MAX_VIDEOS_PER_PROMPT": "1",
+        "NIM_MODEL_TYPE": "reasoner",
+        "NIM_MODEL_VARIANT": "nano",
+    }
+    # auto precision = NIM_PRECISION unset; no optional knob leaks a default in.
+    assert "NIM_PRECISION" not in values
+
+
+def test_reasoner_only_image_uses_model_size_and_every_knob(p5_super: dict[str, Any]) -> None:
+    values = env(p5_super)
+    assert values["NIM_MODEL_SIZE"] == "super"
+    assert "NIM_MODEL_VARIANT" not in values
+    assert values["NIM_PRECISION"] == "fp8"
+    assert values["NIM_MODEL_PROFILE"] == "vllm-fp8-tp1"
+    assert values["NIM_MAX_MODEL_LEN"] == "32768"
+    assert values["NIM_MAX_NUM_SEQS"] == "8"
+    assert values["NIM_GPU_MEMORY_UTILIZATION"] == "0.9"
+    assert values["NIM_VIDEO_PRUNING_RATE"] == "0.5"
+    assert container(p5_super)["User"] == "2001:2001"
+    assert container(p5_super)["Image"] == "nvcr.io/nim/nvidia/cosmos3-reasoner:1.7.0"
+
+
+def test_edge_on_g5(g5_edge: dict[str, Any]) -> None:
+    assert env(g5_edge)["NIM_MODEL_VARIANT"] == "edge"
+    assert only(g5_edge, "AWS::EC2::LaunchTemplate")["LaunchTemplateData"]["InstanceType"] == "g5.xlarge"
+
+
+def test_logs_go_to_cloudwatch_with_retention(default: dict[str, Any]) -> None:
+    nim = container(default)
+    assert nim["LogConfiguration"]["LogDriver"] == "awslogs"
+    group = nim["LogConfiguration"]["Options"]["awslogs-group"]["Ref"]
+    assert default["Resources"][group]["Properties"]["RetentionInDays"] == 30
+
+
+def test_container_health_check_uses_liveness_with_the_maximum_start_period(default: dict[str, Any]) -> None:
+    check = container(default)["HealthCheck"]
+    assert "/v1/health/live" in check["Command"][1]
+    assert check["StartPeriod"] == 300
+
+
+# ---------------------------------------------------------------------------- NGC secret
+
+
+def test_ngc_key_parameter_is_noecho_without_default(default: dict[str, Any]) -> None:
+    param = default["Parameters"]["NgcApiKey"]
+    assert param["NoEcho"] is True
+    assert "Default" not in param
+
+
+def test_ngc_secret_is_registry_credentials_and_the_api_key_env(default: dict[str, Any]) -> None:
+    (secret_id,) = [
+        k
+        for k, v in resources(default, "AWS::SecretsManager::Secret").items()
+        if "SecretString" in v["Properties"]
+    ]
+    secret_string = default["Resources"][secret_id]["Properties"]["SecretString"]
+    assert secret_string == {
+        "Fn::Join": ["", ['{"username":"$oauthtoken","password":"', {"Ref": "NgcApiKey"}, '"}']]
+    }
+    nim = container(default)
+    assert nim["RepositoryCredentials"] == {"CredentialsParameter": {"Ref": secret_id}}
+    assert nim["Secrets"] == [
+        {"Name": "NGC_API_KEY", "ValueFrom": {"Fn::Join": ["", [{"Ref": secret_id}, ":password::"]]}}
+    ]
+    assert "NGC_API_KEY" not in env(default)
+
+
+def test_existing_ngc_secret_replaces_the_parameter(p5_super: dict[str, Any]) -> None:
+    assert "NgcApiKey" not in p5_super.get("Parameters", {})
+    nim = container(p5_super)
+    assert nim["RepositoryCredentials"] == {"CredentialsParameter": NGC_ARN}
+    assert nim["Secrets"] == [{"Name": "NGC_API_KEY", "ValueFrom": f"{NGC_ARN}:password::"}]
+    assert outputs(p5_super)["NgcSecretArn"] == NGC_ARN
+
+
+# ---------------------------------------------------------------------------- EFS cache
+
+
+def test_efs_cache_volume_uses_tls_iam_and_the_access_point(default: dict[str, Any]) -> None:
+    (volume,) = only(default, "AWS::ECS::TaskDefinition")["Volumes"]
+    config = volume["EFSVolumeConfiguration"]
+    assert config["TransitEncryption"] == "ENABLED"
+    assert config["AuthorizationConfig"]["IAM"] == "ENABLED"
+    (access_point_id,) = resources(default, "AWS::EFS::AccessPoint")
+    assert config["AuthorizationConfig"]["AccessPointId"] == {"Ref": access_point_id}
+    assert container(default)["MountPoints"] == [
+        {"ContainerPath": "/opt/nim/.cache", "ReadOnly": False, "SourceVolume": volume["Name"]}
+    ]
+
+
+def test_efs_is_encrypted_elastic_and_owned_by_the_container_uid(
+    default: dict[str, Any], p5_super: dict[str, Any]
+) -> None:
+    fs = only(default, "AWS::EFS::FileSystem")
+    assert fs["Encrypted"] is True
+    assert fs["ThroughputMode"] == "elastic"
+    for template, uid in ((default, "1000"), (p5_super, "2001")):
+        ap = only(template, "AWS::EFS::AccessPoint")
+        assert ap["PosixUser"] == {"Uid": uid, "Gid": uid}
+        assert ap["RootDirectory"]["CreationInfo"]["OwnerUid"] == uid
+
+
+def test_task_role_may_mount_through_the_access_point(default: dict[str, Any]) -> None:
+    policies = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for rid, p in resources(default, "AWS::IAM::Policy").items()
+        if rid.startswith("TaskDefinitionTaskRole")
+    ]
+    (statements,) = policies
+    assert statements[0]["Action"] == ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
+    assert "elasticfilesystem:AccessPointArn" in statements[0]["Condition"]["StringEquals"]
+
+
+def test_nfs_reaches_efs_only_from_tasks_and_hosts(default: dict[str, Any]) -> None:
+    sources = {
+        r["SourceSecurityGroupId"]["Fn::GetAtt"][0] for r in ingress(default, "ModelCacheSecurityGroup")
+    }
+    assert {s.split("SecurityGroup")[0] for s in sources} == {"Task", "GpuCapacity"}
+    assert all(r["FromPort"] == r["ToPort"] == 2049 for r in ingress(default, "ModelCacheSecurityGroup"))
+
+
+# ---------------------------------------------------------------------------- load balancer
+
+
+def test_target_group_health_check_and_deregistration(
+    default: dict[str, Any], p5_super: dict[str, Any]
+) -> None:
+    tg = only(default, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    assert tg["Port"] == 8000
+    assert tg["TargetType"] == "ip"
+    assert tg["HealthCheckPath"] == "/v1/health/ready"
+    assert tg["HealthCheckPort"] == "8000"
+    assert tg["Matcher"] == {"HttpCode": "200"}
+    attrs = {a["Key"]: a["Value"] for a in tg["TargetGroupAttributes"]}
+    assert attrs["deregistration_delay.timeout_seconds"] == "30"
+    attrs = {
+        a["Key"]: a["Value"]
+        for a in only(p5_super, "AWS::ElasticLoadBalancingV2::TargetGroup")["TargetGroupAttributes"]
+    }
+    assert attrs["deregistration_delay.timeout_seconds"] == "45"
+
+
+def test_load_balancer_idle_timeout_logs_and_header_hygiene(
+    default: dict[str, Any], p5_super: dict[str, Any]
+) -> None:
+    attrs = lb_attributes(default)
+    assert attrs["idle_timeout.timeout_seconds"] == "900"
+    assert attrs["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    assert attrs["access_logs.s3.enabled"] == "true"
+    assert lb_attributes(p5_super)["idle_timeout.timeout_seconds"] == "1200"
+
+
+def test_access_log_bucket_is_encrypted_private_and_tls_only(default: dict[str, Any]) -> None:
+    bucket = only(default, "AWS::S3::Bucket")
+    sse = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert sse == {"SSEAlgorithm": "AES256"}
+    assert bucket["PublicAccessBlockConfiguration"]["BlockPublicAcls"] is True
+    policy = only(default, "AWS::S3::BucketPolicy")["PolicyDocument"]["Statement"]
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in policy
+    )
+    principals = json.dumps([s["Principal"] for s in policy if s["Effect"] == "Allow"])
+    assert "logdelivery.elasticloadbalancing.amazonaws.com" in principals
+    assert "ElbLogAccounts" in principals
+
+
+def test_http_listener_defaults_to_openai_style_401(default: dict[str, Any]) -> None:
+    assert set(listeners(default)) == {80}
+    (action,) = listeners(default)[80]["Properties"]["DefaultActions"]
+    assert action["Type"] == "fixed-response"
+    response = action["FixedResponseConfig"]
+    assert response["StatusCode"] == "401"
+    assert response["ContentType"] == "application/json"
+    error = json.loads(response["MessageBody"])["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["code"] == "invalid_api_key"
+
+
+def test_only_bearer_key_and_v1_paths_are_forwarded(default: dict[str, Any]) -> None:
+    by_priority = rules(default)
+    assert set(by_priority) == {10, 20}
+    forward, not_found = by_priority[10], by_priority[20]
+    assert forward["Actions"][0]["Type"] == "forward"
+    fields = {c["Field"]: c for c in forward["Conditions"]}
+    assert fields["path-pattern"]["PathPatternConfig"]["Values"] == ["/v1/*"]
+    header = fields["http-header"]["HttpHeaderConfig"]
+    assert header["HttpHeaderName"] == "Authorization"
+    (value,) = header["Values"]
+    # A dynamic reference to the generated secret, resolved by CloudFormation: no key text.
+    assert value["Fn::Join"][1][0] == "Bearer {{resolve:secretsmanager:"
+    assert value["Fn::Join"][1][2] == ":SecretString:::}}"
+    # An ALB rule allows five condition values in total.
+    for rule in by_priority.values():
+        total = sum(
+            len(c.get("HttpHeaderConfig", c.get("PathPatternConfig", {})).get("Values", []))
+            for c in rule["Conditions"]
+        )
+        assert total <= 5
+    assert [c["Field"] for c in not_found["Conditions"]] == ["http-header"]
+    response = not_found["Actions"][0]["FixedResponseConfig"]
+    assert response["StatusCode"] == "404"
+    assert response["ContentType"] == "application/json"
+    assert json.loads(response["MessageBody"])["error"]["code"] == "not_found"
+
+
+def test_api_key_is_long_lowercase_alphanumeric_and_fits_a_header_condition(default: dict[str, Any]) -> None:
+    (generated,) = [
+        v["Properties"]["GenerateSecretString"]
+        for v in resources(default, "AWS::SecretsManager::Secret").values()
+        if "GenerateSecretString" in v["Properties"]
+    ]
+    assert generated["ExcludeUppercase"] is True
+    assert generated["ExcludePunctuation"] is True
+    assert generated["IncludeSpace"] is False
+    assert generated["PasswordLength"] >= 32 and len("Bearer ") + generated["PasswordLength"] <= 128
+
+
+def test_closed_by_default(default: dict[str, Any]) -> None:
+    assert ingress(default, "EndpointSecurityGroup") == []
+    assert outputs(default)["AllowedCidrs"].startswith("CLOSED")
+
+
+def test_allowed_cidrs_open_only_the_listener_ports(p5_super: dict[str, Any]) -> None:
+    rules_ = ingress(p5_super, "EndpointSecurityGroup")
+    opened = sorted((r["CidrIp"], r["FromPort"]) for r in rules_)
+    assert opened == [
+        ("198.51.100.0/24", 80),
+        ("198.51.100.0/24", 443),
+        ("203.0.113.7/32", 80),
+        ("203.0.113.7/32", 443),
+    ]
+    assert outputs(p5_super)["AllowedCidrs"] == "203.0.113.7/32, 198.51.100.0/24"
+
+
+def test_tasks_accept_8000_only_from_the_load_balancer(default: dict[str, Any]) -> None:
+    (rule,) = ingress(default, "TaskSecurityGroup")
+    assert (rule["FromPort"], rule["ToPort"]) == (8000, 8000)
+    assert rule["SourceSecurityGroupId"]["Fn::GetAtt"][0].startswith("EndpointSecurityGroup")
+
+
+def test_internet_facing_by_default_internal_on_request(
+    default: dict[str, Any], p5_super: dict[str, Any]
+) -> None:
+    assert only(default, "AWS::ElasticLoadBalancingV2::LoadBalancer")["Scheme"] == "internet-facing"
+    internal = only(p5_super, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    assert internal["Scheme"] == "internal"
+    assert all("private" in s["Ref"] for s in internal["Subnets"])
+
+
+def test_certificate_gives_https_and_redirects_http(p5_super: dict[str, Any]) -> None:
+    by_port = listeners(p5_super)
+    assert set(by_port) == {80, 443}
+    https = by_port[443]["Properties"]
+    assert https["Protocol"] == "HTTPS"
+    assert https["Certificates"] == [{"CertificateArn": CERT_ARN}]
+    assert https["DefaultActions"][0]["FixedResponseConfig"]["StatusCode"] == "401"
+    (redirect,) = by_port[80]["Properties"]["DefaultActions"]
+    assert redirect["Type"] == "redirect"
+    assert redirect["RedirectConfig"]["Protocol"] == "HTTPS"
+    assert redirect["RedirectConfig"]["Port"] == "443"
+    assert redirect["RedirectConfig"]["StatusCode"] == "HTTP_301"
+    # The auth rules sit on the HTTPS listener.
+    https_id = next(
+        k
+        for k, v in resources(p5_super, "AWS::ElasticLoadBalancingV2::Listener").items()
+        if v is by_port[443]
+    )
+    assert {r["ListenerArn"]["Ref"] for r in rules(p5_super).values()} == {https_id}
+    assert outputs(p5_super)["EndpointUrl"]["Fn::Join"][1][0] == "https://"
+
+
+# ---------------------------------------------------------------------------- service and scaling
+
+
+def test_service_grace_period_and_circuit_breaker(default: dict[str, Any], p5_super: dict[str, Any]) -> None:
+    service = only(default, "AWS::ECS::Service")
+    assert service["HealthCheckGracePeriodSeconds"] == 45 * 60
+    assert service["DeploymentConfiguration"]["DeploymentCircuitBreaker"] == {
+        "Enable": True,
+        "Rollback": True,
+    }
+    assert service["DeploymentConfiguration"]["MinimumHealthyPercent"] == 100
+    assert service["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] == "DISABLED"
+    assert service["LoadBalancers"][0]["ContainerPort"] == 8000
+    assert only(p5_super, "AWS::ECS::Service")["HealthCheckGracePeriodSeconds"] == 60 * 60
+
+
+def test_service_uses_the_gpu_capacity_provider_and_is_deleted_first(default: dict[str, Any]) -> None:
+    (service_id,) = resources(default, "AWS::ECS::Service")
+    service = default["Resources"][service_id]
+    (provider_id,) = resources(default, "AWS::ECS::CapacityProvider")
+    assert service["Properties"]["CapacityProviderStrategy"] == [
+        {"CapacityProvider": {"Ref": provider_id}, "Weight": 1}
+    ]
+    (association_id,) = resources(default, "AWS::ECS::ClusterCapacityProviderAssociations")
+    assert association_id in service["DependsOn"]
+
+
+def test_scaling_bounds_and_request_tracking(default: dict[str, Any], p5_super: dict[str, Any]) -> None:
+    target = only(default, "AWS::ApplicationAutoScaling::ScalableTarget")
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 2)
+    policy = only(default, "AWS::ApplicationAutoScaling::ScalingPolicy")[
+        "TargetTrackingScalingPolicyConfiguration"
+    ]
+    assert policy["PredefinedMetricSpecification"]["PredefinedMetricType"] == "ALBRequestCountPerTarget"
+    assert policy["TargetValue"] == 20
+    target = only(p5_super, "AWS::ApplicationAutoScaling::ScalableTarget")
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (0, 3)
+    assert only(p5_super, "AWS::ECS::Service")["DesiredCount"] == 0
+    assert (
+        only(p5_super, "AWS::ApplicationAutoScaling::ScalingPolicy")[
+            "TargetTrackingScalingPolicyConfiguration"
+        ]["TargetValue"]
+        == 7
+    )
+
+
+# ---------------------------------------------------------------------------- alarms
+
+
+def alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        k.split("Alarms")[1]: v["Properties"]
+        for k, v in resources(template, "AWS::CloudWatch::Alarm").items()
+    }
+
+
+def test_alarms_cover_no_healthy_targets_5xx_and_missing_tasks(default: dict[str, Any]) -> None:
+    found = alarms(default)
+    by_name = {
+        next(n for n in ("NoHealthyTargets", "Target5xxRate", "TasksBelowDesired") if k.startswith(n)): v
+        for k, v in found.items()
+    }
+    assert set(by_name) == {"NoHealthyTargets", "Target5xxRate", "TasksBelowDesired"}
+    healthy = by_name["NoHealthyTargets"]
+    metric_names = {m.get("MetricStat", {}).get("Metric", {}).get("MetricName") for m in healthy["Metrics"]}
+    assert {"HealthyHostCount", "DesiredTaskCount"} <= metric_names
+    assert healthy["TreatMissingData"] == "breaching"
+    assert healthy["EvaluationPeriods"] == 5
+    assert by_name["Target5xxRate"]["TreatMissingData"] == "notBreaching"
+    errors = {
+        m.get("MetricStat", {}).get("Metric", {}).get("MetricName")
+        for m in by_name["Target5xxRate"]["Metrics"]
+    }
+    assert {"HTTPCode_Target_5XX_Count", "RequestCount"} <= errors
+    tasks = {
+        m.get("MetricStat", {}).get("Metric", {}).get("MetricName")
+        for m in by_name["TasksBelowDesired"]["Metrics"]
+    }
+    assert {"RunningTaskCount", "DesiredTaskCount"} <= tasks
+    (topic_id,) = resources(default, "AWS::SNS::Topic")
+    for alarm in by_name.values():
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+
+
+def test_alarm_topic_is_encrypted_and_tls_only_with_optional_email(
+    default: dict[str, Any], p5_super: dict[str, Any]
+) -> None:
+    topic = only(default, "AWS::SNS::Topic")
+    assert "Fn::GetAtt" in topic["KmsMasterKeyId"]
+    policy = only(default, "AWS::SNS::TopicPolicy")["PolicyDocument"]["Statement"]
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in policy
+    )
+    assert resources(default, "AWS::SNS::Subscription") == {}
+    subscription = only(p5_super, "AWS::SNS::Subscription")
+    assert (subscription["Protocol"], subscription["Endpoint"]) == ("email", "ops@example.com")
+
+
+def test_stopped_tasks_and_failed_host_launches_reach_the_topic(default: dict[str, Any]) -> None:
+    patterns = [
+        r["EventPattern"] for r in (v["Properties"] for v in resources(default, "AWS::Events::Rule").values())
+    ]
+    ecs_rule = next(p for p in patterns if p["source"] == ["aws.ecs"])
+    assert ecs_rule["detail"]["lastStatus"] == ["STOPPED"]
+    assert {"containers": {"exitCode": [{"anything-but": 0}]}} in ecs_rule["detail"]["$or"]
+    asg_rule = next(p for p in patterns if p["source"] == ["aws.autoscaling"])
+    assert asg_rule["detail-type"] == ["EC2 Instance Launch Unsuccessful"]
+
+
+# ---------------------------------------------------------------------------- outputs
+
+
+def test_outputs_the_cli_relies_on(default: dict[str, Any]) -> None:
+    out = outputs(default)
+    assert {
+        "EndpointUrl",
+        "ApiKeySecretArn",
+        "NgcSecretArn",
+        "LogGroupName",
+        "CurlExample",
+        "AllowedCidrs",
+    } <= set(out)
+    url = out["EndpointUrl"]["Fn::Join"][1]
+    assert url[0] == "http://" and len(url) == 2 and "DNSName" in json.dumps(url[1])
+    curl = json.dumps(out["CurlExample"])
+    assert "aws secretsmanager get-secret-value" in curl
+    assert "Authorization: Bearer $KEY" in curl
+    assert "/v1/models" in curl and "/v1/chat/completions" in curl
+    assert "nvidia/cosmos3-nano-reasoner" in curl
