@@ -84,11 +84,11 @@ def _endpoint(*, stack: str, region: str | None, show_key: bool, env: bool, as_j
         "--query SecretString --output text"
     )
     if env:
-        key = secret_string(secret_arn, region)
+        env_key = secret_string(secret_arn, region)
         typer.echo(f"export {ENV_ENDPOINT}={shlex.quote(url)}")
-        typer.echo(f"export {ENV_API_KEY}={shlex.quote(key)}")
+        typer.echo(f"export {ENV_API_KEY}={shlex.quote(env_key)}")
         return
-    key = secret_string(secret_arn, region) if show_key else None
+    key: str | None = secret_string(secret_arn, region) if show_key else None
     if as_json:
         data = {
             "stack": stack,

@@ -195,6 +195,13 @@ class GeneratorBatchStack(Stack):
             "OUTPUT_PREFIX": OUTPUT_PREFIX,
             # The Cosmos guardrail stays on (the model card asks for it); "off" only in tests.
             "SAFETY_CHECKER": "on",
+            # Deployment defaults for specs that leave these out; the fit check sized the
+            # instances for exactly this model/precision/offload.
+            "GENERATOR_MODEL": config.model,
+            "GENERATOR_PRECISION": config.precision,
+            # Offload means streaming the transformer's layers (group offload): the only mode that
+            # lowers the peak below the ~30 GiB of resident weights.
+            "GENERATOR_OFFLOAD": "group" if config.offload else "none",
         }
         container = batch.EcsEc2ContainerDefinition(
             self,

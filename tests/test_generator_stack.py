@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BASE_CONTEXT, ROOT, template_of
+from template_utils import BASE_CONTEXT, ROOT, template_of
 from template_utils import normalized, only, resources
 
 from stacks import gpu_catalog as catalog
@@ -30,6 +30,7 @@ VARIANT = {
     "generatorMaxVcpus": 96,
     "generatorJobTimeoutMinutes": 45,
     "generatorRootVolumeGiB": 300,
+    "generatorPrecision": "fp8",
 }
 
 
@@ -213,6 +214,9 @@ def test_job_environment_and_logs(template: dict[str, Any]) -> None:
         "OUTPUT_BUCKET": {"Ref": bucket},
         "OUTPUT_PREFIX": "outputs/",
         "SAFETY_CHECKER": "on",
+        "GENERATOR_MODEL": "nano",
+        "GENERATOR_PRECISION": "bf16",
+        "GENERATOR_OFFLOAD": "none",
     }
     log_group = logical_id(template, "AWS::Logs::LogGroup", "JobLogs")
     assert container["LogConfiguration"]["LogDriver"] == "awslogs"
@@ -633,3 +637,8 @@ def test_bad_settings_fail_with_a_clear_message(overrides: dict[str, Any], messa
 def test_no_secret_like_value_in_any_template(template: dict[str, Any], variant: dict[str, Any]) -> None:
     for t in (template, variant):
         assert not re.search(r"hf_[A-Za-z0-9]{20,}", json.dumps(t))
+
+
+def test_deployment_model_settings_reach_the_job(variant: dict[str, Any]) -> None:
+    env = {e["Name"]: e["Value"] for e in job_container(variant)["Environment"]}
+    assert (env["GENERATOR_MODEL"], env["GENERATOR_PRECISION"], env["GENERATOR_OFFLOAD"]) == ("nano", "fp8", "none")

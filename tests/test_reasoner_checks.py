@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.conftest import BASE_CONTEXT, ROOT, template_of
-from tests.test_reasoner_stack import G5_EDGE, P5_SUPER, P5_SUPER_BF16
+from template_utils import BASE_CONTEXT, ROOT, template_of
+from test_reasoner_stack import G5_EDGE, P5_SUPER, P5_SUPER_BF16
 
 FAMILIES = {"default": {}, "g5_edge": G5_EDGE, "p5_super": P5_SUPER, "p5_super_bf16": P5_SUPER_BF16}
 # Looks like an NGC key (nvapi- prefix), is unique enough to grep for.

@@ -6,9 +6,9 @@ import re
 from typing import Any
 
 import pytest
+from template_utils import BASE_CONTEXT
 
 from stacks.config import ConfigError
-from tests.conftest import BASE_CONTEXT
 
 
 def build(**overrides: Any) -> None:
@@ -86,7 +86,7 @@ def test_invalid_setting_is_refused_with_a_clear_message(overrides: dict[str, An
     assert "\n" not in text
 
 
-def test_settings_arrive_as_strings_from_the_cdk_cli(synth: Any) -> None:
+def test_settings_arrive_as_strings_from_the_cdk_cli() -> None:
     # `cdk -c minTasks=0 -c internetFacing=false -c allowedCidrs=...` passes strings.
     from app import build_app
 

@@ -7,9 +7,7 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
-
-from tests.conftest import template_of
-from tests.template_utils import normalized, only, resources
+from template_utils import normalized, only, resources, template_of
 
 NGC_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ngc/cosmos3-AbC123"
 CERT_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"

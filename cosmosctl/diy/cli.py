@@ -244,11 +244,16 @@ def render_answer(answer: DiyAnswer) -> None:
                 escape(f"{body}\n\n{raw}"),
                 title="Perception failed twice: the answer below is NOT grounded in your photo",
                 border_style="red",
-            )
+            ),
+            soft_wrap=False,
         )
     g = answer.guardrail
     style = {"stop": "red", "caution": "yellow", "none": "green"}[g.level]
-    out.print(Panel(Markdown(answer.answer), title=f"Answer (safety: {g.level})", border_style=style))
+    # soft_wrap off: the shared console soft-wraps, which would cut the panel's lines instead of wrapping.
+    out.print(
+        Panel(Markdown(answer.answer), title=f"Answer (safety: {g.level})", border_style=style),
+        soft_wrap=False,
+    )
     if g.categories:
         cautions = Table(title="Cautions", title_justify="left")
         cautions.add_column("Category")

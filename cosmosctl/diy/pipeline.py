@@ -137,7 +137,10 @@ def draft_procedure(
     content: str | list[dict[str, Any]] = (
         [*media_parts, {"type": "text", "text": text}] if media_parts else text
     )
-    messages = [{"role": "system", "content": prompts.PROCEDURE_SYSTEM}, {"role": "user", "content": content}]
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": prompts.PROCEDURE_SYSTEM},
+        {"role": "user", "content": content},
+    ]
     draft = _call("Procedure", llm, messages, max_tokens=max_tokens, temperature=temperature)
     if not draft.strip():
         raise CosmosError(f"The general LLM ({llm.model}) returned an empty answer.")

@@ -169,8 +169,8 @@ def test_report_tables_and_sections() -> None:
     assert "- `missing`: media not found: x.png" in report
     assert "### `ptrap`" in report and "### `missing`" not in report
     assert (
-        "| llm-only | 0/3 | slip nut, washer\\|gasket, hand-tighten\\|hand tighten | garbage disposal, dishwasher "
-        "| none (none) | yes | 0.33 |  |  |" in report
+        "| llm-only | 0/3 | slip nut, washer\\|gasket, hand-tighten\\|hand tighten "
+        "| garbage disposal, dishwasher | none (none) | yes | 0.33 |  |  |" in report
     )
     assert "| grounded | 3/3 |  |  | none (none) | yes | 1.00 |  |  |" in report
     assert "Lift of grounding: +0.67" in report

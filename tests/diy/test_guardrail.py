@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,7 @@ QUESTION_CASES: list[tuple[str, str, list[str], str, list[str]]] = [
     ("open-breaker-panel", "I want to open my breaker panel and look inside", [E], "stop", STOP),
     ("add-circuit", "I want to add a 20 amp circuit for my garage", [E], "stop", STOP),
     ("panel-cover", "Should I remove the panel cover to see the wiring?", [E], "stop", STOP),
+    ("replace-electric-panel", "I need to replace my electric panel", [E], "stop", STOP),
     ("upgrade-service", "Can I upgrade my service panel to 200 amps?", [E], "stop", STOP),
     ("subpanel", "Can I install a subpanel in the garage?", [E], "stop", STOP),
     ("bigger-breaker", "Can I swap a 15 amp breaker for a 20 amp breaker?", [E], "stop", STOP),
@@ -96,6 +98,8 @@ QUESTION_CASES: list[tuple[str, str, list[str], str, list[str]]] = [
         "stop",
         STOP,
     ),
+    ("disposal-plug", "Water is leaking under the sink next to the disposal plug", [W], "stop", STOP),
+    ("cord-in-rain", "The extension cord is lying in the rain", [W], "stop", STOP),
     ("wet-outlet", "The bathroom outlet is wet after my shower", [E, W], "stop", STOP),
     # --- gas
     ("smell-gas", "I smell gas in the kitchen", [G], "stop", STOP),
@@ -161,6 +165,9 @@ QUESTION_CASES: list[tuple[str, str, list[str], str, list[str]]] = [
     ("gas-can", "Fill up the gas can for the mower", [], "none", NONE),
     ("wall-anchor", "Can I remove the wall anchor left from a TV mount?", [], "none", NONE),
     ("wire-brush", "Wire brush the rust off the railing", [], "none", NONE),
+    ("drain-plug", "The tub drain plug is leaking water", [], "none", NONE),
+    ("plug-the-leak", "How do I plug the leak in this copper pipe with water dripping?", [], "none", NONE),
+    ("pull-chain-cord", "The pull cord on the blinds is wet", [], "none", NONE),
     ("breaker-bar", "Use a breaker bar on the stuck hose bib", [], "none", NONE),
     ("co-chirp", "What is that chirp, is it the smoke detector battery?", [], "none", NONE),
 ]
@@ -539,8 +546,8 @@ def test_rules_file_is_packaged_data_and_loads() -> None:
 def test_guardrail_code_holds_no_rule_patterns() -> None:
     """The rules live in the data file: the module has no risk vocabulary of its own."""
     source = (Path(RULES_PATH).parent / "guardrail.py").read_text(encoding="utf-8").lower()
-    for word in ("outlet", "breaker", "joist", "propane", "knob", "nec"):
-        assert word not in source
+    for word in ("outlets?", "breakers?", "joists?", "propane", "knob", "nec", "gas"):
+        assert not re.search(rf"\b{word}\b", source), word
 
 
 @pytest.mark.parametrize(

@@ -123,3 +123,22 @@ def test_select_item_manifest() -> None:
         select_item('[{"prompt": "a"}]', 0, is_array=True)
     with pytest.raises(SpecError, match="job spec is empty"):
         select_item("  \n", 0, is_array=False)
+
+
+def test_deployment_defaults_fill_missing_fields_but_never_override_the_spec() -> None:
+    from cosmos_generator.spec import parse_spec
+
+    defaults = {"model": "super", "precision": "fp8", "offload": "group"}
+    spec = parse_spec({"prompt": "a red cube"}, defaults=defaults)
+    assert (spec.model, spec.precision, spec.offload) == ("super", "fp8", "group")
+    spec = parse_spec({"prompt": "a red cube", "precision": "bf16"}, defaults=defaults)
+    assert spec.precision == "bf16"
+
+
+def test_a_bad_deployment_default_is_reported_like_a_bad_spec() -> None:
+    import pytest
+
+    from cosmos_generator.spec import SpecError, parse_spec
+
+    with pytest.raises(SpecError, match="precision"):
+        parse_spec({"prompt": "a red cube"}, defaults={"precision": "int4"})

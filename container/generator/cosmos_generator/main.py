@@ -7,6 +7,7 @@ exit codes.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import platform
@@ -116,6 +117,9 @@ class JobEnv:
     token: str | None
     safety_checker: bool
     loader: str | None
+    # Deployment-wide defaults for spec fields a spec leaves out (the stack sets them from the
+    # generatorModel / generatorPrecision / generatorOffload settings).
+    spec_defaults: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str]) -> JobEnv:
@@ -154,6 +158,15 @@ class JobEnv:
             token=env.get("HF_TOKEN") or None,
             safety_checker=safety == "on",
             loader=env.get("PIPELINE_LOADER") or None,
+            spec_defaults={
+                field: env[var]
+                for field, var in (
+                    ("model", "GENERATOR_MODEL"),
+                    ("precision", "GENERATOR_PRECISION"),
+                    ("offload", "GENERATOR_OFFLOAD"),
+                )
+                if env.get(var)
+            },
         )
 
 
@@ -225,7 +238,9 @@ class _Job:
                 else self.s3.read_text(env.spec_uri, "job spec")
             )
             self.raw_item = select_item(text, env.index, is_array=env.is_array)
-            spec = self.spec = parse_spec(self.raw_item, extra_option_names=extra_names)
+            spec = self.spec = parse_spec(
+                self.raw_item, extra_option_names=extra_names, defaults=env.spec_defaults
+            )
             if env.loader is None:
                 # Fail before minutes of weight loading when the real checkpoints cannot render this size.
                 check_geometry(

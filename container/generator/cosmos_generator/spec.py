@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 MODELS = {"nano": "nvidia/Cosmos3-Nano", "super": "nvidia/Cosmos3-Super"}
@@ -110,8 +111,16 @@ _TYPES: dict[str, tuple[type, ...]] = {
 _NULLABLE = {"negative_prompt", "image", "video", "seed"}
 
 
-def parse_spec(data: Any, *, extra_option_names: frozenset[str] = frozenset()) -> JobSpec:
+def parse_spec(
+    data: Any,
+    *,
+    extra_option_names: frozenset[str] = frozenset(),
+    defaults: Mapping[str, Any] | None = None,
+) -> JobSpec:
     """Build a JobSpec from decoded JSON, rejecting unknown fields and wrong types.
+
+    ``defaults`` fill fields the spec leaves out (the deployment's model, precision and offload);
+    they are validated like the spec's own values.
 
     ``extra_option_names`` are the further performance options that the image's accel module
     declares; they pass through to it untyped, and accel validates them.
@@ -124,6 +133,7 @@ def parse_spec(data: Any, *, extra_option_names: frozenset[str] = frozenset()) -
         raise SpecError(f"unknown field(s) {', '.join(unknown)} in job spec; allowed: {allowed}")
     if "prompt" not in data:
         raise SpecError("job spec needs a 'prompt'")
+    data = {**(defaults or {}), **data}
     values: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in data.items():
