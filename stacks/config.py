@@ -132,8 +132,8 @@ def _secret_arn(key: str, value: Any) -> str | None:
     if not _ARN_SECRET.match(str(value)):
         raise ConfigError(
             # The value is not echoed: people paste the key itself here, and this line lands in logs.
-            f"{key} must be a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME); "
-            "the value given is not one (not shown, in case it is the key itself)"
+            f"{key} must be a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME);"
+            " the value given is not one (not shown, in case it is the key itself)"
         )
     return str(value)
 

@@ -271,7 +271,6 @@ class ReasonerStack(Stack):
             "Alarms",
             service=self.service,
             cluster=self.cluster,
-            load_balancer=self.endpoint.load_balancer,
             target_group=self.endpoint.target_group,
             auto_scaling_group=self.gpu_capacity.auto_scaling_group,
             email=config.alarm_email,

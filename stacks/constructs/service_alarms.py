@@ -34,7 +34,6 @@ class ServiceAlarms(Construct):
         *,
         service: ecs.Ec2Service,
         cluster: ecs.Cluster,
-        load_balancer: elbv2.ApplicationLoadBalancer,
         target_group: elbv2.ApplicationTargetGroup,
         auto_scaling_group: autoscaling.AutoScalingGroup,
         email: str | None,
