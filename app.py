@@ -24,10 +24,20 @@ def build_app(context: dict[str, Any] | None = None, outdir: str | None = None) 
     env = cdk.Environment(
         account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
     )
-    ReasonerStack(app, "ReasonerStack", config=reasoner, env=env,
-                  description="Cosmos 3 reasoner NIM on ECS GPU instances behind an authenticated ALB (cosmos3-aws)")
-    GeneratorBatchStack(app, "GeneratorBatchStack", config=generator, env=env,
-                        description="Cosmos 3 video generation as scale-to-zero AWS Batch GPU jobs (cosmos3-aws)")
+    ReasonerStack(
+        app,
+        "ReasonerStack",
+        config=reasoner,
+        env=env,
+        description="Cosmos 3 reasoner NIM on ECS GPU instances behind an authenticated ALB (cosmos3-aws)",
+    )
+    GeneratorBatchStack(
+        app,
+        "GeneratorBatchStack",
+        config=generator,
+        env=env,
+        description="Cosmos 3 video generation as scale-to-zero AWS Batch GPU jobs (cosmos3-aws)",
+    )
     cdk.Tags.of(app).add("project", "cosmos3-aws")
     nag.apply_checks(app)
     return app

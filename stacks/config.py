@@ -35,10 +35,35 @@ def setting(default: Any, doc: str, **kwargs: Any) -> Any:
 _ARN_SECRET = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
 _ARN_ACM = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
 _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
-_IMAGE = re.compile(r"^(?P<repo>[a-z0-9][a-z0-9._/:-]*?[a-z0-9])(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9._-]{0,127}))?(?:@sha256:[0-9a-f]{64})?$")
+_IMAGE = re.compile(
+    r"^(?P<repo>[a-z0-9][a-z0-9._/:-]*?[a-z0-9])(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9._-]{0,127}))?(?:@sha256:[0-9a-f]{64})?$"
+)
 _LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # CloudWatch Logs accepts only these retention periods.
-_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 
 # ---------------------------------------------------------------------------- value parsers
@@ -102,7 +127,9 @@ def _as_choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
 
 
 def _optional(value: Any) -> Any:
-    return None if value is None or (isinstance(value, str) and value.strip() in ("", "null", "None")) else value
+    return (
+        None if value is None or (isinstance(value, str) and value.strip() in ("", "null", "None")) else value
+    )
 
 
 def _cidr(key: str, value: str) -> str:
@@ -121,7 +148,9 @@ def _image(key: str, value: Any) -> str:
             f"{key} must be a container image with a pinned tag or digest, e.g. nvcr.io/nim/nvidia/cosmos3:2.1.0, got {value!r}"
         )
     if (match.group("tag") or "").lower() == "latest":
-        raise ConfigError(f"{key} must pin a version tag, not ':latest' (got {text}): a deploy must be reproducible")
+        raise ConfigError(
+            f"{key} must pin a version tag, not ':latest' (got {text}): a deploy must be reproducible"
+        )
     return text
 
 
@@ -145,10 +174,20 @@ def _secret_arn(key: str, value: Any) -> str | None:
 class NetworkConfig:
     """Where a stack's resources live."""
 
-    vpc_id: str | None = setting(None, "Reuse this existing VPC (needs private subnets with egress) instead of creating one.", key="vpcId")
-    vpc_cidr: str = setting("10.40.0.0/16", "CIDR of the VPC the stack creates when vpcId is not set.", key="vpcCidr")
-    nat_gateways: int = setting(1, "NAT gateways for a created VPC (1 is cheapest; 2 survives an AZ outage).", key="natGateways")
-    log_retention_days: int = setting(30, "CloudWatch Logs retention for container and job logs, in days.", key="logRetentionDays")
+    vpc_id: str | None = setting(
+        None,
+        "Reuse this existing VPC (needs private subnets with egress) instead of creating one.",
+        key="vpcId",
+    )
+    vpc_cidr: str = setting(
+        "10.40.0.0/16", "CIDR of the VPC the stack creates when vpcId is not set.", key="vpcCidr"
+    )
+    nat_gateways: int = setting(
+        1, "NAT gateways for a created VPC (1 is cheapest; 2 survives an AZ outage).", key="natGateways"
+    )
+    log_retention_days: int = setting(
+        30, "CloudWatch Logs retention for container and job logs, in days.", key="logRetentionDays"
+    )
 
     @classmethod
     def read(cls, ctx: ContextSource) -> NetworkConfig:
@@ -201,32 +240,96 @@ class ReasonerConfig:
     """Settings of ReasonerStack."""
 
     network: NetworkConfig
-    image: str = setting("nvcr.io/nim/nvidia/cosmos3:2.1.0", "Reasoner NIM image with a pinned tag: the unified cosmos3 image or nvcr.io/nim/nvidia/cosmos3-reasoner:1.7.0.", key="reasonerImage")
-    variant: str = setting("nano", "Reasoner model: edge (unified image only), nano or super.", key="reasonerVariant")
-    precision: str = setting("auto", "NIM_PRECISION: auto (BF16 on cc 8.0-8.8, FP8 on 8.9-9.x, NVFP4 on >= 10.0), bf16, fp8 or nvfp4.", key="reasonerPrecision")
-    model_profile: str | None = setting(None, "NIM_MODEL_PROFILE: pin a NIM profile id (see `list-model-profiles`); empty = NIM chooses.", key="nimModelProfile")
-    instance_type: str = setting("g6e.xlarge", "EC2 GPU instance for the NIM (g5, g6e or p5 sizes); synth checks the model fits.", key="instanceType")
-    max_model_len: int | None = setting(None, "NIM_MAX_MODEL_LEN: context length; empty = the model's default.", key="maxModelLen")
-    max_num_seqs: int | None = setting(None, "NIM_MAX_NUM_SEQS: concurrent sequences per replica; empty = NIM default.", key="maxNumSeqs")
-    gpu_memory_utilization: float | None = setting(None, "NIM_GPU_MEMORY_UTILIZATION (0-1]; empty = NIM default.", key="gpuMemoryUtilization")
+    image: str = setting(
+        "nvcr.io/nim/nvidia/cosmos3:2.1.0",
+        "Reasoner NIM image with a pinned tag: the unified cosmos3 image or nvcr.io/nim/nvidia/cosmos3-reasoner:1.7.0.",
+        key="reasonerImage",
+    )
+    variant: str = setting(
+        "nano", "Reasoner model: edge (unified image only), nano or super.", key="reasonerVariant"
+    )
+    precision: str = setting(
+        "auto",
+        "NIM_PRECISION: auto (BF16 on cc 8.0-8.8, FP8 on 8.9-9.x, NVFP4 on >= 10.0), bf16, fp8 or nvfp4.",
+        key="reasonerPrecision",
+    )
+    model_profile: str | None = setting(
+        None,
+        "NIM_MODEL_PROFILE: pin a NIM profile id (see `list-model-profiles`); empty = NIM chooses.",
+        key="nimModelProfile",
+    )
+    instance_type: str = setting(
+        "g6e.xlarge",
+        "EC2 GPU instance for the NIM (g5, g6e or p5 sizes); synth checks the model fits.",
+        key="instanceType",
+    )
+    max_model_len: int | None = setting(
+        None, "NIM_MAX_MODEL_LEN: context length; empty = the model's default.", key="maxModelLen"
+    )
+    max_num_seqs: int | None = setting(
+        None, "NIM_MAX_NUM_SEQS: concurrent sequences per replica; empty = NIM default.", key="maxNumSeqs"
+    )
+    gpu_memory_utilization: float | None = setting(
+        None, "NIM_GPU_MEMORY_UTILIZATION (0-1]; empty = NIM default.", key="gpuMemoryUtilization"
+    )
     max_images_per_prompt: int = setting(4, "NIM_MAX_IMAGES_PER_PROMPT.", key="maxImagesPerPrompt")
     max_videos_per_prompt: int = setting(1, "NIM_MAX_VIDEOS_PER_PROMPT.", key="maxVideosPerPrompt")
-    video_pruning_rate: float | None = setting(None, "NIM_VIDEO_PRUNING_RATE (EVS) in [0, 1); empty = off.", key="videoPruningRate")
+    video_pruning_rate: float | None = setting(
+        None, "NIM_VIDEO_PRUNING_RATE (EVS) in [0, 1); empty = off.", key="videoPruningRate"
+    )
     log_level: str = setting("INFO", "NIM_LOG_LEVEL.", key="nimLogLevel")
-    min_tasks: int = setting(1, "Fewest NIM tasks (and GPU instances) kept running; 0 stops the GPU bill.", key="minTasks")
+    min_tasks: int = setting(
+        1, "Fewest NIM tasks (and GPU instances) kept running; 0 stops the GPU bill.", key="minTasks"
+    )
     max_tasks: int = setting(2, "Most NIM tasks the service scales out to.", key="maxTasks")
-    requests_per_target: int = setting(20, "Target tracking: ALB requests per minute per task before scaling out.", key="requestsPerTarget")
-    allowed_cidrs: list[str] = setting([], "CIDRs allowed to reach the load balancer. Empty = closed to everyone (set your IP/32 or VPN range to open it).", key="allowedCidrs")
-    internet_facing: bool = setting(True, "false gives an internal load balancer reachable only inside the VPC.", key="internetFacing")
-    certificate_arn: str | None = setting(None, "ACM certificate ARN: serve HTTPS on 443 and redirect HTTP 80 to it.", key="certificateArn")
-    ngc_secret_arn: str | None = setting(None, "Existing Secrets Manager secret {\"username\": \"$oauthtoken\", \"password\": <NGC key>}; else pass --parameters NgcApiKey=...", key="ngcSecretArn")
-    health_check_grace_minutes: int = setting(45, "ECS health-check grace period: first start downloads and compiles tens of GB.", key="healthCheckGraceMinutes")
-    idle_timeout_seconds: int = setting(900, "ALB idle timeout; long video prompts and streams need more than the 60 s default.", key="idleTimeoutSeconds")
-    deregistration_delay_seconds: int = setting(30, "Seconds the ALB drains a stopping task.", key="deregistrationDelaySeconds")
-    root_volume_gib: int = setting(200, "Encrypted gp3 root volume per GPU instance (the NIM image is tens of GB).", key="rootVolumeGiB")
-    container_uid: int = setting(1000, "UID/GID the NIM runs as; the EFS access point is owned by it.", key="containerUid")
-    shm_size_gib: int | None = setting(None, "/dev/shm size in GiB (vLLM crashes at Docker's 64 MB default); empty = 16, or half the host RAM if smaller.", key="shmSizeGiB")
-    alarm_email: str | None = setting(None, "Email subscribed to the stack's alarms (SNS); empty = alarms without a subscriber.", key="alarmEmail")
+    requests_per_target: int = setting(
+        20, "Target tracking: ALB requests per minute per task before scaling out.", key="requestsPerTarget"
+    )
+    allowed_cidrs: list[str] = setting(
+        [],
+        "CIDRs allowed to reach the load balancer. Empty = closed to everyone (set your IP/32 or VPN range to open it).",
+        key="allowedCidrs",
+    )
+    internet_facing: bool = setting(
+        True, "false gives an internal load balancer reachable only inside the VPC.", key="internetFacing"
+    )
+    certificate_arn: str | None = setting(
+        None, "ACM certificate ARN: serve HTTPS on 443 and redirect HTTP 80 to it.", key="certificateArn"
+    )
+    ngc_secret_arn: str | None = setting(
+        None,
+        'Existing Secrets Manager secret {"username": "$oauthtoken", "password": <NGC key>}; else pass --parameters NgcApiKey=...',
+        key="ngcSecretArn",
+    )
+    health_check_grace_minutes: int = setting(
+        45,
+        "ECS health-check grace period: first start downloads and compiles tens of GB.",
+        key="healthCheckGraceMinutes",
+    )
+    idle_timeout_seconds: int = setting(
+        900,
+        "ALB idle timeout; long video prompts and streams need more than the 60 s default.",
+        key="idleTimeoutSeconds",
+    )
+    deregistration_delay_seconds: int = setting(
+        30, "Seconds the ALB drains a stopping task.", key="deregistrationDelaySeconds"
+    )
+    root_volume_gib: int = setting(
+        200, "Encrypted gp3 root volume per GPU instance (the NIM image is tens of GB).", key="rootVolumeGiB"
+    )
+    container_uid: int = setting(
+        1000, "UID/GID the NIM runs as; the EFS access point is owned by it.", key="containerUid"
+    )
+    shm_size_gib: int | None = setting(
+        None,
+        "/dev/shm size in GiB (vLLM crashes at Docker's 64 MB default); empty = 16, or half the host RAM if smaller.",
+        key="shmSizeGiB",
+    )
+    alarm_email: str | None = setting(
+        None,
+        "Email subscribed to the stack's alarms (SNS); empty = alarms without a subscriber.",
+        key="alarmEmail",
+    )
 
     UNIFIED_REPO: ClassVar[str] = "nvcr.io/nim/nvidia/cosmos3"
 
@@ -251,7 +354,9 @@ class ReasonerConfig:
         raw = _Reader(cls, ctx)
         image = _image("reasonerImage", raw("reasonerImage"))
         variant = _as_choice("reasonerVariant", raw("reasonerVariant"), ("edge", "nano", "super"))
-        precision = _as_choice("reasonerPrecision", raw("reasonerPrecision"), ("auto", "bf16", "fp8", "nvfp4"))
+        precision = _as_choice(
+            "reasonerPrecision", raw("reasonerPrecision"), ("auto", "bf16", "fp8", "nvfp4")
+        )
         instance_type = str(raw("instanceType")).strip()
         try:
             catalog.get_instance(instance_type)
@@ -264,13 +369,17 @@ class ReasonerConfig:
             raise ConfigError(f"maxTasks ({max_tasks}) must be >= minTasks ({min_tasks})")
         cert = _optional(raw("certificateArn"))
         if cert is not None and not _ARN_ACM.match(str(cert)):
-            raise ConfigError(f"certificateArn must be an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID), got {cert!r}")
+            raise ConfigError(
+                f"certificateArn must be an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID), got {cert!r}"
+            )
         email = _optional(raw("alarmEmail"))
         if email is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", str(email)):
             raise ConfigError(f"alarmEmail must be an email address, got {email!r}")
         profile = _optional(raw("nimModelProfile"))
         if profile is not None and not re.match(r"^[A-Za-z0-9._:-]{1,128}$", str(profile)):
-            raise ConfigError(f"nimModelProfile must be a NIM profile id (letters, digits, . _ : -), got {profile!r}")
+            raise ConfigError(
+                f"nimModelProfile must be a NIM profile id (letters, digits, . _ : -), got {profile!r}"
+            )
         max_model_len = _optional(raw("maxModelLen"))
         max_num_seqs = _optional(raw("maxNumSeqs"))
         gpu_util = _optional(raw("gpuMemoryUtilization"))
@@ -282,13 +391,19 @@ class ReasonerConfig:
             precision=precision,
             model_profile=profile,
             instance_type=instance_type,
-            max_model_len=None if max_model_len is None else _as_int("maxModelLen", max_model_len, 512, 1_048_576),
+            max_model_len=None
+            if max_model_len is None
+            else _as_int("maxModelLen", max_model_len, 512, 1_048_576),
             max_num_seqs=None if max_num_seqs is None else _as_int("maxNumSeqs", max_num_seqs, 1, 1024),
-            gpu_memory_utilization=None if gpu_util is None else _as_float("gpuMemoryUtilization", gpu_util, 0.0, 1.0, low_open=True),
+            gpu_memory_utilization=None
+            if gpu_util is None
+            else _as_float("gpuMemoryUtilization", gpu_util, 0.0, 1.0, low_open=True),
             max_images_per_prompt=_as_int("maxImagesPerPrompt", raw("maxImagesPerPrompt"), 0, 64),
             max_videos_per_prompt=_as_int("maxVideosPerPrompt", raw("maxVideosPerPrompt"), 0, 16),
             video_pruning_rate=None if pruning is None else _as_float("videoPruningRate", pruning, 0.0, 0.99),
-            log_level=_as_choice("nimLogLevel", raw("nimLogLevel"), tuple(s.lower() for s in _LOG_LEVELS)).upper(),
+            log_level=_as_choice(
+                "nimLogLevel", raw("nimLogLevel"), tuple(s.lower() for s in _LOG_LEVELS)
+            ).upper(),
             min_tasks=min_tasks,
             max_tasks=max_tasks,
             requests_per_target=_as_int("requestsPerTarget", raw("requestsPerTarget"), 1, 100_000),
@@ -296,12 +411,18 @@ class ReasonerConfig:
             internet_facing=_as_bool("internetFacing", raw("internetFacing")),
             certificate_arn=cert,
             ngc_secret_arn=_secret_arn("ngcSecretArn", raw("ngcSecretArn")),
-            health_check_grace_minutes=_as_int("healthCheckGraceMinutes", raw("healthCheckGraceMinutes"), 5, 120),
+            health_check_grace_minutes=_as_int(
+                "healthCheckGraceMinutes", raw("healthCheckGraceMinutes"), 5, 120
+            ),
             idle_timeout_seconds=_as_int("idleTimeoutSeconds", raw("idleTimeoutSeconds"), 60, 4000),
-            deregistration_delay_seconds=_as_int("deregistrationDelaySeconds", raw("deregistrationDelaySeconds"), 0, 3600),
+            deregistration_delay_seconds=_as_int(
+                "deregistrationDelaySeconds", raw("deregistrationDelaySeconds"), 0, 3600
+            ),
             root_volume_gib=_as_int("rootVolumeGiB", raw("rootVolumeGiB"), 100, 16_384),
             container_uid=_as_int("containerUid", raw("containerUid"), 1, 2_147_483_647),
-            shm_size_gib=None if _optional(raw("shmSizeGiB")) is None else _as_int("shmSizeGiB", raw("shmSizeGiB"), 1, 512),
+            shm_size_gib=None
+            if _optional(raw("shmSizeGiB")) is None
+            else _as_int("shmSizeGiB", raw("shmSizeGiB"), 1, 512),
             alarm_email=email,
         )
         if variant == "edge" and not cfg.unified_image:
@@ -343,20 +464,64 @@ class GeneratorConfig:
     """Settings of GeneratorBatchStack."""
 
     network: NetworkConfig
-    instance_types: list[str] = setting(["g6e.2xlarge"], "GPU instance types Batch may launch (one GPU per job); each must fit the model.", key="generatorInstanceTypes")
-    model: str = setting("nano", "Generator model: nano (nvidia/Cosmos3-Nano) or super.", key="generatorModel")
-    precision: str = setting("bf16", "Default generator precision: bf16 or fp8 (fp8 needs compute capability >= 8.9).", key="generatorPrecision")
-    offload: bool = setting(False, "CPU-offload model layers by default (fits smaller GPUs, slower).", key="generatorOffload")
-    max_vcpus: int = setting(32, "Cap on vCPUs the compute environment runs at once: the ceiling of the GPU bill.", key="generatorMaxVcpus")
-    spot: bool = setting(False, "Use Spot capacity (interrupted jobs retry; SPOT_PRICE_CAPACITY_OPTIMIZED).", key="generatorSpot")
-    image: str | None = setting(None, "Prebuilt job image URI (with tag); empty = build container/generator at deploy (needs Docker).", key="generatorImage")
-    hf_token_secret_arn: str | None = setting(None, "Existing Secrets Manager secret holding the Hugging Face token; else pass --parameters HfToken=...", key="hfTokenSecretArn")
-    model_revision: str = setting("main", "Hugging Face revision (branch, tag or commit) of the model weights.", key="generatorModelRevision")
-    job_timeout_minutes: int = setting(120, "Batch job timeout per attempt, in minutes.", key="generatorJobTimeoutMinutes")
-    root_volume_gib: int = setting(200, "Encrypted gp3 root volume per Batch instance (the job image is ~20 GB).", key="generatorRootVolumeGiB")
-    input_retention_days: int = setting(30, "Days before uploaded inputs (inputs/) expire.", key="inputRetentionDays")
-    output_retention_days: int | None = setting(None, "Days before outputs (outputs/) expire; empty = keep.", key="outputRetentionDays")
-    container_uid: int = setting(1000, "UID/GID the job runs as; owns the EFS Hugging Face cache.", key="generatorContainerUid")
+    instance_types: list[str] = setting(
+        ["g6e.2xlarge"],
+        "GPU instance types Batch may launch (one GPU per job); each must fit the model.",
+        key="generatorInstanceTypes",
+    )
+    model: str = setting(
+        "nano", "Generator model: nano (nvidia/Cosmos3-Nano) or super.", key="generatorModel"
+    )
+    precision: str = setting(
+        "bf16",
+        "Default generator precision: bf16 or fp8 (fp8 needs compute capability >= 8.9).",
+        key="generatorPrecision",
+    )
+    offload: bool = setting(
+        False, "CPU-offload model layers by default (fits smaller GPUs, slower).", key="generatorOffload"
+    )
+    max_vcpus: int = setting(
+        32,
+        "Cap on vCPUs the compute environment runs at once: the ceiling of the GPU bill.",
+        key="generatorMaxVcpus",
+    )
+    spot: bool = setting(
+        False,
+        "Use Spot capacity (interrupted jobs retry; SPOT_PRICE_CAPACITY_OPTIMIZED).",
+        key="generatorSpot",
+    )
+    image: str | None = setting(
+        None,
+        "Prebuilt job image URI (with tag); empty = build container/generator at deploy (needs Docker).",
+        key="generatorImage",
+    )
+    hf_token_secret_arn: str | None = setting(
+        None,
+        "Existing Secrets Manager secret holding the Hugging Face token; else pass --parameters HfToken=...",
+        key="hfTokenSecretArn",
+    )
+    model_revision: str = setting(
+        "main",
+        "Hugging Face revision (branch, tag or commit) of the model weights.",
+        key="generatorModelRevision",
+    )
+    job_timeout_minutes: int = setting(
+        120, "Batch job timeout per attempt, in minutes.", key="generatorJobTimeoutMinutes"
+    )
+    root_volume_gib: int = setting(
+        200,
+        "Encrypted gp3 root volume per Batch instance (the job image is ~20 GB).",
+        key="generatorRootVolumeGiB",
+    )
+    input_retention_days: int = setting(
+        30, "Days before uploaded inputs (inputs/) expire.", key="inputRetentionDays"
+    )
+    output_retention_days: int | None = setting(
+        None, "Days before outputs (outputs/) expire; empty = keep.", key="outputRetentionDays"
+    )
+    container_uid: int = setting(
+        1000, "UID/GID the job runs as; owns the EFS Hugging Face cache.", key="generatorContainerUid"
+    )
 
     @property
     def profile(self) -> catalog.GeneratorProfile:
@@ -382,7 +547,9 @@ class GeneratorConfig:
         raw = _Reader(cls, ctx)
         types = _as_list("generatorInstanceTypes", raw("generatorInstanceTypes"))
         if not types:
-            raise ConfigError("generatorInstanceTypes must name at least one instance type, e.g. [\"g6e.2xlarge\"]")
+            raise ConfigError(
+                'generatorInstanceTypes must name at least one instance type, e.g. ["g6e.2xlarge"]'
+            )
         for t in types:
             try:
                 catalog.get_instance(t)
@@ -393,9 +560,13 @@ class GeneratorConfig:
         offload = _as_bool("generatorOffload", raw("generatorOffload"))
         if catalog.generator_profile(model, precision, offload) is None:
             options = ", ".join(
-                f"{p.precision}{'+offload' if p.offload else ''}" for p in catalog.GENERATOR_PROFILES if p.model == model
+                f"{p.precision}{'+offload' if p.offload else ''}"
+                for p in catalog.GENERATOR_PROFILES
+                if p.model == model
             )
-            raise ConfigError(f"generator {model} has no {precision}{' offload' if offload else ''} profile; use one of: {options}")
+            raise ConfigError(
+                f"generator {model} has no {precision}{' offload' if offload else ''} profile; use one of: {options}"
+            )
         for t in types:
             fit = catalog.generator_fit(t, model, precision, offload)
             if not fit.ok:
@@ -404,7 +575,9 @@ class GeneratorConfig:
                     if fit.alternatives
                     else "; no g5, g6e or p5 GPU holds it: set generatorOffload=true or a smaller precision"
                 )
-                raise ConfigError(f"generatorInstanceTypes: {t} cannot render {model} {precision}: {fit.reason}{hint}")
+                raise ConfigError(
+                    f"generatorInstanceTypes: {t} cannot render {model} {precision}: {fit.reason}{hint}"
+                )
         image = _optional(raw("generatorImage"))
         revision = str(raw("generatorModelRevision")).strip()
         if not re.match(r"^[A-Za-z0-9._/-]{1,128}$", revision):
@@ -427,10 +600,14 @@ class GeneratorConfig:
             image=None if image is None else _image("generatorImage", image),
             hf_token_secret_arn=_secret_arn("hfTokenSecretArn", raw("hfTokenSecretArn")),
             model_revision=revision,
-            job_timeout_minutes=_as_int("generatorJobTimeoutMinutes", raw("generatorJobTimeoutMinutes"), 5, 14 * 24 * 60),
+            job_timeout_minutes=_as_int(
+                "generatorJobTimeoutMinutes", raw("generatorJobTimeoutMinutes"), 5, 14 * 24 * 60
+            ),
             root_volume_gib=_as_int("generatorRootVolumeGiB", raw("generatorRootVolumeGiB"), 100, 16_384),
             input_retention_days=_as_int("inputRetentionDays", raw("inputRetentionDays"), 1, 3650),
-            output_retention_days=None if out_days is None else _as_int("outputRetentionDays", out_days, 1, 36500),
+            output_retention_days=None
+            if out_days is None
+            else _as_int("outputRetentionDays", out_days, 1, 36500),
             container_uid=_as_int("generatorContainerUid", raw("generatorContainerUid"), 1, 2_147_483_647),
         )
 
@@ -438,7 +615,11 @@ class GeneratorConfig:
 def all_settings() -> list[tuple[str, str, Any, str]]:
     """(stack, context key, default, description) for every setting, in declaration order."""
     rows = []
-    for stack, cls in (("both", NetworkConfig), ("ReasonerStack", ReasonerConfig), ("GeneratorBatchStack", GeneratorConfig)):
+    for stack, cls in (
+        ("both", NetworkConfig),
+        ("ReasonerStack", ReasonerConfig),
+        ("GeneratorBatchStack", GeneratorConfig),
+    ):
         for f in fields(cls):
             if "key" in f.metadata:
                 rows.append((stack, f.metadata["key"], _default_of(f), f.metadata["doc"]))

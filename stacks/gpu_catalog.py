@@ -321,15 +321,16 @@ def reasoner_fit(
             continue
         return Fit(True, "fits", inst, p.precision, p.tensor_parallel, p.gib_per_gpu)
     if not candidates:
-        reason = (
-            f"no {variant} profile in {wanted}"
-            + ("" if unified_image else " with the reasoner-only image (edge needs the unified cosmos3 image)")
+        reason = f"no {variant} profile in {wanted}" + (
+            "" if unified_image else " with the reasoner-only image (edge needs the unified cosmos3 image)"
         )
     alternatives = cheapest_reasoner_instances(variant, precision, unified_image)
     return Fit(False, reason, inst, alternatives=alternatives)
 
 
-def cheapest_reasoner_instances(variant: str, precision: str, unified_image: bool, limit: int = 3) -> list[str]:
+def cheapest_reasoner_instances(
+    variant: str, precision: str, unified_image: bool, limit: int = 3
+) -> list[str]:
     fits = []
     for name in sorted(INSTANCES, key=_sort_key):
         if reasoner_fit_ok(name, variant, precision, unified_image):
@@ -393,7 +394,9 @@ def generator_fit_ok(instance_type: str, model: str, precision: str, offload: bo
     )
 
 
-def estimated_generator_seconds(instance_type: str, height: int, width: int, precision: str = "bf16") -> tuple[float, bool]:
+def estimated_generator_seconds(
+    instance_type: str, height: int, width: int, precision: str = "bf16"
+) -> tuple[float, bool]:
     """Seconds per Nano video on one GPU of `instance_type`; (seconds, is_estimate).
 
     H100 bf16 figures are measured; other GPUs are scaled by their dense bf16 (or fp8) rate

@@ -1,7 +1,7 @@
 """Generate docs/sizing.md and docs/configuration.md from the catalog and the settings.
 
-    python -m stacks.sizing          # rewrite both files
-    python -m stacks.sizing --check  # exit 1 if either is stale (the test suite does this too)
+python -m stacks.sizing          # rewrite both files
+python -m stacks.sizing --check  # exit 1 if either is stale (the test suite does this too)
 """
 
 from __future__ import annotations
@@ -40,7 +40,10 @@ def render_sizing() -> str:
         "| instance | GPUs | GPU | usable GiB/GPU | compute capability | vCPU | RAM GiB | USD/hour |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for name in sorted(cat.INSTANCES, key=lambda n: (cat.FAMILIES.index(cat.INSTANCES[n].family), cat.INSTANCES[n].price_per_hour_usd)):
+    for name in sorted(
+        cat.INSTANCES,
+        key=lambda n: (cat.FAMILIES.index(cat.INSTANCES[n].family), cat.INSTANCES[n].price_per_hour_usd),
+    ):
         i = cat.INSTANCES[name]
         lines.append(
             f"| {name} | {i.gpus} | {i.gpu_model} | {i.gib_per_gpu:g} | {i.compute_capability:g} | {i.vcpus} | "
@@ -77,7 +80,10 @@ def render_sizing() -> str:
         "| instance | edge | nano | super |",
         "|---|---|---|---|",
     ]
-    for name in sorted(cat.INSTANCES, key=lambda n: (cat.FAMILIES.index(cat.INSTANCES[n].family), cat.INSTANCES[n].price_per_hour_usd)):
+    for name in sorted(
+        cat.INSTANCES,
+        key=lambda n: (cat.FAMILIES.index(cat.INSTANCES[n].family), cat.INSTANCES[n].price_per_hour_usd),
+    ):
         row = [_yes(cat.reasoner_fit_ok(name, v, "auto", True)) for v in ("edge", "nano", "super")]
         lines.append(f"| {name} | " + " | ".join(row) + " |")
     lines += [
@@ -88,8 +94,11 @@ def render_sizing() -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for g in cat.GENERATOR_PROFILES:
-        fits = [n for n in sorted(cat.INSTANCES, key=lambda n: cat.INSTANCES[n].price_per_hour_usd)
-                if cat.generator_fit_ok(n, g.model, g.precision, g.offload)]
+        fits = [
+            n
+            for n in sorted(cat.INSTANCES, key=lambda n: cat.INSTANCES[n].price_per_hour_usd)
+            if cat.generator_fit_ok(n, g.model, g.precision, g.offload)
+        ]
         lines.append(
             f"| {g.model_id} | {g.precision} | {_yes(g.offload)} | {g.gib_per_gpu:g} | {g.min_host_ram_gib} | "
             f"{g.min_compute_capability:g} | {fits[0] if fits else 'none'} | {g.source} |"
@@ -103,7 +112,7 @@ def render_sizing() -> str:
     ]
     for name in ("g6e.2xlarge", "p5.4xlarge"):
         inst = cat.INSTANCES[name]
-        for (h, w) in cat.GENERATOR_SECONDS_PER_VIDEO_H100:
+        for h, w in cat.GENERATOR_SECONDS_PER_VIDEO_H100:
             for precision in ("bf16", "fp8"):
                 if precision == "fp8" and not inst.gpu.supports_fp8:
                     continue

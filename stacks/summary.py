@@ -44,26 +44,34 @@ def _facts(template: dict[str, Any]) -> list[str]:
             for c in props.get("ContainerDefinitions", []):
                 gpus = [r["Value"] for r in c.get("ResourceRequirements", []) if r.get("Type") == "GPU"]
                 image = c.get("Image")
-                facts.append(f"container {c.get('Name')}: {image if isinstance(image, str) else '(asset image)'}"
-                             + (f", {gpus[0]} GPU" if gpus else ""))
+                facts.append(
+                    f"container {c.get('Name')}: {image if isinstance(image, str) else '(asset image)'}"
+                    + (f", {gpus[0]} GPU" if gpus else "")
+                )
         elif rtype == "AWS::Batch::JobDefinition":
             cp = props.get("ContainerProperties", {})
             gpus = [r["Value"] for r in cp.get("ResourceRequirements", []) if r.get("Type") == "GPU"]
-            facts.append(f"job definition: {gpus[0] if gpus else 0} GPU, timeout "
-                         f"{props.get('Timeout', {}).get('AttemptDurationSeconds', '-')} s, "
-                         f"{props.get('RetryStrategy', {}).get('Attempts', 1)} attempts")
+            facts.append(
+                f"job definition: {gpus[0] if gpus else 0} GPU, timeout "
+                f"{props.get('Timeout', {}).get('AttemptDurationSeconds', '-')} s, "
+                f"{props.get('RetryStrategy', {}).get('Attempts', 1)} attempts"
+            )
     return facts
 
 
 def summarize(outdir: Path, console: Console) -> None:
     manifest = json.loads((outdir / "manifest.json").read_text())
     stacks = [
-        (name, art) for name, art in manifest["artifacts"].items() if art["type"] == "aws:cloudformation:stack"
+        (name, art)
+        for name, art in manifest["artifacts"].items()
+        if art["type"] == "aws:cloudformation:stack"
     ]
     for name, art in stacks:
         template = json.loads((outdir / art["properties"]["templateFile"]).read_text())
         counts = Counter(r["Type"] for r in template.get("Resources", {}).values())
-        table = Table(title=f"{name}: {sum(counts.values())} resources", title_justify="left", show_lines=False)
+        table = Table(
+            title=f"{name}: {sum(counts.values())} resources", title_justify="left", show_lines=False
+        )
         table.add_column("what")
         table.add_column("detail")
         for rtype, label in _NOTABLE.items():
@@ -74,7 +82,9 @@ def summarize(outdir: Path, console: Console) -> None:
         for pname, p in template.get("Parameters", {}).items():
             if pname == "BootstrapVersion":
                 continue
-            table.add_row("parameter", f"{pname}{' (NoEcho)' if p.get('NoEcho') else ''}: {p.get('Description', '')}")
+            table.add_row(
+                "parameter", f"{pname}{' (NoEcho)' if p.get('NoEcho') else ''}: {p.get('Description', '')}"
+            )
         for oname, o in template.get("Outputs", {}).items():
             table.add_row("output", f"{oname}: {o.get('Description', '')}")
         console.print(table)

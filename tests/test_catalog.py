@@ -19,8 +19,14 @@ def test_catalog_covers_every_size_of_the_three_families() -> None:
 
 @pytest.mark.parametrize(
     ("name", "gpus", "gpu", "cc"),
-    [("g5.xlarge", 1, "A10G", 8.6), ("g5.48xlarge", 8, "A10G", 8.6), ("g6e.xlarge", 1, "L40S", 8.9),
-     ("g6e.12xlarge", 4, "L40S", 8.9), ("p5.4xlarge", 1, "H100", 9.0), ("p5.48xlarge", 8, "H100", 9.0)],
+    [
+        ("g5.xlarge", 1, "A10G", 8.6),
+        ("g5.48xlarge", 8, "A10G", 8.6),
+        ("g6e.xlarge", 1, "L40S", 8.9),
+        ("g6e.12xlarge", 4, "L40S", 8.9),
+        ("p5.4xlarge", 1, "H100", 9.0),
+        ("p5.48xlarge", 8, "H100", 9.0),
+    ],
 )
 def test_instance_facts(name: str, gpus: int, gpu: str, cc: float) -> None:
     inst = cat.INSTANCES[name]
@@ -30,8 +36,12 @@ def test_instance_facts(name: str, gpus: int, gpu: str, cc: float) -> None:
 
 def test_prices_grow_with_size_within_a_family() -> None:
     for fam in cat.FAMILIES:
-        rows = sorted((i.gpus * 1000 + i.vcpus, i.price_per_hour_usd) for i in cat.INSTANCES.values() if i.family == fam)
-        by_vcpu = sorted((i.vcpus, i.price_per_hour_usd) for i in cat.INSTANCES.values() if i.family == fam and i.gpus == 1)
+        rows = sorted(
+            (i.gpus * 1000 + i.vcpus, i.price_per_hour_usd) for i in cat.INSTANCES.values() if i.family == fam
+        )
+        by_vcpu = sorted(
+            (i.vcpus, i.price_per_hour_usd) for i in cat.INSTANCES.values() if i.family == fam and i.gpus == 1
+        )
         assert [p for _, p in by_vcpu] == sorted(p for _, p in by_vcpu), fam
         assert rows
 

@@ -39,13 +39,23 @@ def test_defaults() -> None:
 
 def test_strings_from_the_command_line_are_parsed() -> None:
     r = ReasonerConfig.read(
-        Ctx(minTasks="0", maxTasks="3", internetFacing="false", allowedCidrs='["10.0.0.0/8", "192.0.2.1/32"]',
-            gpuMemoryUtilization="0.9", videoPruningRate="0.5", maxModelLen="32768")
+        Ctx(
+            minTasks="0",
+            maxTasks="3",
+            internetFacing="false",
+            allowedCidrs='["10.0.0.0/8", "192.0.2.1/32"]',
+            gpuMemoryUtilization="0.9",
+            videoPruningRate="0.5",
+            maxModelLen="32768",
+        )
     )
     assert (r.min_tasks, r.max_tasks, r.internet_facing) == (0, 3, False)
     assert r.allowed_cidrs == ["10.0.0.0/8", "192.0.2.1/32"]
     assert (r.gpu_memory_utilization, r.video_pruning_rate, r.max_model_len) == (0.9, 0.5, 32768)
-    assert ReasonerConfig.read(Ctx(allowedCidrs="10.0.0.0/8,192.0.2.0/24")).allowed_cidrs == ["10.0.0.0/8", "192.0.2.0/24"]
+    assert ReasonerConfig.read(Ctx(allowedCidrs="10.0.0.0/8,192.0.2.0/24")).allowed_cidrs == [
+        "10.0.0.0/8",
+        "192.0.2.0/24",
+    ]
 
 
 def test_small_hosts_get_half_their_ram_as_shm() -> None:
@@ -56,7 +66,10 @@ def test_small_hosts_get_half_their_ram_as_shm() -> None:
 @pytest.mark.parametrize(
     ("ctx", "message"),
     [
-        ({"instanceType": "g5.xlarge"}, r"g5\.xlarge cannot run the nano reasoner.*g6e\.xlarge.*reasonerVariant=edge"),
+        (
+            {"instanceType": "g5.xlarge"},
+            r"g5\.xlarge cannot run the nano reasoner.*g6e\.xlarge.*reasonerVariant=edge",
+        ),
         ({"instanceType": "g5.48xlarge"}, r"no tensor-parallel profile"),
         ({"instanceType": "m5.large"}, r"unknown instance type 'm5.large'"),
         ({"instanceType": "g6e.12xlarge", "reasonerVariant": "super"}, r"smallest that fits: p5\.4xlarge"),
@@ -65,7 +78,10 @@ def test_small_hosts_get_half_their_ram_as_shm() -> None:
         ({"reasonerPrecision": "nvfp4"}, r"nvfp4 needs compute capability >= 10"),
         ({"reasonerImage": "nvcr.io/nim/nvidia/cosmos3:latest"}, r"not ':latest'"),
         ({"reasonerImage": "nvcr.io/nim/nvidia/cosmos3"}, r"pinned tag or digest"),
-        ({"reasonerImage": "nvcr.io/nim/nvidia/cosmos3-reasoner:1.7.0", "reasonerVariant": "edge"}, r"edge needs the unified image"),
+        (
+            {"reasonerImage": "nvcr.io/nim/nvidia/cosmos3-reasoner:1.7.0", "reasonerVariant": "edge"},
+            r"edge needs the unified image",
+        ),
         ({"allowedCidrs": ["10.0.0.1/8"]}, r"not a valid CIDR block"),
         ({"allowedCidrs": ["300.1.1.1/32"]}, r"not a valid CIDR block"),
         ({"allowedCidrs": "[not json"}, r"must be a JSON list"),
@@ -78,7 +94,10 @@ def test_small_hosts_get_half_their_ram_as_shm() -> None:
         ({"natGateways": 0}, r"natGateways must be >= 1"),
         ({"logRetentionDays": 10}, r"logRetentionDays must be one CloudWatch accepts"),
         ({"internetFacing": "maybe"}, r"internetFacing must be true or false"),
-        ({"certificateArn": "arn:aws:iam::123456789012:server-certificate/x"}, r"certificateArn must be an ACM"),
+        (
+            {"certificateArn": "arn:aws:iam::123456789012:server-certificate/x"},
+            r"certificateArn must be an ACM",
+        ),
         ({"ngcSecretArn": "my-secret"}, r"ngcSecretArn must be a Secrets Manager secret ARN"),
         ({"gpuMemoryUtilization": 1.5}, r"gpuMemoryUtilization must be > 0.0 and <= 1.0"),
         ({"videoPruningRate": 1}, r"videoPruningRate must be >= 0.0 and <= 0.99"),
@@ -87,7 +106,10 @@ def test_small_hosts_get_half_their_ram_as_shm() -> None:
         ({"shmSizeGiB": 30}, r"shmSizeGiB=30 is more than half"),
         ({"alarmEmail": "ops"}, r"alarmEmail must be an email address"),
         ({"rootVolumeGiB": 30}, r"rootVolumeGiB must be >= 100"),
-        ({"reasonerPrecision": "nvfp4", "instanceType": "p5.48xlarge"}, r"no g5, g6e or p5 instance runs this combination"),
+        (
+            {"reasonerPrecision": "nvfp4", "instanceType": "p5.48xlarge"},
+            r"no g5, g6e or p5 instance runs this combination",
+        ),
     ],
 )
 def test_reasoner_bad_settings(ctx: dict[str, Any], message: str) -> None:
@@ -99,14 +121,23 @@ def test_reasoner_bad_settings(ctx: dict[str, Any], message: str) -> None:
 @pytest.mark.parametrize(
     ("ctx", "message"),
     [
-        ({"generatorInstanceTypes": ["g5.2xlarge"]}, r"g5\.2xlarge cannot render nano bf16.*smallest that fits: g6e\.2xlarge"),
+        (
+            {"generatorInstanceTypes": ["g5.2xlarge"]},
+            r"g5\.2xlarge cannot render nano bf16.*smallest that fits: g6e\.2xlarge",
+        ),
         ({"generatorInstanceTypes": ["g6e.xlarge"]}, r"host RAM"),
         ({"generatorInstanceTypes": []}, r"must name at least one"),
         ({"generatorInstanceTypes": ["p4d.24xlarge"]}, r"unknown instance type"),
-        ({"generatorPrecision": "fp8", "generatorInstanceTypes": ["g5.8xlarge"]}, r"fp8 needs compute capability >= 8\.9"),
+        (
+            {"generatorPrecision": "fp8", "generatorInstanceTypes": ["g5.8xlarge"]},
+            r"fp8 needs compute capability >= 8\.9",
+        ),
         ({"generatorModel": "ultra"}, r"generatorModel must be one of nano, super"),
         ({"generatorModel": "super"}, r"generator super has no bf16 profile"),
-        ({"generatorModel": "super", "generatorPrecision": "fp8"}, r"cannot render super fp8: .*no g5, g6e or p5 GPU holds it: set generatorOffload=true"),
+        (
+            {"generatorModel": "super", "generatorPrecision": "fp8"},
+            r"cannot render super fp8: .*no g5, g6e or p5 GPU holds it: set generatorOffload=true",
+        ),
         ({"generatorImage": "123456789012.dkr.ecr.us-east-1.amazonaws.com/gen:latest"}, r"not ':latest'"),
         ({"hfTokenSecretArn": "hf_abc"}, r"hfTokenSecretArn must be a Secrets Manager secret ARN"),
         ({"generatorMaxVcpus": 4}, r"generatorMaxVcpus=4 is below the 8 vCPUs"),
@@ -120,6 +151,12 @@ def test_generator_bad_settings(ctx: dict[str, Any], message: str) -> None:
 
 
 def test_generator_super_with_offload_on_h100() -> None:
-    g = GeneratorConfig.read(Ctx(generatorModel="super", generatorPrecision="fp8", generatorOffload=True,
-                                 generatorInstanceTypes=["p5.4xlarge"]))
+    g = GeneratorConfig.read(
+        Ctx(
+            generatorModel="super",
+            generatorPrecision="fp8",
+            generatorOffload=True,
+            generatorInstanceTypes=["p5.4xlarge"],
+        )
+    )
     assert g.profile.offload and g.job_vcpus == 16

@@ -11,7 +11,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_sizing_and_configuration_docs_are_current() -> None:
     for name, render in sizing.OUTPUTS.items():
-        assert (ROOT / "docs" / name).read_text() == render(), f"docs/{name} is stale: run `python -m stacks.sizing`"
+        assert (ROOT / "docs" / name).read_text() == render(), (
+            f"docs/{name} is stale: run `python -m stacks.sizing`"
+        )
 
 
 def test_sizing_doc_answers_the_g5_question() -> None:

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from template_utils import BASE_CONTEXT, ROOT, template_of
-from template_utils import normalized, only, resources
+from template_utils import BASE_CONTEXT, ROOT, normalized, only, resources, template_of
 
 from stacks import gpu_catalog as catalog
 from stacks.config import ConfigError, GeneratorConfig
@@ -641,4 +640,8 @@ def test_no_secret_like_value_in_any_template(template: dict[str, Any], variant:
 
 def test_deployment_model_settings_reach_the_job(variant: dict[str, Any]) -> None:
     env = {e["Name"]: e["Value"] for e in job_container(variant)["Environment"]}
-    assert (env["GENERATOR_MODEL"], env["GENERATOR_PRECISION"], env["GENERATOR_OFFLOAD"]) == ("nano", "fp8", "none")
+    assert (env["GENERATOR_MODEL"], env["GENERATOR_PRECISION"], env["GENERATOR_OFFLOAD"]) == (
+        "nano",
+        "fp8",
+        "none",
+    )

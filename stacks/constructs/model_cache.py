@@ -30,7 +30,11 @@ class ModelCache(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.security_group = ec2.SecurityGroup(
-            self, "SecurityGroup", vpc=vpc, description="EFS model cache: NFS from the GPU hosts only", allow_all_outbound=False
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            description="EFS model cache: NFS from the GPU hosts only",
+            allow_all_outbound=False,
         )
         self.file_system = efs.FileSystem(
             self,
@@ -73,6 +77,8 @@ class ModelCache(Construct):
             iam.PolicyStatement(
                 actions=["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
                 resources=[self.file_system.file_system_arn],
-                conditions={"StringEquals": {"elasticfilesystem:AccessPointArn": self.access_point.access_point_arn}},
+                conditions={
+                    "StringEquals": {"elasticfilesystem:AccessPointArn": self.access_point.access_point_arn}
+                },
             )
         )

@@ -137,7 +137,6 @@ def test_deployment_defaults_fill_missing_fields_but_never_override_the_spec() -
 
 def test_a_bad_deployment_default_is_reported_like_a_bad_spec() -> None:
     import pytest
-
     from cosmos_generator.spec import SpecError, parse_spec
 
     with pytest.raises(SpecError, match="precision"):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 MODELS = {"nano": "nvidia/Cosmos3-Nano", "super": "nvidia/Cosmos3-Super"}
