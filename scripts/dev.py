@@ -79,7 +79,7 @@ def setup() -> None:
 
 def synth() -> None:
     setup()
-    run(BIN / "cdk", "synth", "--all", "--quiet", "--no-notices")
+    run(BIN / "cdk", "synth", "--quiet", "--no-notices")
     run(PY, "-m", "stacks.summary", "cdk.out")
 
 

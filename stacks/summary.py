@@ -80,8 +80,8 @@ def summarize(outdir: Path, console: Console) -> None:
         for fact in _facts(template):
             table.add_row("setting", fact)
         for pname, p in template.get("Parameters", {}).items():
-            if pname == "BootstrapVersion":
-                continue
+            if pname == "BootstrapVersion" or pname.startswith("SsmParameterValue"):
+                continue  # CDK's own: bootstrap check, latest ECS GPU AMI id from SSM
             table.add_row(
                 "parameter", f"{pname}{' (NoEcho)' if p.get('NoEcho') else ''}: {p.get('Description', '')}"
             )
