@@ -61,6 +61,24 @@ def catalog_instance(name: str) -> catalog.GpuInstance:
         raise CosmosError(str(exc)[0].upper() + str(exc)[1:] + ".") from exc
 
 
+def check_generator_instance(name: str) -> None:
+    """Refuse a generator instance that cannot render the videos being priced.
+
+    The per-video figure is for Nano in BF16, fully resident (the stack's default generator
+    settings and the only measured timings). Pricing a GPU that cannot hold it (every g5 size, or a
+    g6e too small in host RAM) would print a cost for videos that never render, so say why and
+    name the cheapest instances that can.
+    """
+    fit = catalog.generator_fit(catalog_instance(name).name, "nano", "bf16", offload=False)
+    if not fit.ok:
+        raise CosmosError(
+            f"{name} cannot run the Nano generator in BF16: {fit.reason}.",
+            f"Price one that can: --generator-instance {' or '.join(fit.alternatives)}."
+            if fit.alternatives
+            else None,
+        )
+
+
 @dataclass(frozen=True)
 class Price:
     usd_per_hour: float
@@ -366,7 +384,7 @@ def _cost(
         )
     instance = instance or DEFAULT_REASONER_INSTANCE
     catalog_instance(instance)
-    catalog_instance(generator_instance)
+    check_generator_instance(generator_instance)
 
     sess = None if price_source == "catalog" else session(region)
     src: PriceSource = price_source  # type: ignore[assignment]

@@ -435,7 +435,13 @@ def submit_command(
             "e.g. -o compile=default -o vae_tiling=true.",
         ),
     ] = None,
-    name: Annotated[str | None, typer.Option(help="Batch job name (default: cosmosctl-<time>-<id>).")] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            help="Batch job name (default: cosmosctl-<time>-<id>). `generate list` shows only names "
+            "starting with cosmosctl-."
+        ),
+    ] = None,
     stack: StackOpt = GENERATOR_STACK,
     region: RegionOpt = None,
     as_json: JsonOpt = False,

@@ -195,13 +195,20 @@ def _sentence_at(text: str, pos: int) -> str:
 def _valid_matches(
     patterns: tuple[re.Pattern[str], ...], exclude: tuple[re.Pattern[str], ...], text: str
 ) -> list[re.Match[str]]:
-    """Every match of `patterns` not overlapping an `exclude` match (all start positions are tried)."""
+    """Every match of `patterns` whose first or last character no `exclude` match covers.
+
+    All start positions are tried. Only the ends of a match are checked because they are the words
+    a pattern anchors on ("A ... B"): an excluded phrase that merely sits in the middle of a longer
+    match ("A, near the excluded phrase, onto B") must not veto it, or a real hazard would pass
+    unflagged (see the rules file's "How a rule fires").
+    """
     blocked = [(m.start(), m.end()) for x in exclude for m in x.finditer(text)]
     found: list[re.Match[str]] = []
     for pattern in patterns:
         pos = 0
         while (m := pattern.search(text, pos)) is not None:
-            if not any(m.start() < end and start < m.end() for start, end in blocked):
+            last = max(m.start(), m.end() - 1)
+            if not any(start <= m.start() < end or start <= last < end for start, end in blocked):
                 found.append(m)
                 pos = m.end() if m.end() > m.start() else m.start() + 1
             else:

@@ -202,9 +202,79 @@ def test_cost_auto_without_credentials_uses_catalog(
         (["--bench", "b.json", "--throughput", "1"], "--bench or --throughput, not both"),
         (["--bench", "missing.json"], "Bench file not found"),
         (["--requests-per-hour", "10", "--hours-per-day", "0"], "--hours-per-day must be above 0"),
+        # No g5 GPU holds the Nano generator: a per-video price for it would be for videos that never render.
+        (["--generator-instance", "g5.48xlarge"], "g5.48xlarge cannot run the Nano generator"),
+        (["--generator-instance", "g6e.xlarge"], "needs >= 48 GiB host RAM"),
     ],
 )
 def test_cost_bad_input(runner: CliRunner, args: list[str], message: str) -> None:
     result = runner.invoke(app, ["cost", "--price-source", "catalog", *args])
     assert result.exit_code == 1
     assert message in result.stderr
+
+
+# ---------------------------------------------------------------- docs/cost.md is what the CLI prints
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "cost.md"
+DOC_LOAD = ["--requests-per-hour", "1000", "--hours-per-day", "10"]
+
+
+def _money(value: float) -> str:
+    return f"{value:,.2f}"
+
+
+@pytest.mark.parametrize("instance", ["g6e.xlarge", "g5.xlarge", "p5.4xlarge"])
+def test_docs_cost_md_reasoner_rows_match_the_cli(runner: CliRunner, instance: str) -> None:
+    """Each worked-example row in docs/cost.md is the output of the command the page shows."""
+    data = _cost_json(runner, "--instance", instance, *DOC_LOAD)
+    r, load = data["reasoner"], data["reasoner"]["load"]
+    row = (
+        f"| {r['price_per_hour_usd']:.3f} | {r['ebs_per_hour_usd']:.3f} | "
+        f"**{r['cost_per_1000_requests_full_load_usd']:.2f}** | {_money(load['gpu_monthly_usd'])} | "
+        f"{_money(load['total_monthly_usd'])} | **{load['cost_per_1000_requests_usd']:.2f}** |"
+    )
+    doc = DOC.read_text(encoding="utf-8")
+    [line] = [ln for ln in doc.splitlines() if ln.startswith(f"| {instance} (1 x ")]
+    assert line.endswith(row), f"docs/cost.md row for {instance} is stale; the CLI gives {row}"
+    # "Model it runs" is the largest reasoner the catalog's fit check allows on that instance.
+    largest = next(v for v in ("super", "nano", "edge") if catalog.reasoner_fit(instance, v).ok)
+    assert line.split("|")[2].strip().startswith(largest), line
+    assert f"cosmosctl cost --price-source catalog --instance {instance}" in doc
+
+
+def test_docs_cost_md_fixed_costs_and_scale_to_zero_match_the_cli(runner: CliRunner) -> None:
+    doc = DOC.read_text(encoding="utf-8")
+    data = _cost_json(runner, "--instance", "g6e.xlarge", *DOC_LOAD)
+    f = data["fixed_monthly_usd"]
+    cells = " | ".join(_money(f[k]) for k in ("alb", "nat", "efs", "logs", "secrets"))
+    assert f"| {cells} | **{_money(f['total'])}** |" in doc
+    assert f"fixed costs are ${_money(f['total'])} a month" in doc
+    assert f"**${_money(data['generator']['fixed_monthly_usd'])} a month**" in doc
+    zero = _cost_json(runner, "--instance", "g6e.xlarge", *DOC_LOAD, "--min-tasks", "0")["reasoner"]["load"]
+    assert (
+        f"${_money(zero['gpu_monthly_usd'])} a month, ${_money(zero['total_monthly_usd'])} in total, "
+        f"**${zero['cost_per_1000_requests_usd']:.2f}** per 1,000 requests"
+    ) in " ".join(doc.split())
+
+
+@pytest.mark.parametrize(
+    ("instance", "height", "width"),
+    [
+        ("g6e.2xlarge", 480, 832),
+        ("g6e.2xlarge", 720, 1280),
+        ("p5.4xlarge", 480, 832),
+        ("p5.4xlarge", 720, 1280),
+    ],
+)
+def test_docs_cost_md_video_rows_match_the_cli(
+    runner: CliRunner, instance: str, height: int, width: int
+) -> None:
+    g = _cost_json(
+        runner, "--generator-instance", instance, "--video-height", str(height), "--video-width", str(width)
+    )["generator"]
+    kind = "estimate" if g["seconds_estimated"] else "measured"
+    row = (
+        f"| {height}x{width} | {g['seconds_per_video']:.1f} ({kind}) | {g['price_per_hour_usd']:.3f} | "
+        f"**{g['cost_per_video_usd']:.2f}** | {_money(g['cost_per_1000_videos_usd'])} |"
+    )
+    assert row in DOC.read_text(encoding="utf-8"), f"docs/cost.md video row is stale; the CLI gives {row}"

@@ -87,6 +87,14 @@ QUESTION_CASES: list[tuple[str, str, list[str], str, list[str]]] = [
     ("shocked-dishwasher", "I got shocked touching the dishwasher", [E], "stop", STOP),
     ("tingle-faucet", "Why is there a tingle when I touch the faucet?", [E], "stop", STOP),
     ("hot-outlet", "The outlet behind the couch is hot to the touch", [E], "stop", STOP),
+    # Review additions: panel work phrased without "panel/box" right after the verb.
+    ("replace-main-breaker", "How do I replace the main breaker?", [E], "stop", STOP),
+    ("fuse-box-to-breakers", "Can I change my fuse box to a breaker panel?", [E], "stop", STOP),
+    ("panel-lugs", "How do I tighten the lugs in my panel?", [E], "stop", STOP),
+    ("cover-off-breaker-box", "Should I take the cover off the breaker box?", [E], "stop", STOP),
+    ("where-main-breaker", "Where is the main breaker?", [E], "caution", NOTICE),
+    ("blown-plug-fuse", "How do I change a blown fuse in the fuse box?", [E], "caution", NOTICE),
+    ("water-heater-element", "How do I replace a water heater element?", [E], "caution", NOTICE),
     # --- water near electricity
     ("water-socket", "There is water near a socket in my basement", [E, W], "stop", STOP),
     ("water-light-fixture", "Water is dripping from the ceiling light fixture", [E, W], "stop", STOP),
@@ -101,6 +109,14 @@ QUESTION_CASES: list[tuple[str, str, list[str], str, list[str]]] = [
     ("disposal-plug", "Water is leaking under the sink next to the disposal plug", [W], "stop", STOP),
     ("cord-in-rain", "The extension cord is lying in the rain", [W], "stop", STOP),
     ("wet-outlet", "The bathroom outlet is wet after my shower", [E, W], "stop", STOP),
+    # An excluded phrase ("water heater") in the middle of the match must not hide the outlet.
+    (
+        "leak-past-heater-onto-outlet",
+        "Water is leaking from the water heater onto the outlet below",
+        [E, W],
+        "stop",
+        STOP,
+    ),
     # --- gas
     ("smell-gas", "I smell gas in the kitchen", [G], "stop", STOP),
     ("smelling-gas", "We keep smelling gas near the furnace", [G], "stop", STOP),
@@ -113,11 +129,14 @@ QUESTION_CASES: list[tuple[str, str, list[str], str, list[str]]] = [
     ("flex-connector", "Can I tighten the flex gas connector behind the stove?", [G], "stop", STOP),
     ("convert-propane", "Converting my dryer from natural gas to propane", [G], "stop", STOP),
     ("co-alarm", "My CO alarm is going off", [G], "stop", STOP),
+    ("co-detector-beeping", "The carbon monoxide detector is beeping", [G], "stop", STOP),
+    ("move-gas-meter", "Can I move a gas meter?", [G], "stop", STOP),
     ("pilot-out", "The pilot light on my furnace keeps going out", [G], "caution", NOTICE),
     ("no-gas-smell-pilot", "I don't smell gas, but the pilot light won't stay lit", [G], "caution", NOTICE),
     ("no-gas-smell-flame", "There's no gas smell but the burner flame is yellow", [G], "caution", NOTICE),
     ("thermocouple", "How do I replace the thermocouple on my gas water heater?", [G], "caution", NOTICE),
     ("propane-grill", "My propane grill won't light", [G], "caution", NOTICE),
+    ("pilot-alone", "The pilot on my water heater keeps going out", [G], "caution", NOTICE),
     # --- structural
     ("remove-wall", "Can I remove the wall between the kitchen and dining room?", [S], "caution", NOTICE),
     ("removing-a-wall", "Removing a wall to open up the living room", [S], "caution", NOTICE),
@@ -169,6 +188,8 @@ QUESTION_CASES: list[tuple[str, str, list[str], str, list[str]]] = [
     ("plug-the-leak", "How do I plug the leak in this copper pipe with water dripping?", [], "none", NONE),
     ("pull-chain-cord", "The pull cord on the blinds is wet", [], "none", NONE),
     ("breaker-bar", "Use a breaker bar on the stuck hose bib", [], "none", NONE),
+    ("lug-nuts", "Tighten the lug nuts on the trailer", [], "none", NONE),
+    ("pilot-hole", "Drill a pilot hole before driving the hinge screw", [], "none", NONE),
     ("co-chirp", "What is that chirp, is it the smoke detector battery?", [], "none", NONE),
 ]
 
@@ -262,6 +283,29 @@ OTHER_CASES: list[tuple[str, str, Observation | None, str, list[str], str, list[
         "How do I replace an outlet?",
         None,
         "Don't forget to remove the panel cover before you start.",
+        [E],
+        "stop",
+        STOP,
+        {"electrical.panel-work"},
+    ),
+    (
+        # Review addition: the device box behind an outlet is not the service panel. A normal
+        # outlet-replacement draft must keep its procedure (caution), not be withheld (stop).
+        "draft-device-electrical-box-is-not-the-panel",
+        "How do I replace an outlet?",
+        None,
+        "Turn off the breaker. Remove the receptacle from the electrical box. Take the cover plate "
+        "off the electrical box first if it is still on.",
+        [E],
+        "caution",
+        NOTICE,
+        {"electrical.wiring-devices"},
+    ),
+    (
+        "draft-breaker-box-cover-off",
+        "How do I replace an outlet?",
+        None,
+        "Take the cover off the breaker box to find the circuit.",
         [E],
         "stop",
         STOP,
