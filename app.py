@@ -24,6 +24,12 @@ def build_app(context: dict[str, Any] | None = None, outdir: str | None = None) 
     env = cdk.Environment(
         account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
     )
+    if reasoner.network.vpc_id and not (env.account and env.region):
+        # Vpc.from_lookup would otherwise fail with a jsii traceback.
+        raise ConfigError(
+            "vpcId needs AWS credentials and a region: cdk looks the VPC up in your account. Run cdk with "
+            "a profile (and region), or leave vpcId empty to create a VPC"
+        )
     ReasonerStack(
         app,
         "ReasonerStack",

@@ -169,6 +169,14 @@ def _secret_arn(key: str, value: Any) -> str | None:
 
 # ---------------------------------------------------------------------------- shared settings
 
+# Subnets of a VPC the stacks create (stacks/constructs/network.py): a /24 public and a /20 private
+# subnet (room for an ENI per awsvpc task) in each of two AZs. CDK aligns each subnet to its own
+# size (x.x.0/24, x.x.1/24, x.x.16/20, x.x.32/20), so they need a /18; a smaller VPC would fail
+# inside CDK with a traceback instead of this one-line message.
+PUBLIC_SUBNET_MASK = 24
+PRIVATE_SUBNET_MASK = 20
+LARGEST_VPC_PREFIX = 18
+
 
 @dataclass(frozen=True, kw_only=True)
 class NetworkConfig:
@@ -180,7 +188,9 @@ class NetworkConfig:
         key="vpcId",
     )
     vpc_cidr: str = setting(
-        "10.40.0.0/16", "CIDR of the VPC the stack creates when vpcId is not set.", key="vpcCidr"
+        "10.40.0.0/16",
+        "CIDR (/16 to /18) of the VPC the stack creates when vpcId is not set.",
+        key="vpcCidr",
     )
     nat_gateways: int = setting(
         1, "NAT gateways for a created VPC (1 is cheapest; 2 survives an AZ outage).", key="natGateways"
@@ -197,8 +207,11 @@ class NetworkConfig:
             raise ConfigError(f"vpcId must look like vpc-0123456789abcdef0, got {vpc_id!r}")
         cidr = _cidr("vpcCidr", str(raw("vpcCidr")))
         prefix = ipaddress.ip_network(cidr).prefixlen
-        if not 16 <= prefix <= 24:
-            raise ConfigError(f"vpcCidr must be between /16 and /24 to hold four subnets, got {cidr}")
+        if not 16 <= prefix <= LARGEST_VPC_PREFIX:
+            raise ConfigError(
+                f"vpcCidr must be between /16 and /{LARGEST_VPC_PREFIX} to hold two /{PUBLIC_SUBNET_MASK} public "
+                f"and two /{PRIVATE_SUBNET_MASK} private subnets, got {cidr}"
+            )
         retention = _as_int("logRetentionDays", raw("logRetentionDays"), 1)
         if retention not in _RETENTION_DAYS:
             raise ConfigError(
@@ -298,7 +311,7 @@ class ReasonerConfig:
     )
     ngc_secret_arn: str | None = setting(
         None,
-        'Existing Secrets Manager secret {"username": "$oauthtoken", "password": <NGC key>}; else pass --parameters NgcApiKey=...',
+        'Complete ARN (ending in -XXXXXX, as the console shows it) of an existing secret {"username": "$oauthtoken", "password": <NGC key>}; else pass --parameters NgcApiKey=...',
         key="ngcSecretArn",
     )
     health_check_grace_minutes: int = setting(
@@ -497,7 +510,7 @@ class GeneratorConfig:
     )
     hf_token_secret_arn: str | None = setting(
         None,
-        "Existing Secrets Manager secret holding the Hugging Face token; else pass --parameters HfToken=...",
+        "Complete ARN (ending in -XXXXXX) of an existing secret holding the Hugging Face token; else pass --parameters HfToken=...",
         key="hfTokenSecretArn",
     )
     model_revision: str = setting(

@@ -342,11 +342,23 @@ def reasoner_fit_ok(instance_type: str, variant: str, precision: str, unified_im
     inst = INSTANCES[instance_type]
     wanted = automatic_precision(inst.compute_capability) if precision == "auto" else precision
     return any(
-        inst.compute_capability >= p.min_compute_capability
-        and p.tensor_parallel <= inst.gpus
-        and _fits_memory(p.gib_per_gpu, inst.gpu)
+        reasoner_profile_fits(instance_type, p) for p in reasoner_profiles_for(variant, wanted, unified_image)
+    )
+
+
+def cheapest_instance_for_profile(profile: ReasonerProfile) -> str | None:
+    """The cheapest instance that runs exactly this profile (docs/sizing.md's table), or None."""
+    return next((n for n in sorted(INSTANCES, key=_sort_key) if reasoner_profile_fits(n, profile)), None)
+
+
+def reasoner_profile_fits(instance_type: str, profile: ReasonerProfile) -> bool:
+    """Can `instance_type` run this one profile (GPU generation, GPU count, memory, host RAM)?"""
+    inst = INSTANCES[instance_type]
+    return (
+        inst.compute_capability >= profile.min_compute_capability
+        and profile.tensor_parallel <= inst.gpus
+        and _fits_memory(profile.gib_per_gpu, inst.gpu)
         and inst.memory_gib >= REASONER_MIN_HOST_RAM_GIB
-        for p in reasoner_profiles_for(variant, wanted, unified_image)
     )
 
 

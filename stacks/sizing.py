@@ -57,11 +57,13 @@ def render_sizing() -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for p in cat.REASONER_PROFILES:
-        fits = cat.cheapest_reasoner_instances(p.variant, p.precision, unified_image=True, limit=1)
+        # Per profile, not per precision: super BF16 on one 135 GiB GPU fits nowhere, even though
+        # its TP2 profile runs on a p5.48xlarge.
+        cheapest = cat.cheapest_instance_for_profile(p)
         image = "unified cosmos3 (2.1.0+) only" if p.unified_image_only else "both"
         lines.append(
             f"| {p.model_id} | {p.precision} | {p.gib_per_gpu:g} | {p.tensor_parallel} | {p.min_compute_capability:g} | "
-            f"{image} | {fits[0] if fits else 'none of g5/g6e/p5'} |"
+            f"{image} | {cheapest or 'none of g5/g6e/p5'} |"
         )
     lines += [
         "",

@@ -61,3 +61,21 @@ class SynthCache:
 
 def template_of(assembly: Any, stack: str) -> dict[str, Any]:
     return assembly.get_stack_by_name(stack).template
+
+
+def assert_efs_requires_tls_and_iam(file_system: dict[str, Any]) -> None:
+    """The file system policy refuses non-TLS clients, and no one mounts without an IAM grant.
+
+    cdk-nag has no rule for EFS transit encryption, so this is the check.
+    """
+    statements = file_system["FileSystemPolicy"]["Statement"]
+    assert {
+        "Action": "*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+    } in statements
+    # An Allow of ClientMount to everyone in the resource policy would let anonymous NFS clients in.
+    assert not [
+        s for s in statements if s["Effect"] == "Allow" and "elasticfilesystem:ClientMount" in json.dumps(s)
+    ]

@@ -47,6 +47,12 @@ def test_cosmosctl_never_imports_cdk_or_stacks_except_the_catalog() -> None:
     )
 
 
+def test_catalog_is_plain_data() -> None:
+    # cosmosctl reads prices and footprints from it without installing the CDK.
+    names = imports_of(ROOT / "stacks")[ROOT / "stacks" / "gpu_catalog.py"]
+    assert not [n for n in names if n.startswith(("aws_cdk", "constructs", "cdk_nag", "stacks"))]
+
+
 def test_job_image_imports_nothing_from_the_project() -> None:
     assert offenders(ROOT / "container" / "generator", ("stacks", "cosmosctl", "aws_cdk")) == []
 

@@ -131,3 +131,13 @@ def test_catalog_is_plain_data_without_cdk() -> None:
     imported = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert not any(m.startswith(("aws_cdk", "constructs")) for m in imported)
+
+
+def test_cheapest_fit_is_per_profile() -> None:
+    # docs/sizing.md lists one row per profile: super BF16 on a single 135 GiB GPU runs nowhere,
+    # even though super BF16 with tensor parallelism 2 runs on a p5.48xlarge.
+    super_bf16 = {
+        p.tensor_parallel: p for p in cat.REASONER_PROFILES if (p.variant, p.precision) == ("super", "bf16")
+    }
+    assert cat.cheapest_instance_for_profile(super_bf16[1]) is None
+    assert cat.cheapest_instance_for_profile(super_bf16[2]) == "p5.48xlarge"

@@ -85,7 +85,9 @@ def test_small_hosts_get_half_their_ram_as_shm() -> None:
         ({"allowedCidrs": ["10.0.0.1/8"]}, r"not a valid CIDR block"),
         ({"allowedCidrs": ["300.1.1.1/32"]}, r"not a valid CIDR block"),
         ({"allowedCidrs": "[not json"}, r"must be a JSON list"),
-        ({"vpcCidr": "10.0.0.0/28"}, r"vpcCidr must be between /16 and /24"),
+        ({"vpcCidr": "10.0.0.0/28"}, r"vpcCidr must be between /16 and /18"),
+        # /19 to /24 parse as CIDRs but cannot hold the four subnets CDK lays out.
+        ({"vpcCidr": "10.0.0.0/19"}, r"vpcCidr must be between /16 and /18 to hold two /24 public"),
         ({"vpcId": "my-vpc"}, r"vpcId must look like vpc-"),
         ({"minTasks": -1}, r"minTasks must be >= 0"),
         ({"maxTasks": 0}, r"maxTasks must be >= 1"),
@@ -160,3 +162,18 @@ def test_generator_super_with_offload_on_h100() -> None:
         )
     )
     assert g.profile.offload and g.job_vcpus == 16
+
+
+def test_smallest_allowed_vpc_cidr_holds_the_subnets() -> None:
+    # The bound in config.py must match what stacks/constructs/network.py lays out.
+    from aws_cdk import App, Stack
+    from aws_cdk.assertions import Template
+
+    from stacks.config import LARGEST_VPC_PREFIX, NetworkConfig
+    from stacks.constructs.network import Network
+
+    cidr = f"10.40.0.0/{LARGEST_VPC_PREFIX}"
+    stack = Stack(App(), "Probe")
+    Network(stack, "Network", config=NetworkConfig.read(Ctx(vpcCidr=cidr)))
+    subnets = Template.from_stack(stack).find_resources("AWS::EC2::Subnet")
+    assert len(subnets) == 4

@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from template_utils import BASE_CONTEXT, ROOT, normalized, only, resources, template_of
+from template_utils import (
+    BASE_CONTEXT,
+    ROOT,
+    assert_efs_requires_tls_and_iam,
+    normalized,
+    only,
+    resources,
+    template_of,
+)
 
 from stacks import gpu_catalog as catalog
 from stacks.config import ConfigError, GeneratorConfig
@@ -421,6 +429,7 @@ def test_efs_cache_mounted_with_tls_iam_and_access_point(template: dict[str, Any
     assert access_point["PosixUser"] == {"Uid": uid, "Gid": uid}
     assert access_point["RootDirectory"]["CreationInfo"]["OwnerUid"] == uid
     assert template["Resources"][fs]["Properties"]["Encrypted"] is True
+    assert_efs_requires_tls_and_iam(template["Resources"][fs]["Properties"])
     # The job role may mount only through that access point.
     efs = [
         s for s in policy_statements(template, "JobRole") if "elasticfilesystem:ClientMount" in _actions(s)

@@ -73,6 +73,8 @@ def build(**overrides: Any) -> None:
         ({"ngcSecretArn": "my-ngc-secret"}, r"ngcSecretArn must be a Secrets Manager secret ARN"),
         ({"alarmEmail": "ops"}, r"alarmEmail must be an email address, got 'ops'"),
         ({"vpcId": "vpc-xyz"}, r"vpcId must look like vpc-0123456789abcdef0"),
+        # No CDK_DEFAULT_ACCOUNT/REGION (no credentials): the VPC lookup cannot run.
+        ({"vpcId": "vpc-0123456789abcdef0"}, r"vpcId needs AWS credentials and a region"),
         ({"internetFacing": "maybe"}, r"internetFacing must be true or false, got 'maybe'"),
         ({"logRetentionDays": 10}, r"logRetentionDays must be one CloudWatch accepts"),
     ],

@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
-from template_utils import normalized, only, resources, template_of
+from template_utils import (
+    BASE_CONTEXT,
+    assert_efs_requires_tls_and_iam,
+    normalized,
+    only,
+    resources,
+    template_of,
+)
 
 NGC_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ngc/cosmos3-AbC123"
 CERT_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
@@ -122,6 +129,91 @@ def outputs(template: dict[str, Any]) -> dict[str, Any]:
 
 def test_default_template_snapshot(default: dict[str, Any], snapshot: Any) -> None:
     assert normalized(default) == snapshot
+
+
+# ---------------------------------------------------------------------------- network
+
+
+def test_created_vpc_has_two_azs_one_nat_and_flow_logs(default: dict[str, Any]) -> None:
+    subnets = resources(default, "AWS::EC2::Subnet").values()
+    kinds = sorted(
+        next(t["Value"] for t in s["Properties"]["Tags"] if t["Key"] == "aws-cdk:subnet-type")
+        for s in subnets
+    )
+    assert kinds == ["Private", "Private", "Public", "Public"]
+    azs = {json.dumps(s["Properties"]["AvailabilityZone"]) for s in subnets}
+    assert len(azs) == 2
+    assert len(resources(default, "AWS::EC2::NatGateway")) == 1
+    assert only(default, "AWS::EC2::FlowLog")["ResourceType"] == "VPC"
+
+
+VPC_ID = "vpc-0123456789abcdef0"
+
+
+def _looked_up_vpc(account: str, region: str) -> dict[str, Any]:
+    """What `cdk` caches in cdk.context.json for `-c vpcId=...`: two public, two private subnets."""
+
+    def subnet(group: str, n: int, cidr: str) -> dict[str, str]:
+        return {
+            "subnetId": f"subnet-0{group}{n}{'0' * 14}",
+            "cidr": cidr,
+            "availabilityZone": f"{region}{'ab'[n - 1]}",
+            "routeTableId": f"rtb-0{group}{n}{'0' * 14}",
+        }
+
+    return {
+        f"vpc-provider:account={account}:filter.vpc-id={VPC_ID}:region={region}:returnAsymmetricSubnets=true": {
+            "vpcId": VPC_ID,
+            "vpcCidrBlock": "10.1.0.0/16",
+            "ownerAccountId": account,
+            "availabilityZones": [],
+            "subnetGroups": [
+                {
+                    "name": "Public",
+                    "type": "Public",
+                    "subnets": [subnet("a", 1, "10.1.0.0/24"), subnet("a", 2, "10.1.1.0/24")],
+                },
+                {
+                    "name": "Private",
+                    "type": "Private",
+                    "subnets": [subnet("b", 1, "10.1.16.0/20"), subnet("b", 2, "10.1.32.0/20")],
+                },
+            ],
+        }
+    }
+
+
+def test_vpc_id_reuses_an_existing_vpc(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app import build_app
+
+    # `cdk` sets these from the profile; the lookup result comes from cdk.context.json.
+    monkeypatch.setenv("CDK_DEFAULT_ACCOUNT", "123456789012")
+    monkeypatch.setenv("CDK_DEFAULT_REGION", "us-east-1")
+    context = {
+        **BASE_CONTEXT,
+        **_looked_up_vpc("123456789012", "us-east-1"),
+        "vpcId": VPC_ID,
+        "allowedCidrs": ["203.0.113.7/32"],
+    }
+    assembly = build_app(context, outdir=str(tmp_path / "cdk.out")).synth()
+    private = ["subnet-0b1" + "0" * 14, "subnet-0b2" + "0" * 14]
+    public = ["subnet-0a1" + "0" * 14, "subnet-0a2" + "0" * 14]
+    reasoner = template_of(assembly, "ReasonerStack")
+    generator = template_of(assembly, "GeneratorBatchStack")
+    for template in (reasoner, generator):
+        assert resources(template, "AWS::EC2::VPC") == {}
+        assert resources(template, "AWS::EC2::NatGateway") == {}
+        mounts = sorted(
+            r["Properties"]["SubnetId"] for r in resources(template, "AWS::EFS::MountTarget").values()
+        )
+        assert mounts == private
+    assert only(reasoner, "AWS::AutoScaling::AutoScalingGroup")["VPCZoneIdentifier"] == private
+    assert (
+        only(reasoner, "AWS::ECS::Service")["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"]
+        == private
+    )
+    assert only(reasoner, "AWS::ElasticLoadBalancingV2::LoadBalancer")["Subnets"] == public
+    assert only(generator, "AWS::Batch::ComputeEnvironment")["ComputeResources"]["Subnets"] == private
 
 
 # ---------------------------------------------------------------------------- cluster and GPU hosts
@@ -348,6 +440,7 @@ def test_efs_is_encrypted_elastic_and_owned_by_the_container_uid(
     fs = only(default, "AWS::EFS::FileSystem")
     assert fs["Encrypted"] is True
     assert fs["ThroughputMode"] == "elastic"
+    assert_efs_requires_tls_and_iam(fs)
     for template, uid in ((default, "1000"), (p5_super, "2001")):
         ap = only(template, "AWS::EFS::AccessPoint")
         assert ap["PosixUser"] == {"Uid": uid, "Gid": uid}
@@ -630,6 +723,10 @@ def test_stopped_tasks_and_failed_host_launches_reach_the_topic(default: dict[st
     assert {"containers": {"exitCode": [{"anything-but": 0}]}} in ecs_rule["detail"]["$or"]
     asg_rule = next(p for p in patterns if p["source"] == ["aws.autoscaling"])
     assert asg_rule["detail-type"] == ["EC2 Instance Launch Unsuccessful"]
+    # Both reach the alarm topic, or nobody hears of them.
+    (topic_id,) = resources(default, "AWS::SNS::Topic")
+    for rule in resources(default, "AWS::Events::Rule").values():
+        assert [t["Arn"] for t in rule["Properties"]["Targets"]] == [{"Ref": topic_id}]
 
 
 # ---------------------------------------------------------------------------- outputs

@@ -6,7 +6,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.config import NetworkConfig
+from stacks.config import PRIVATE_SUBNET_MASK, PUBLIC_SUBNET_MASK, NetworkConfig
 
 # CloudWatch's allowed retention periods (days) -> CDK's enum; jsii enums cannot be built from
 # the number (`logs.RetentionDays(30)` raises). config.py only lets these values through.
@@ -57,9 +57,13 @@ class Network(Construct):
             max_azs=2,
             nat_gateways=config.nat_gateways,
             subnet_configuration=[
-                ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
                 ec2.SubnetConfiguration(
-                    name="private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=20
+                    name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=PUBLIC_SUBNET_MASK
+                ),
+                ec2.SubnetConfiguration(
+                    name="private",
+                    subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS,
+                    cidr_mask=PRIVATE_SUBNET_MASK,
                 ),
             ],
         )

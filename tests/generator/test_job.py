@@ -319,3 +319,25 @@ def test_performance_options_reach_accel(s3, calls, monkeypatch, capsys, tmp_pat
     meta = get_json(s3, "outputs/opt2/0.json")
     assert meta["optimizations"] == {"ok": 1}
     assert meta["spec"]["vae_tiling"] is True
+
+
+def test_hf_token_never_reaches_logs_or_outputs(s3, calls, monkeypatch, capsys) -> None:
+    canary = "hf_CanaryTokenThatMustNeverBeWritten0123456789"
+    monkeypatch.setenv("HF_TOKEN", canary)
+    good = json.dumps({"prompt": "a cat", **SMALL})
+    bad = json.dumps({"prompt": "x", "colour": "red"})
+    for job_id, spec in (("tok-ok", good), ("tok-bad", bad)):
+        monkeypatch.setenv("JOB_ID", job_id)
+        monkeypatch.setenv("JOB_SPEC", spec)
+        with pytest.raises(SystemExit):
+            job_main.main()
+        captured = capsys.readouterr()
+        assert canary not in captured.out + captured.err
+    for obj in s3.list_objects_v2(Bucket=BUCKET)["Contents"]:
+        assert canary.encode() not in s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read(), obj["Key"]
+    # The objects that hold the token keep it out of their repr (exception messages, debug logs).
+    env = job_main.JobEnv.from_environ(
+        {"JOB_SPEC": good, "JOB_ID": "r", "OUTPUT_BUCKET": BUCKET, "HF_TOKEN": canary}
+    )
+    request = job_pipeline.LoadRequest("m", "main", "bf16", "none", "cpu", canary, True)
+    assert canary not in repr(env) + repr(request)

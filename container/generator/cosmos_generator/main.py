@@ -114,7 +114,7 @@ class JobEnv:
     bucket: str
     prefix: str
     revision: str
-    token: str | None
+    token: str | None = dataclasses.field(repr=False)  # the HF token: never in a repr or log
     safety_checker: bool
     loader: str | None
     # Deployment-wide defaults for spec fields a spec leaves out (the stack sets them from the

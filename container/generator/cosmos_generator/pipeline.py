@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -24,7 +24,8 @@ class LoadRequest:
     precision: str
     offload: str
     device: str
-    token: str | None
+    # Out of repr: a request in an exception message or log line must not carry the HF token.
+    token: str | None = field(repr=False)
     enable_safety_checker: bool
     # The performance options applied after loading, as sorted JSON: a different set means a
     # freshly loaded pipeline (compiled or FP8-quantized modules cannot be undone in place).
