@@ -272,6 +272,7 @@ class ReasonerStack(Stack):
             service=self.service,
             cluster=self.cluster,
             target_group=self.endpoint.target_group,
+            load_balancer=self.endpoint.load_balancer,
             auto_scaling_group=self.gpu_capacity.auto_scaling_group,
             email=config.alarm_email,
         )

@@ -675,10 +675,21 @@ def alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_alarms_cover_no_healthy_targets_5xx_and_missing_tasks(default: dict[str, Any]) -> None:
     found = alarms(default)
     by_name = {
-        next(n for n in ("NoHealthyTargets", "Target5xxRate", "TasksBelowDesired") if k.startswith(n)): v
+        next(
+            n
+            for n in ("NoHealthyTargets", "Target5xxRate", "LoadBalancer5xx", "TasksBelowDesired")
+            if k.startswith(n)
+        ): v
         for k, v in found.items()
     }
-    assert set(by_name) == {"NoHealthyTargets", "Target5xxRate", "TasksBelowDesired"}
+    assert set(by_name) == {"NoHealthyTargets", "Target5xxRate", "LoadBalancer5xx", "TasksBelowDesired"}
+    elb = by_name["LoadBalancer5xx"]
+    assert (elb["MetricName"], elb["Namespace"], elb["Statistic"]) == (
+        "HTTPCode_ELB_5XX_Count",
+        "AWS/ApplicationELB",
+        "Sum",
+    )
+    assert (elb["Threshold"], elb["Period"], elb["TreatMissingData"]) == (10, 300, "notBreaching")
     healthy = by_name["NoHealthyTargets"]
     metric_names = {m.get("MetricStat", {}).get("Metric", {}).get("MetricName") for m in healthy["Metrics"]}
     assert {"HealthyHostCount", "DesiredTaskCount"} <= metric_names

@@ -20,12 +20,15 @@ from constructs import Construct
 NO_HEALTHY_TARGET_MINUTES = 5
 TARGET_5XX_PERCENT = 5
 TARGET_5XX_MINUTES = 5
+# Errors the load balancer makes itself (502 crashed/unreachable NIM, 503 no target, 504 idle
+# timeout) never reach the target metrics: alarm on their count.
+ELB_5XX_PER_5_MINUTES = 10
 # Tasks below desired this long: hosts cannot be launched (capacity, quota) or tasks keep dying.
 TASKS_BELOW_DESIRED_MINUTES = 20
 
 
 class ServiceAlarms(Construct):
-    """No healthy targets, target 5xx rate, tasks below desired, stopped tasks, failed host launches."""
+    """No healthy targets, target and load-balancer 5xx, tasks below desired, stopped tasks, failed launches."""
 
     def __init__(
         self,
@@ -35,6 +38,7 @@ class ServiceAlarms(Construct):
         service: ecs.Ec2Service,
         cluster: ecs.Cluster,
         target_group: elbv2.ApplicationTargetGroup,
+        load_balancer: elbv2.ApplicationLoadBalancer,
         auto_scaling_group: autoscaling.AutoScalingGroup,
         email: str | None,
     ) -> None:
@@ -103,6 +107,21 @@ class ServiceAlarms(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
+        self.load_balancer_5xx = load_balancer.metrics.http_code_elb(
+            elbv2.HttpCodeElb.ELB_5XX_COUNT, statistic="Sum", period=Duration.minutes(5)
+        ).create_alarm(
+            self,
+            "LoadBalancer5xx",
+            alarm_description=(
+                f"The load balancer itself answered 5xx more than {ELB_5XX_PER_5_MINUTES} times in 5 minutes: "
+                "502 (NIM crashed or unreachable), 503 (no registered target) or 504 (idle timeout)."
+            ),
+            threshold=ELB_5XX_PER_5_MINUTES,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
         self.tasks_below_desired = cloudwatch.MathExpression(
             expression="FILL(desired, 0) - FILL(running, 0)",
             using_metrics={"desired": desired, "running": running},
@@ -120,7 +139,12 @@ class ServiceAlarms(Construct):
             evaluation_periods=TASKS_BELOW_DESIRED_MINUTES,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        for alarm in (self.no_healthy_targets, self.target_5xx, self.tasks_below_desired):
+        for alarm in (
+            self.no_healthy_targets,
+            self.target_5xx,
+            self.load_balancer_5xx,
+            self.tasks_below_desired,
+        ):
             alarm.add_alarm_action(action)
             alarm.add_ok_action(action)
 
