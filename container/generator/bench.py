@@ -76,6 +76,13 @@ DECODING_PATHS = {"stock", "fp8-regional", "fp8-regional-tiled", "bf16-offload-g
 COMPILED_PATHS = {"bf16-regional", "bf16-full", "fp8-regional", "fp8-regional-tiled"}
 GIB = 1024**3
 DEVICE = "cuda"
+# Which measured path each job-spec profile maps to (the reasoning: docs/performance.md).
+RECOMMENDED = {
+    "default": "bf16-regional",
+    "cost": "fp8-regional",
+    "low_memory": "fp8-regional-tiled",
+    "no_fp8_small_gpu": "bf16-offload-group",
+}
 
 
 def _sync() -> None:
@@ -383,17 +390,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     ref_dir = Path(args.ref_dir) if args.ref_dir else None
     refs: dict[str, Any] = {}
     for res_name, _h, _w in resolutions:
-        if ref_dir and (ref_dir / f"stock-{res_name}.pt").exists():
-            refs[res_name] = torch.load(ref_dir / f"stock-{res_name}.pt")
+        if ref_dir and (ref_dir / f"stock-{res_name}-{args.frames}f-{args.steps}steps.pt").exists():
+            refs[res_name] = torch.load(ref_dir / f"stock-{res_name}-{args.frames}f-{args.steps}steps.pt")
     for name in paths:
         for res_name, h, w in resolutions:
             if time.perf_counter() - started > args.budget_s:
                 print(f"[skip] {name} {res_name}: time budget", flush=True)
                 payload["results"].append({"path": name, "resolution": res_name, "skipped": "time budget"})
                 continue
-            opts = AccelOptions.from_mapping(
-                path_options(name, args.attn, args.cache_dir, args.compile_backend)
-            )
+            values = path_options(name, args.attn, args.cache_dir, args.compile_backend)
+            if values.get("precision") == "fp8":
+                values.update(fp8_backend=args.fp8_backend, fp8_granularity=args.fp8_granularity)
+            opts = AccelOptions.from_mapping(values)
             before = cache_counters()
             t_apply = time.perf_counter()
             try:
@@ -411,7 +419,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 continue
             after = cache_counters()
             r = {
-                "path": name,
+                "path": name if name == "stock" else name + args.label_suffix,
                 "resolution": res_name,
                 "height": h,
                 "width": w,
@@ -427,7 +435,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                 refs[res_name] = {"latents": m["latents"], "velocity0": m["velocity0"]}
                 if ref_dir:
                     ref_dir.mkdir(parents=True, exist_ok=True)
-                    torch.save(refs[res_name], ref_dir / f"stock-{res_name}.pt")
+                    torch.save(
+                        refs[res_name], ref_dir / f"stock-{res_name}-{args.frames}f-{args.steps}steps.pt"
+                    )
             ref = refs.get(res_name)
             r["rel_l2_vs_stock"] = rel_l2(m["latents"], ref["latents"]) if ref else None
             r["rel_l2_velocity_step0"] = rel_l2(m["velocity0"], ref["velocity0"]) if ref else None
@@ -479,6 +489,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                 args.device,
                 "--compile-backend",
                 args.compile_backend,
+                "--fp8-backend",
+                args.fp8_backend,
+                "--fp8-granularity",
+                args.fp8_granularity,
+                f"--label-suffix={args.label_suffix}",
                 "--out",
                 child_out,
             ]
@@ -607,15 +622,23 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def summarise(payloads: list[dict[str, Any]]) -> dict[str, Any]:
-    rows = [r for p in payloads for r in p.get("results", []) if "s_per_step" in r]
+    """Rows with ratios against stock: the stock row of the same result file (same process and
+    machine) where it has one, else the first stock row at that resolution."""
     env = next((p["environment"] for p in payloads if "environment" in p), {})
+    rows: list[dict[str, Any]] = []
+    own_stock: list[dict[str, Any] | None] = []
     stock: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        if r["path"] == "stock" and r["resolution"] not in stock:
-            stock[r["resolution"]] = r
+    for p in payloads:
+        measured = [r for r in p.get("results", []) if "s_per_step" in r]
+        local = {r["resolution"]: r for r in measured if r["path"] == "stock"}
+        for r in measured:
+            rows.append(r)
+            own_stock.append(local.get(r["resolution"]))
+            if r["path"] == "stock":
+                stock.setdefault(r["resolution"], r)
     table = []
-    for r in rows:
-        base = stock.get(r["resolution"])
+    for r, local_base in zip(rows, own_stock, strict=True):
+        base = local_base or stock.get(r["resolution"])
         decode = r.get("decode_s")
         decode_source = "measured"
         if decode is None and base is not None and not r["options"].get("vae_tiling"):
@@ -641,6 +664,8 @@ def summarise(payloads: list[dict[str, Any]]) -> dict[str, Any]:
             "rel_l2_velocity_step0": r.get("rel_l2_velocity_step0"),
             "latents_finite": r.get("latents_finite"),
             "options": r.get("options"),
+            "stock_s_per_step": base["s_per_step"] if base is not None else None,
+            "note": r.get("note"),
         }
         if base is not None:
             row["step_speedup_vs_stock"] = round(base["s_per_step"] / r["s_per_step"], 3)
@@ -685,22 +710,69 @@ def render_markdown(summary: dict[str, Any], title: str) -> str:
         "(compile time for compiled paths; cold = empty cache, warm-cache = fresh process, cache filled).",
         "",
         "| path | res | phase | s/step (min-max) | s/video | decode s | peak GiB denoise / total "
-        "| rel L2 vs stock | x stock (step) | x stock (video) | 1st call +s |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| rel L2 vs stock | rel L2 step-0 velocity | x stock (step) | x stock (video) | 1st call +s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in summary["rows"]:
         rl = r["rel_l2_vs_stock"]
+        v0 = r.get("rel_l2_velocity_step0")
         total = r["peak_gib_total"]
         lines.append(
             f"| {r['path']} | {r['resolution']} | {r['phase']} | {r['s_per_step']:.3f} "
             f"({r['s_per_step_min']:.3f}-{r['s_per_step_max']:.3f}) | {r['s_per_video']:.1f} | "
             f"{'' if r['decode_s'] is None else r['decode_s']}{'' if r['decode_source'] in (None, 'measured') else '*'} | "
             f"{r['peak_gib_denoise']} / {'-' if total is None else total} | "
-            f"{'-' if rl is None else f'{rl:.2e}'} | {r.get('step_speedup_vs_stock', '-')} | "
+            f"{'-' if rl is None else f'{rl:.2e}'} | {'-' if v0 is None else f'{v0:.2e}'} | "
+            f"{r.get('step_speedup_vs_stock', '-')} | "
             f"{r.get('video_speedup_vs_stock', '-')} | {r['first_call_overhead_s']} |"
         )
     lines += ["", "\\* decode time taken from the stock path at that resolution (same VAE, no tiling).", ""]
+    notes = sorted(
+        {(r["path"], r["resolution"], r["phase"], r["note"]) for r in summary["rows"] if r.get("note")}
+    )
+    if notes:
+        lines += ["Notes:", ""]
+        lines += [f"- {path} {res} ({phase}): {note}" for path, res, phase, note in notes]
+        lines.append("")
     return "\n".join(lines)
+
+
+def catalog_view(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """resolution -> path -> the figures stacks/gpu_catalog.py needs (main-phase rows only).
+
+    ``peak_gib`` is PyTorch's peak allocation including VAE decode where the path decoded (else
+    while denoising); a GPU also needs the CUDA context (~0.5-1 GiB) and allocator slack on top.
+    ``first_call_overhead_*_s`` is paid once per process (cold: empty compile cache; warm: cache
+    filled by an earlier job), not per video.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r["phase"] not in ("main", "warm-cache", "offload") and "[" not in r["path"]:
+            continue
+        entry = out.setdefault(r["resolution"], {}).setdefault(r["path"], {})
+        cache = r.get("compile_cache") or {}
+        warm = r["phase"] == "warm-cache" or (
+            cache.get("fxgraph_hit", 0) > 0 and not cache.get("fxgraph_miss")
+        )
+        if warm:
+            entry["first_call_overhead_warm_s"] = r["first_call_overhead_s"]
+        if "s_per_video" in entry or r["phase"] == "warm-cache":
+            continue
+        entry.update(
+            {
+                "s_per_video": r["s_per_video"],
+                "s_per_step": r["s_per_step"],
+                "decode_s": r["decode_s"],
+                "peak_gib": r["peak_gib_total"] if r["peak_gib_total"] is not None else r["peak_gib_denoise"],
+                "reserved_gib": r["reserved_gib_total"],
+                "video_speedup_vs_stock": r.get("video_speedup_vs_stock"),
+                "rel_l2_vs_stock": r["rel_l2_vs_stock"],
+                "rel_l2_velocity_step0": r["rel_l2_velocity_step0"],
+                "first_call_overhead_cold_s": None if warm else r["first_call_overhead_s"],
+                "options": r["options"],
+            }
+        )
+    return out
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -715,6 +787,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         "errors": [r for p in payloads for r in p.get("results", []) if "error" in r or "skipped" in r],
         "sources": [Path(p).name for p in args.inputs],
     }
+    merged["catalog"] = catalog_view(summary["rows"])
+    merged["recommended_paths"] = RECOMMENDED
     if args.json:
         write_json(args.json, merged)
     if args.md:
@@ -760,6 +834,9 @@ def main(argv: list[str] | None = None) -> int:
         "--device", default="cuda", help="cuda, or cpu for a dry run of the script with --size tiny"
     )
     run.add_argument("--compile-backend", default="inductor")
+    run.add_argument("--fp8-backend", default="scaled_mm", choices=("scaled_mm", "torchao"))
+    run.add_argument("--fp8-granularity", default="auto", choices=("auto", "row", "tensor"))
+    run.add_argument("--label-suffix", default="", help="appended to non-stock path names in the results")
     run.set_defaults(func=cmd_run)
     probe = sub.add_parser("probe", help="SDPA and FP8 GEMM micro-benchmarks at 480p shapes")
     probe.add_argument(

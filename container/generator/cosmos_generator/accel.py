@@ -418,10 +418,7 @@ def quantize_fp8(
 ) -> dict[str, Any]:
     """Swap the decoder blocks' Linear layers for FP8 ones, in place, one layer at a time."""
     device = _module_device(transformer)
-    if not emulate:
-        cap = check_fp8_supported(device)
-    else:
-        cap = (9, 0)
+    cap = (9, 0) if emulate else check_fp8_supported(device)
     if granularity == "auto":
         # per-row scaled_mm kernels are Hopper-first; Ada (8.9) gets per-tensor scales
         granularity = "row" if cap >= (9, 0) else "tensor"
@@ -568,4 +565,7 @@ def enable_offload(pipe: Any, mode: str) -> dict[str, Any]:
             use_stream=True,
         )
         pipe.vae.to(onload)
+        # The pipeline picks its device from the transformer's parameters, which now live on the
+        # CPU between uses: pin the execution device to the GPU.
+        pipe._get_execution_device = lambda: onload
     return {"mode": mode}
