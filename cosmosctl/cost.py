@@ -61,18 +61,22 @@ def catalog_instance(name: str) -> catalog.GpuInstance:
         raise CosmosError(str(exc)[0].upper() + str(exc)[1:] + ".") from exc
 
 
-def check_generator_instance(name: str) -> None:
+def check_generator_instance(name: str, path: str = catalog.DEFAULT_GENERATOR_PATH) -> None:
     """Refuse a generator instance that cannot render the videos being priced.
 
-    The per-video figure is for Nano in BF16, fully resident (the stack's default generator
-    settings and the only measured timings). Pricing a GPU that cannot hold it (every g5 size, or a
-    g6e too small in host RAM) would print a cost for videos that never render, so say why and
-    name the cheapest instances that can.
+    The per-video figure is for Nano on the chosen path. Pricing a GPU that cannot run it (a g5
+    without offload, FP8 on an A10G, a g6e too small in host RAM) would print a cost for videos
+    that never render, so say why and name the cheapest instances that can.
     """
-    fit = catalog.generator_fit(catalog_instance(name).name, "nano", "bf16", offload=False)
+    if path not in catalog.GENERATOR_PATHS:
+        raise CosmosError(
+            f"Unknown --generator-path {path!r}.", f"Use one of: {', '.join(catalog.GENERATOR_PATHS)}."
+        )
+    precision, _, offload = catalog.GENERATOR_PATHS[path]
+    fit = catalog.generator_fit(catalog_instance(name).name, "nano", precision, offload=offload)
     if not fit.ok:
         raise CosmosError(
-            f"{name} cannot run the Nano generator in BF16: {fit.reason}.",
+            f"{name} cannot run the Nano generator on path {path}: {fit.reason}.",
             f"Price one that can: --generator-instance {' or '.join(fit.alternatives)}."
             if fit.alternatives
             else None,
@@ -178,6 +182,7 @@ def estimate(
     video_width: int,
     generator_overhead_s: float,
     generator_nat_gateways: int,
+    generator_path: str = catalog.DEFAULT_GENERATOR_PATH,
 ) -> dict[str, Any]:
     """Every number `cosmosctl cost` shows, with the assumptions behind them."""
     if throughput_rps <= 0:
@@ -212,7 +217,10 @@ def estimate(
             "cost_per_1000_requests_usd": round(total / monthly_requests * 1000, 4),
         }
 
-    seconds, is_estimate = catalog.estimated_generator_seconds(generator_instance, video_height, video_width)
+    precision, compiled, offload = catalog.GENERATOR_PATHS[generator_path]
+    seconds, is_estimate = catalog.estimated_generator_seconds(
+        generator_instance, video_height, video_width, precision, compiled, offload
+    )
     gen_inst = catalog_instance(generator_instance)
     gen_gpu_hour = generator_price.usd_per_hour / gen_inst.gpus  # one GPU per job
     per_video = gen_gpu_hour * (seconds + generator_overhead_s) / 3600
@@ -228,8 +236,8 @@ def estimate(
         "Cost per 1,000 requests at full load assumes the instance is busy every hour it runs.",
         f"Fixed costs: {FIXED_PRICE_SOURCE}; {HOURS_PER_MONTH:g} hours a month; "
         "ALB at the stated LCUs, NAT data and log volume as given; two Secrets Manager secrets.",
-        f"Generator: {seconds:.0f} s denoising per {video_height}x{video_width} Nano video "
-        "(189 frames, 35 steps) "
+        f"Generator: {seconds:.0f} s per {video_height}x{video_width} Nano video "
+        f"(189 frames, 35 steps, VAE decode included, path {generator_path}) "
         + ("estimated by scaling the H100 measurement" if is_estimate else "measured on one H100")
         + f", plus {generator_overhead_s:g} s assumed to load the weights per video (each array child loads "
         "them); one GPU per job; Batch scales instances to zero between jobs.",
@@ -260,6 +268,7 @@ def estimate(
             "price_per_hour_usd": round(generator_price.usd_per_hour, 4),
             "price_source": generator_price.source,
             "resolution": f"{video_height}x{video_width}",
+            "path": generator_path,
             "seconds_per_video": round(seconds, 1),
             "seconds_estimated": is_estimate,
             "overhead_s_per_video": generator_overhead_s,
@@ -298,6 +307,13 @@ def cost_command(
     ] = DEFAULT_GENERATOR_INSTANCE,
     video_height: Annotated[int, typer.Option(help="Generated video height.")] = 480,
     video_width: Annotated[int, typer.Option(help="Generated video width.")] = 832,
+    generator_path: Annotated[
+        str,
+        typer.Option(
+            help=f"Generator path: {', '.join(catalog.GENERATOR_PATHS)} (the stack deploys "
+            f"{catalog.DEFAULT_GENERATOR_PATH}; see docs/performance.md)."
+        ),
+    ] = catalog.DEFAULT_GENERATOR_PATH,
     generator_overhead_s: Annotated[
         float, typer.Option(min=0.0, help="Assumed seconds per video to load weights.")
     ] = DEFAULT_GENERATOR_OVERHEAD_S,
@@ -327,7 +343,7 @@ def cost_command(
         instance=instance, bench=bench, throughput=throughput, requests_per_hour=requests_per_hour,
         hours_per_day=hours_per_day, min_tasks=min_tasks, generator_instance=generator_instance,
         video_height=video_height, video_width=video_width, generator_overhead_s=generator_overhead_s,
-        nat_gateways=nat_gateways, nat_gb=nat_gb, cache_gib=cache_gib, task_starts=task_starts, log_gb=log_gb,
+        generator_path=generator_path, nat_gateways=nat_gateways, nat_gb=nat_gb, cache_gib=cache_gib, task_starts=task_starts, log_gb=log_gb,
         alb_lcu=alb_lcu, root_volume_gib=root_volume_gib, price_source=price_source, region=region,
         as_json=as_json,
     )  # fmt: skip
@@ -346,6 +362,7 @@ def _cost(
     video_height: int,
     video_width: int,
     generator_overhead_s: float,
+    generator_path: str,
     nat_gateways: int,
     nat_gb: float,
     cache_gib: float,
@@ -384,7 +401,7 @@ def _cost(
         )
     instance = instance or DEFAULT_REASONER_INSTANCE
     catalog_instance(instance)
-    check_generator_instance(generator_instance)
+    check_generator_instance(generator_instance, generator_path)
 
     sess = None if price_source == "catalog" else session(region)
     src: PriceSource = price_source  # type: ignore[assignment]
@@ -400,6 +417,7 @@ def _cost(
         root_volume_gib=root_volume_gib, fixed=fixed, generator_instance=generator_instance,
         generator_price=gen_price, video_height=video_height, video_width=video_width,
         generator_overhead_s=generator_overhead_s, generator_nat_gateways=nat_gateways,
+        generator_path=generator_path,
     )  # fmt: skip
     if as_json:
         print_json(report)

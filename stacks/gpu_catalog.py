@@ -194,10 +194,11 @@ def automatic_precision(compute_capability: float) -> Precision:
 # --------------------------------------------------------------------------------------------
 # Generator (Diffusers Cosmos3OmniPipeline) footprints
 # --------------------------------------------------------------------------------------------
-# Peak GPU GiB per device for a whole video (transformer + Wan VAE decode, guardrail excluded).
-# nano/bf16 is measured with stock diffusers 0.42.1 on one H100 (DESIGN.md "Checked here":
-# 34.5 GiB at 480x832, 40.8 GiB at 720x1280 including a plain VAE decode). The other rows come
-# from docs/benchmarks/ where measured there, else from NVIDIA's NIM figures (marked estimate).
+# Peak GPU GiB per device for a whole video (transformer + Wan VAE decode, guardrail excluded):
+# PyTorch's max allocated memory, measured on one H100 with diffusers 0.42.1 and the full-size
+# Nano architecture (docs/benchmarks/h100-2026-11-25.json), at 720x1280 where measured: the
+# largest size the job accepts. Super rows are NVIDIA's NIM figures (no Super measurement yet).
+BENCHMARK = "docs/benchmarks/h100-2026-11-25.json"
 
 
 @dataclass(frozen=True)
@@ -218,27 +219,53 @@ class GeneratorProfile:
 GENERATOR_MODEL_IDS: dict[str, str] = {"nano": "nvidia/Cosmos3-Nano", "super": "nvidia/Cosmos3-Super"}
 
 GENERATOR_PROFILES: tuple[GeneratorProfile, ...] = (
-    GeneratorProfile("nano", "bf16", False, 40.8, 48, 8.0, "measured, H100, diffusers 0.42.1, 720p peak"),
-    GeneratorProfile("nano", "fp8", False, 26.0, 48, 8.9, "estimate: bf16 peak minus half the weights"),
-    GeneratorProfile("nano", "bf16", True, 31.0, 64, 8.0, "NVIDIA NIM figure with layer offload"),
+    # 41.0 GiB at 720p (34.6 at 480p); host RAM stages ~30 GiB of bf16 weights.
+    GeneratorProfile(
+        "nano", "bf16", False, 41.0, 48, 8.0, f"measured, H100, 720p incl. decode ({BENCHMARK})"
+    ),
+    # FP8 linear layers keep FP8 weights: 28.1 GiB at 720p (21.6 at 480p).
+    GeneratorProfile("nano", "fp8", False, 28.1, 48, 8.9, f"measured, H100, 720p incl. decode ({BENCHMARK})"),
+    # Group offload streams the transformer's layers from pinned host memory: 7.8 GiB at 480p
+    # measured; 720p adds ~4 GiB of denoising activations and a ~11 GiB VAE decode, so 13 GiB.
+    GeneratorProfile("nano", "bf16", True, 13.0, 64, 8.0, "measured 7.8 GiB at 480p, H100; 720p estimated"),
     GeneratorProfile("super", "fp8", False, 93.0, 150, 8.9, "NVIDIA NIM figure, resident"),
     GeneratorProfile("super", "fp8", True, 64.0, 150, 8.9, "NVIDIA NIM figure, upper offload figure"),
     GeneratorProfile("super", "bf16", True, 64.0, 200, 8.0, "estimate: FP8 offload figure, host RAM doubled"),
 )
 
-# Whole-step speed-up of FP8 linear layers over bf16 on the same GPU. Until measured
-# (docs/benchmarks/), estimated from the H100 figures: GEMMs are ~70 % of a step and run ~1.6x
-# faster in FP8, the rest is unchanged -> 1 / (0.3 + 0.7 / 1.6) = 1.36.
-FP8_STEP_SPEEDUP = 1.36
-FP8_STEP_SPEEDUP_SOURCE = "estimate from H100 GEMM timings"
-
-# Seconds per video on one H100 for Nano, 189 frames, 35 steps, guidance 6, stock diffusers bf16
-# (DESIGN.md "Checked here"); the key is (height, width).
-GENERATOR_SECONDS_PER_VIDEO_H100: dict[tuple[int, int], float] = {
-    (256, 448): 16.0,
-    (480, 832): 69.0,
-    (720, 1280): 243.0,
+# Seconds per Nano video (189 frames, 35 steps, guidance 6, VAE decode included) on one H100, by
+# the job's path, measured (BENCHMARK). "compiled" is regional torch.compile with its cache on
+# EFS, the deployed default: its first call in a fresh container costs ~6 s with a warm cache.
+GeneratorPath = Literal["bf16", "bf16-compiled", "fp8-compiled", "bf16-offload"]
+GENERATOR_H100_SECONDS: dict[str, dict[tuple[int, int], float]] = {
+    "bf16": {(256, 448): 17.2, (480, 832): 73.2, (720, 1280): 252.3},
+    "bf16-compiled": {(256, 448): 13.5, (480, 832): 60.7, (720, 1280): 224.5},
+    "fp8-compiled": {(256, 448): 10.4, (480, 832): 50.1, (720, 1280): 200.0},
+    "bf16-offload": {(480, 832): 212.7},
 }
+RESOLUTIONS: tuple[tuple[int, int], ...] = ((256, 448), (480, 832), (720, 1280))
+# path -> (precision, compiled, offload), the job-spec settings that select it.
+GENERATOR_PATHS: dict[str, tuple[str, bool, bool]] = {
+    "bf16": ("bf16", False, False),
+    "bf16-compiled": ("bf16", True, False),
+    "fp8-compiled": ("fp8", True, False),
+    "bf16-offload": ("bf16", False, True),
+}
+DEFAULT_GENERATOR_PATH = "bf16-compiled"
+
+
+def generator_path(precision: str, compiled: bool = True, offload: bool = False) -> str:
+    """The measured path a job with these settings runs (group offload cannot be compiled)."""
+    if offload:
+        if precision != "bf16":
+            raise ValueError("offload is measured for bf16 only")
+        return "bf16-offload"
+    if precision == "fp8":
+        if not compiled:
+            # Eager FP8 was slower than stock bf16 (0.85x): the job compiles whenever it uses FP8.
+            raise ValueError("FP8 runs compiled; eager FP8 is slower than bf16")
+        return "fp8-compiled"
+    return "bf16-compiled" if compiled else "bf16"
 
 
 # --------------------------------------------------------------------------------------------
@@ -407,27 +434,30 @@ def generator_fit_ok(instance_type: str, model: str, precision: str, offload: bo
 
 
 def estimated_generator_seconds(
-    instance_type: str, height: int, width: int, precision: str = "bf16"
+    instance_type: str,
+    height: int,
+    width: int,
+    precision: str = "bf16",
+    compiled: bool = True,
+    offload: bool = False,
 ) -> tuple[float, bool]:
     """Seconds per Nano video on one GPU of `instance_type`; (seconds, is_estimate).
 
-    H100 bf16 figures are measured; other GPUs are scaled by their dense bf16 (or fp8) rate
-    relative to the H100 and marked as estimates.
+    H100 figures are measured per path and resolution. Other resolutions scale with the number of
+    latent tokens from the nearest measured one (attention makes this optimistic above 720p);
+    other GPUs scale by their dense bf16 tensor throughput relative to the H100. Both are marked
+    as estimates.
     """
-    base = GENERATOR_SECONDS_PER_VIDEO_H100.get((height, width))
-    if base is None:
-        # Scale by token count relative to 480p; attention makes this optimistic at 720p+.
-        base = GENERATOR_SECONDS_PER_VIDEO_H100[(480, 832)] * (height * width) / (480 * 832)
-        estimate = True
-    else:
-        estimate = False
     gpu = get_instance(instance_type).gpu
-    if precision == "fp8":
-        if not gpu.supports_fp8:
-            raise ValueError(f"{gpu.model} has no FP8 (compute capability {gpu.compute_capability} < 8.9)")
-        base /= FP8_STEP_SPEEDUP
-        estimate = estimate or FP8_STEP_SPEEDUP_SOURCE.startswith("estimate")
-    if gpu is H100:
-        return base, estimate
-    # Other GPUs: scaled by dense bf16 tensor throughput relative to the H100 (an estimate).
-    return base * H100.bf16_tflops / gpu.bf16_tflops, True
+    if precision == "fp8" and not gpu.supports_fp8:
+        raise ValueError(f"{gpu.model} has no FP8 (compute capability {gpu.compute_capability} < 8.9)")
+    table = GENERATOR_H100_SECONDS[generator_path(precision, compiled, offload)]
+    seconds = table.get((height, width))
+    estimate = seconds is None
+    if seconds is None:
+        (h, w), base = min(table.items(), key=lambda kv: abs(kv[0][0] * kv[0][1] - height * width))
+        seconds = base * (height * width) / (h * w)
+    if gpu is not H100:
+        seconds *= H100.bf16_tflops / gpu.bf16_tflops
+        estimate = True
+    return seconds, estimate

@@ -107,23 +107,34 @@ def render_sizing() -> str:
         )
     lines += [
         "",
-        "### Nano seconds per video (189 frames, 35 steps) by GPU",
+        "### Nano seconds and USD per video (189 frames, 35 steps, decode included)",
         "",
-        "| instance | resolution | precision | seconds | USD per video | basis |",
-        "|---|---|---|---|---|---|",
+        f"H100 rows are measured ({cat.BENCHMARK}, docs/performance.md); other GPUs are scaled by "
+        "dense bf16 throughput and marked estimate. *compiled* is the deployed default (regional "
+        "torch.compile, cache on EFS); *offload* streams layers from host memory.",
+        "",
+        "| instance | path | 256x448 s | 480x832 s | 720x1280 s | USD per 480p video | basis |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for name in ("g6e.2xlarge", "p5.4xlarge"):
+    paths = (("bf16", False, False), ("bf16", True, False), ("fp8", True, False), ("bf16", False, True))
+    for name in ("g5.4xlarge", "g6e.2xlarge", "p5.4xlarge"):
         inst = cat.INSTANCES[name]
-        for h, w in cat.GENERATOR_SECONDS_PER_VIDEO_H100:
-            for precision in ("bf16", "fp8"):
-                if precision == "fp8" and not inst.gpu.supports_fp8:
-                    continue
-                seconds, estimate = cat.estimated_generator_seconds(name, h, w, precision)
-                usd = seconds / 3600 * inst.price_per_hour_usd
-                lines.append(
-                    f"| {name} | {h}x{w} | {precision} | {seconds:.0f} | {usd:.3f} | "
-                    f"{'estimate' if estimate else 'measured on H100'} |"
-                )
+        for precision, compiled, offload in paths:
+            if not cat.generator_fit_ok(name, "nano", precision, offload) or (
+                offload and inst.gpu is not cat.A10G
+            ):
+                continue  # offload only where nothing else fits
+            cells, basis = [], set()
+            for h, w in cat.RESOLUTIONS:
+                seconds, estimate = cat.estimated_generator_seconds(name, h, w, precision, compiled, offload)
+                cells.append(f"{seconds:.0f}")
+                basis.add("estimate" if estimate else "measured")
+            s480, _ = cat.estimated_generator_seconds(name, 480, 832, precision, compiled, offload)
+            usd = s480 / 3600 * inst.price_per_hour_usd / inst.gpus
+            lines.append(
+                f"| {name} | {cat.generator_path(precision, compiled, offload)} | {' | '.join(cells)} | "
+                f"{usd:.3f} | {' / '.join(sorted(basis))} |"
+            )
     lines.append("")
     return "\n".join(lines)
 

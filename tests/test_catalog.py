@@ -112,15 +112,48 @@ def test_unknown_instance_lists_choices() -> None:
         cat.get_instance("m5.large")
 
 
-def test_generator_time_estimates() -> None:
+def test_generator_time_estimates_come_from_the_measured_paths() -> None:
+    measured = cat.GENERATOR_H100_SECONDS
     seconds, estimate = cat.estimated_generator_seconds("p5.4xlarge", 480, 832)
-    assert (seconds, estimate) == (cat.GENERATOR_SECONDS_PER_VIDEO_H100[(480, 832)], False)
-    l40s, est = cat.estimated_generator_seconds("g6e.2xlarge", 480, 832)
-    assert est and l40s > seconds
+    assert (seconds, estimate) == (measured["bf16-compiled"][(480, 832)], False)
+    stock, _ = cat.estimated_generator_seconds("p5.4xlarge", 480, 832, compiled=False)
     fp8, _ = cat.estimated_generator_seconds("p5.4xlarge", 480, 832, "fp8")
-    assert fp8 < seconds
+    assert fp8 < seconds < stock == measured["bf16"][(480, 832)]
+    # other GPUs and unmeasured sizes are scaled and flagged as estimates
+    l40s, est = cat.estimated_generator_seconds("g6e.2xlarge", 480, 832)
+    assert est and l40s == pytest.approx(seconds * cat.H100.bf16_tflops / cat.L40S.bf16_tflops)
+    odd, est = cat.estimated_generator_seconds("p5.4xlarge", 480, 640)
+    assert est and odd == pytest.approx(measured["bf16-compiled"][(480, 832)] * 640 / 832)
     with pytest.raises(ValueError, match="no FP8"):
         cat.estimated_generator_seconds("g5.xlarge", 480, 832, "fp8")
+    with pytest.raises(ValueError, match="eager FP8"):
+        cat.generator_path("fp8", compiled=False)
+
+
+def test_group_offload_lets_an_a10g_render_nano() -> None:
+    fit = cat.generator_fit("g5.4xlarge", "nano", "bf16", offload=True)
+    assert fit.ok
+    # ...but g5.2xlarge lacks the host RAM to hold the streamed weights
+    assert not cat.generator_fit("g5.2xlarge", "nano", "bf16", offload=True).ok
+
+
+def test_generator_paths_match_the_job_and_the_benchmark() -> None:
+    import json
+    from pathlib import Path
+
+    bench = json.loads((Path(cat.__file__).parent.parent / cat.BENCHMARK).read_text())["catalog"]
+    names = {"bf16": "stock", "bf16-compiled": "bf16-regional", "fp8-compiled": "fp8-regional",
+             "bf16-offload": "bf16-offload-group"}  # fmt: skip
+    labels = {(256, 448): "256p", (480, 832): "480p", (720, 1280): "720p"}
+    for path, table in cat.GENERATOR_H100_SECONDS.items():
+        for size, seconds in table.items():
+            assert bench[labels[size]][names[path]]["s_per_video"] == seconds, (path, size)
+    assert bench["720p"]["stock"]["peak_gib"] == pytest.approx(
+        cat.generator_profile("nano", "bf16", False).gib_per_gpu, abs=0.05
+    )
+    assert bench["720p"]["fp8-regional"]["peak_gib"] == pytest.approx(
+        cat.generator_profile("nano", "fp8", False).gib_per_gpu, abs=0.05
+    )
 
 
 def test_catalog_is_plain_data_without_cdk() -> None:

@@ -224,6 +224,8 @@ def test_job_environment_and_logs(template: dict[str, Any]) -> None:
         "GENERATOR_MODEL": "nano",
         "GENERATOR_PRECISION": "bf16",
         "GENERATOR_OFFLOAD": "none",
+        "GENERATOR_COMPILE": "regional",
+        "GENERATOR_COMPILE_CACHE_DIR": f"{HF_HOME}/torch-compile",
     }
     log_group = logical_id(template, "AWS::Logs::LogGroup", "JobLogs")
     assert container["LogConfiguration"]["LogDriver"] == "awslogs"
@@ -654,3 +656,12 @@ def test_deployment_model_settings_reach_the_job(variant: dict[str, Any]) -> Non
         "fp8",
         "none",
     )
+
+
+def test_a10g_with_group_offload_synthesizes_without_compile(synth: Any) -> None:
+    template = template_of(synth(generatorInstanceTypes=["g5.4xlarge"], generatorOffload=True), STACK)
+    env = {e["Name"]: e["Value"] for e in job_container(template)["Environment"]}
+    assert (env["GENERATOR_OFFLOAD"], env["GENERATOR_COMPILE"]) == ("group", "none")
+    assert only(template, "AWS::Batch::ComputeEnvironment")["ComputeResources"]["InstanceTypes"] == [
+        "g5.4xlarge"
+    ]

@@ -157,8 +157,9 @@ def test_cost_per_video(runner: CliRunner) -> None:
     g = _cost_json(
         runner, "--generator-instance", "p5.4xlarge", "--video-height", "720", "--video-width", "1280"
     )["generator"]
-    seconds = catalog.GENERATOR_SECONDS_PER_VIDEO_H100[(720, 1280)]
+    seconds = catalog.GENERATOR_H100_SECONDS[catalog.DEFAULT_GENERATOR_PATH][(720, 1280)]
     assert g["seconds_per_video"] == seconds and g["seconds_estimated"] is False
+    assert g["path"] == "bf16-compiled"
     price = catalog.INSTANCES["p5.4xlarge"].price_per_hour_usd
     assert g["cost_per_video_usd"] == pytest.approx(
         price * (seconds + cost.DEFAULT_GENERATOR_OVERHEAD_S) / 3600, abs=1e-4
@@ -278,3 +279,29 @@ def test_docs_cost_md_video_rows_match_the_cli(
         f"**{g['cost_per_video_usd']:.2f}** | {_money(g['cost_per_1000_videos_usd'])} |"
     )
     assert row in DOC.read_text(encoding="utf-8"), f"docs/cost.md video row is stale; the CLI gives {row}"
+
+
+def test_cost_per_video_follows_the_generator_path(runner: CliRunner) -> None:
+    fp8 = _cost_json(runner, "--generator-instance", "p5.4xlarge", "--generator-path", "fp8-compiled")[
+        "generator"
+    ]
+    assert fp8["seconds_per_video"] == catalog.GENERATOR_H100_SECONDS["fp8-compiled"][(480, 832)]
+    # group offload is what lets a 24 GB A10G render Nano at all
+    g5 = _cost_json(runner, "--generator-instance", "g5.4xlarge", "--generator-path", "bf16-offload")[
+        "generator"
+    ]
+    assert g5["seconds_estimated"] is True and g5["seconds_per_video"] > fp8["seconds_per_video"] * 10
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--generator-instance", "g5.4xlarge", "--generator-path", "fp8-compiled"], "compute capability"),
+        (["--generator-instance", "g5.4xlarge"], "cannot run the Nano generator on path bf16-compiled"),
+        (["--generator-path", "int4"], "Unknown --generator-path"),
+    ],
+)
+def test_cost_refuses_paths_the_instance_cannot_run(runner: CliRunner, args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["cost", "--price-source", "catalog", *args])
+    assert result.exit_code != 0
+    assert message in result.output

@@ -141,3 +141,18 @@ def test_a_bad_deployment_default_is_reported_like_a_bad_spec() -> None:
 
     with pytest.raises(SpecError, match="precision"):
         parse_spec({"prompt": "a red cube"}, defaults={"precision": "int4"})
+
+
+def test_compile_default_yields_to_a_spec_that_streams_weights() -> None:
+    from cosmos_generator.main import _applicable_defaults
+
+    defaults = {"model": "nano", "compile": "regional", "compile_cache_dir": "/cache/tc", "offload": "none"}
+    names = frozenset({"compile", "compile_cache_dir"})
+    assert _applicable_defaults(defaults, {"prompt": "x"}, names) == defaults
+    streamed = _applicable_defaults(defaults, {"prompt": "x", "offload": "group"}, names)
+    assert "compile" not in streamed and streamed["compile_cache_dir"] == "/cache/tc"
+    # without the accel module only the core fields apply
+    assert _applicable_defaults(defaults, {"prompt": "x"}, frozenset()) == {
+        "model": "nano",
+        "offload": "none",
+    }

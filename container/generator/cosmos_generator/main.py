@@ -164,10 +164,29 @@ class JobEnv:
                     ("model", "GENERATOR_MODEL"),
                     ("precision", "GENERATOR_PRECISION"),
                     ("offload", "GENERATOR_OFFLOAD"),
+                    ("compile", "GENERATOR_COMPILE"),
+                    ("compile_cache_dir", "GENERATOR_COMPILE_CACHE_DIR"),
                 )
                 if env.get(var)
             },
         )
+
+
+def _applicable_defaults(
+    defaults: Mapping[str, str], item: Any, extra_names: frozenset[str]
+) -> dict[str, str]:
+    """The deployment defaults that apply to this spec.
+
+    Performance defaults need the accel module; the compile default yields to a spec that streams
+    weights (group/sequential offload cannot be compiled), so such a spec needs no compile=none.
+    """
+    applicable = {
+        k: v for k, v in defaults.items() if k in ("model", "precision", "offload") or k in extra_names
+    }
+    offload = item.get("offload", applicable.get("offload")) if isinstance(item, dict) else None
+    if offload in ("group", "sequential") and "compile" not in (item or {}):
+        applicable.pop("compile", None)
+    return applicable
 
 
 def _import_accel() -> ModuleType | None:
@@ -239,7 +258,9 @@ class _Job:
             )
             self.raw_item = select_item(text, env.index, is_array=env.is_array)
             spec = self.spec = parse_spec(
-                self.raw_item, extra_option_names=extra_names, defaults=env.spec_defaults
+                self.raw_item,
+                extra_option_names=extra_names,
+                defaults=_applicable_defaults(env.spec_defaults, self.raw_item, extra_names),
             )
             if env.loader is None:
                 # Fail before minutes of weight loading when the real checkpoints cannot render this size.
