@@ -100,9 +100,24 @@ def _mem(kind: str) -> int:
     return int(getattr(torch.cuda, kind)())
 
 
-def path_options(name: str, attn: str, cache_dir: str | None, backend: str = "inductor") -> dict[str, Any]:
-    """Accel options (cosmos_generator.accel.AccelOptions fields) for a named path."""
-    compile_opts = {"compile": "regional", "compile_cache_dir": cache_dir, "compile_backend": backend}
+def path_options(
+    name: str,
+    attn: str,
+    cache_dir: str | None,
+    backend: str = "inductor",
+    compile_mode: str | None = None,
+) -> dict[str, Any]:
+    """Accel options (cosmos_generator.accel.AccelOptions fields) for a named path.
+
+    ``compile_mode`` (``torch.compile``'s ``mode``, e.g. ``max-autotune-no-cudagraphs``) applies to
+    every compiled path of the invocation; ``None`` keeps torch's default.
+    """
+    compile_opts = {
+        "compile": "regional",
+        "compile_cache_dir": cache_dir,
+        "compile_backend": backend,
+        "compile_mode": compile_mode,
+    }
     table: dict[str, dict[str, Any]] = {
         "stock": {},
         "sdpa-cudnn": {"attention_backend": "cudnn"},
@@ -381,6 +396,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "seed": args.seed,
             "attention_for_fast_paths": args.attn,
             "compile_cache_dir": args.cache_dir,
+            "compile_mode": args.compile_mode,
         },
         "results": [],
     }
@@ -392,13 +408,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     for res_name, _h, _w in resolutions:
         if ref_dir and (ref_dir / f"stock-{res_name}-{args.frames}f-{args.steps}steps.pt").exists():
             refs[res_name] = torch.load(ref_dir / f"stock-{res_name}-{args.frames}f-{args.steps}steps.pt")
+    path_budget_s = args.budget_s if args.path_budget_s is None else min(args.path_budget_s, args.budget_s)
     for name in paths:
         for res_name, h, w in resolutions:
-            if time.perf_counter() - started > args.budget_s:
+            if time.perf_counter() - started > path_budget_s:
                 print(f"[skip] {name} {res_name}: time budget", flush=True)
                 payload["results"].append({"path": name, "resolution": res_name, "skipped": "time budget"})
                 continue
-            values = path_options(name, args.attn, args.cache_dir, args.compile_backend)
+            values = path_options(name, args.attn, args.cache_dir, args.compile_backend, args.compile_mode)
             if values.get("precision") == "fp8":
                 values.update(fp8_backend=args.fp8_backend, fp8_granularity=args.fp8_granularity)
             opts = AccelOptions.from_mapping(values)
@@ -452,8 +469,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
             write_json(args.out, payload)
     if args.warm_check:
-        # the tiled path differs from fp8-regional only in the VAE: nothing more to learn warm
-        compiled = [p for p in paths if p in COMPILED_PATHS and p != "fp8-regional-tiled"]
+        # the tiled path differs from fp8-regional only in the VAE: nothing more to learn warm;
+        # a path that failed or was skipped left nothing in the cache: re-running it would be cold
+        measured = {r["path"] for r in payload["results"] if "s_per_step" in r}
+        compiled = [
+            p
+            for p in paths
+            if p in COMPILED_PATHS and p != "fp8-regional-tiled" and p + args.label_suffix in measured
+        ]
         del state, pipe
         gc.collect()
         if DEVICE == "cuda":
@@ -499,6 +522,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             ]
             if args.layers:
                 cmd += ["--layers", str(args.layers)]
+            if args.compile_mode:
+                cmd += ["--compile-mode", args.compile_mode]
             if args.cache_dir:
                 cmd += ["--cache-dir", args.cache_dir]
             if args.ref_dir:
@@ -828,12 +853,24 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--budget-s", type=float, default=540.0, help="skip remaining paths after this many seconds"
     )
+    run.add_argument(
+        "--path-budget-s",
+        type=float,
+        default=None,
+        help="start no further path after this many seconds (default: --budget-s); the rest of "
+        "--budget-s is left to --warm-check",
+    )
     run.add_argument("--phase", default="main")
     run.add_argument("--out", default=None)
     run.add_argument(
         "--device", default="cuda", help="cuda, or cpu for a dry run of the script with --size tiny"
     )
     run.add_argument("--compile-backend", default="inductor")
+    run.add_argument(
+        "--compile-mode",
+        default=None,
+        help="torch.compile mode of the compiled paths (e.g. max-autotune-no-cudagraphs; default: torch's)",
+    )
     run.add_argument("--fp8-backend", default="scaled_mm", choices=("scaled_mm", "torchao"))
     run.add_argument("--fp8-granularity", default="auto", choices=("auto", "row", "tensor"))
     run.add_argument("--label-suffix", default="", help="appended to non-stock path names in the results")
