@@ -276,8 +276,44 @@ def estimate(
             "cost_per_1000_videos_usd": round(per_video * 1000, 2),
             "fixed_monthly_usd": round(gen_fixed, 2),
         },
+        "videos_by_instance": videos_by_instance(video_height, video_width, generator_overhead_s),
         "assumptions": assumptions,
     }
+
+
+# The cheapest size of each family that renders Nano, and the paths worth comparing on it.
+COMPARED_GENERATORS = ("g5.4xlarge", "g6e.2xlarge", "p5.4xlarge")
+
+
+def videos_by_instance(height: int, width: int, overhead_s: float) -> list[dict[str, Any]]:
+    """Cost per video on each family's cheapest fitting instance, for every path it can run.
+
+    Catalog prices (not the Pricing API) so the comparison stays one consistent table; offload
+    only where nothing resident fits (it is always slower).
+    """
+    rows = []
+    for name in COMPARED_GENERATORS:
+        inst = catalog.INSTANCES[name]
+        resident = catalog.generator_fit_ok(name, "nano", "bf16", False)
+        for path, (precision, compiled, offload) in catalog.GENERATOR_PATHS.items():
+            if offload == resident or not catalog.generator_fit_ok(name, "nano", precision, offload):
+                continue
+            seconds, estimate = catalog.estimated_generator_seconds(
+                name, height, width, precision, compiled, offload
+            )
+            usd = inst.price_per_hour_usd / inst.gpus * (seconds + overhead_s) / 3600
+            rows.append(
+                {
+                    "instance": name,
+                    "gpu_model": inst.gpu_model,
+                    "path": path,
+                    "seconds_per_video": round(seconds, 1),
+                    "seconds_estimated": estimate,
+                    "price_per_hour_usd": inst.price_per_hour_usd,
+                    "cost_per_video_usd": round(usd, 4),
+                }
+            )
+    return sorted(rows, key=lambda r: r["cost_per_video_usd"])
 
 
 def cost_command(
@@ -475,5 +511,16 @@ def print_report(report: dict[str, Any]) -> None:
         "GeneratorBatchStack NAT + logs; GPUs scale to zero",
     )
     out.print(table)
+    videos = Table(title=f"Per video by instance and path ({g['resolution']}, catalog prices)")
+    for column in ("instance", "path", "seconds", "USD per video"):
+        videos.add_column(column, justify="right" if column in ("seconds", "USD per video") else "left")
+    for row in report["videos_by_instance"]:
+        videos.add_row(
+            f"{row['instance']} ({row['gpu_model']})",
+            row["path"] + (" (deployed default)" if row["path"] == catalog.DEFAULT_GENERATOR_PATH else ""),
+            f"{row['seconds_per_video']:g}{' est.' if row['seconds_estimated'] else ''}",
+            f"{row['cost_per_video_usd']:.3f}",
+        )
+    out.print(videos)
     for line in report["assumptions"]:
         out.print(f"- {line}", markup=False)

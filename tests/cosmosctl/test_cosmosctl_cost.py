@@ -305,3 +305,30 @@ def test_cost_refuses_paths_the_instance_cannot_run(runner: CliRunner, args: lis
     result = runner.invoke(app, ["cost", "--price-source", "catalog", *args])
     assert result.exit_code != 0
     assert message in result.output
+
+
+def test_cost_compares_videos_across_instances_and_paths(runner: CliRunner) -> None:
+    rows = _cost_json(runner)["videos_by_instance"]
+    by = {(r["instance"], r["path"]): r for r in rows}
+    # every family's cheapest fitting instance, resident paths where they fit, offload only on g5
+    assert set(by) == {
+        ("g5.4xlarge", "bf16-offload"),
+        ("g6e.2xlarge", "bf16"),
+        ("g6e.2xlarge", "bf16-compiled"),
+        ("g6e.2xlarge", "fp8-compiled"),
+        ("p5.4xlarge", "bf16"),
+        ("p5.4xlarge", "bf16-compiled"),
+        ("p5.4xlarge", "fp8-compiled"),
+    }
+    assert [r["cost_per_video_usd"] for r in rows] == sorted(r["cost_per_video_usd"] for r in rows)
+    p5 = by[("p5.4xlarge", "fp8-compiled")]
+    assert p5["seconds_per_video"] == catalog.GENERATOR_H100_SECONDS["fp8-compiled"][(480, 832)]
+    assert p5["cost_per_video_usd"] == pytest.approx(
+        6.88 * (50.1 + cost.DEFAULT_GENERATOR_OVERHEAD_S) / 3600, abs=1e-4
+    )
+    assert by[("g6e.2xlarge", "fp8-compiled")]["seconds_estimated"] is True
+    result = runner.invoke(app, ["cost", "--price-source", "catalog"])
+    assert (
+        "Per video by instance and path" in result.output
+        and "bf16-compiled (deployed default)" in result.output
+    )
