@@ -351,16 +351,24 @@ def _job_summary(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def output_objects(job_id: str, gen: GeneratorStack, *, sess: Any) -> list[str]:
-    """S3 keys of a job's outputs: ``<OutputPrefix><job id>/...`` (and ``<job id>:<index>/...`` children)."""
+    """S3 keys of a job's outputs: ``<OutputPrefix><job id>/...`` (and ``<job id>:<index>/...`` children).
+
+    An array child's id ``<parent>:<index>`` selects that child's files: the job writes every
+    child's ``<index>.mp4|.json|.error.json`` into the parent's folder.
+    """
     s3 = sess.client("s3")
-    base = f"{gen.output_prefix}{job_id}"
+    parent, _, index = job_id.partition(":")
+    base = f"{gen.output_prefix}{parent}"
     keys: list[str] = []
     with aws_errors(f"list s3://{gen.bucket}/{base}/"):
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=gen.bucket, Prefix=base):
             for obj in page.get("Contents", []) or []:
                 rest = obj["Key"][len(base) :]
-                if rest.startswith(("/", ":")) and not obj["Key"].endswith("/"):
-                    keys.append(obj["Key"])
+                if not rest.startswith(("/", ":")) or obj["Key"].endswith("/"):
+                    continue
+                if index and not (rest.startswith(f"/{index}.") or rest.startswith(f":{index}/")):
+                    continue
+                keys.append(obj["Key"])
     return sorted(keys)
 
 
@@ -379,7 +387,7 @@ def fetch_outputs(
         )
     s3 = sess.client("s3")
     target_root = out_dir / job_id.replace(":", "_")
-    base = f"{gen.output_prefix}{job_id}"
+    base = f"{gen.output_prefix}{job_id.partition(':')[0]}"
     paths: list[Path] = []
     with aws_errors(f"download outputs from s3://{gen.bucket}/{base}/"):
         for key in keys:
@@ -437,10 +445,7 @@ def submit_command(
     ] = None,
     name: Annotated[
         str | None,
-        typer.Option(
-            help="Batch job name (default: cosmosctl-<time>-<id>). `generate list` shows only names "
-            "starting with cosmosctl-."
-        ),
+        typer.Option(help="Batch job name (default: cosmosctl-<time>-<id>)."),
     ] = None,
     stack: StackOpt = GENERATOR_STACK,
     region: RegionOpt = None,
@@ -573,19 +578,24 @@ def fetch_command(
 @handle_errors
 def list_command(
     limit: Annotated[int, typer.Option(min=1, help="Most jobs to show, newest first.")] = 20,
+    since_days: Annotated[
+        float, typer.Option(min=0.01, help="Only jobs created in the last N days (Batch keeps ~7 days).")
+    ] = 14.0,
     stack: StackOpt = GENERATOR_STACK,
     region: RegionOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List cosmosctl generation jobs on the stack's job queue, newest first."""
+    """List generation jobs on the stack's job queue (any submitter), newest first."""
     sess = session(region)
     gen = GeneratorStack.load(stack, region, sess)
     batch = sess.client("batch")
     jobs: list[dict[str, Any]] = []
-    # With a filter Batch returns jobs in every status (jobStatus is ignored).
+    # With a filter Batch returns jobs in every status (jobStatus is ignored); the queue is the
+    # stack's own, so every job on it is a generation job, whoever submitted it.
+    since_ms = int((time.time() - since_days * 86400) * 1000)
     request: dict[str, Any] = {
         "jobQueue": gen.job_queue,
-        "filters": [{"name": "JOB_NAME", "values": [f"{JOB_NAME_PREFIX}*"]}],
+        "filters": [{"name": "AFTER_CREATED_AT", "values": [str(since_ms)]}],
     }
     with aws_errors("list Batch jobs"):
         while True:
@@ -612,7 +622,10 @@ def list_command(
         print_json(rows)
         return
     if not rows:
-        err.print("No cosmosctl jobs on this queue. Submit one: cosmosctl generate submit --prompt '...'")
+        err.print(
+            f"No jobs on this queue in the last {since_days:g} days. "
+            "Submit one: cosmosctl generate submit --prompt '...'"
+        )
         return
     table = Table("job id", "name", "status", "videos", "created")
     for r in rows:

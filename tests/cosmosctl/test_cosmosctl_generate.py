@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +188,10 @@ def test_status_wait_fetch_and_list(runner: CliRunner, generator_stack: Aws, tmp
     assert sorted(p.name for p in folder.iterdir()) == ["0.json", "0.mp4", "1.error.json"]
     assert (folder / "0.mp4").read_bytes() == b"mp4-0"
     assert "1 video(s), 3 file(s), 1 spec error(s)" in fetched.stderr
+    # one array child: only its own files, from the parent's folder
+    child = runner.invoke(app, ["generate", "fetch", f"{job_id}:1", "--out", str(tmp_path / "child")])
+    assert child.exit_code == 0, child.output
+    assert sorted(p.name for p in (tmp_path / "child" / f"{job_id}_1").iterdir()) == ["1.error.json"]
 
     listed = runner.invoke(app, ["generate", "list", "--json"])
     assert listed.exit_code == 0, listed.output
@@ -244,7 +249,44 @@ def test_wait_timeout(runner: CliRunner, monkeypatch: pytest.MonkeyPatch, genera
 def test_list_empty(runner: CliRunner, generator_stack: Aws) -> None:
     result = runner.invoke(app, ["generate", "list"])
     assert result.exit_code == 0
-    assert "No cosmosctl jobs" in result.stderr
+    assert "No jobs on this queue in the last 14 days" in result.stderr
+
+
+def test_list_shows_every_job_on_the_queue_created_in_the_window(
+    runner: CliRunner, generator_stack: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batch = generator_stack.client("batch")
+    # a job submitted with the AWS CLI, not cosmosctl, is a generation job all the same
+    job = batch.submit_job(
+        jobName="console-submitted",
+        jobQueue=generator_stack.job_queue,
+        jobDefinition=generator_stack.job_definition,
+    )
+    sent: list[dict[str, Any]] = []
+    real_client = generate.session
+
+    def spying_session(region: str | None) -> Any:
+        sess = real_client(region)
+        original = sess.client
+
+        def client(name: str, *args: Any, **kwargs: Any) -> Any:
+            c = original(name, *args, **kwargs)
+            if name == "batch":
+                c.meta.events.register(
+                    "provide-client-params.batch.ListJobs", lambda params, **_: sent.append(params)
+                )
+            return c
+
+        sess.client = client
+        return sess
+
+    monkeypatch.setattr(generate, "session", spying_session)
+    before = int(time.time() * 1000)
+    rows = json.loads(runner.invoke(app, ["generate", "list", "--json", "--since-days", "2"]).stdout)
+    assert [r["job_name"] for r in rows] == ["console-submitted"] and rows[0]["job_id"] == job["jobId"]
+    (flt,) = sent[0]["filters"]
+    assert flt["name"] == "AFTER_CREATED_AT"
+    assert before - 2 * 86400 * 1000 - 5000 <= int(flt["values"][0]) <= before - 2 * 86400 * 1000 + 5000
 
 
 @pytest.mark.skipif(not CONTAINER_SPEC.exists(), reason="generator container not in this checkout")
