@@ -10,6 +10,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from stacks.constructs.gpu_host import root_volume
 from stacks.nag import acknowledge
 
 
@@ -69,19 +70,7 @@ class GpuBatchCompute(Construct):
         self.launch_template = ec2.LaunchTemplate(
             self,
             "LaunchTemplate",
-            # The ECS AMI's 30 GB root volume cannot hold the multi-GB CUDA job image plus its
-            # extracted layers ("no space left on device"): gp3, encrypted, sized from config.
-            block_devices=[
-                ec2.BlockDevice(
-                    device_name="/dev/xvda",
-                    volume=ec2.BlockDeviceVolume.ebs(
-                        props.root_volume_gib,
-                        volume_type=ec2.EbsDeviceVolumeType.GP3,
-                        encrypted=True,
-                        delete_on_termination=True,
-                    ),
-                )
-            ],
+            block_devices=[root_volume(props.root_volume_gib)],
             # IMDSv2 only, hop limit 1: containers (bridge network, one hop further) cannot read
             # the instance role's credentials; jobs get their own role through ECS.
             require_imdsv2=True,

@@ -9,10 +9,8 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from stacks.constructs.gpu_host import root_volume
 from stacks.nag import acknowledge
-
-# Root device of the ECS-optimised Amazon Linux 2023 AMIs.
-ROOT_DEVICE = "/dev/xvda"
 
 # Appended to /etc/ecs/ecs.config on every host (the cluster join line comes from ECS itself).
 ECS_AGENT_SETTINGS = (
@@ -80,17 +78,7 @@ class GpuCapacity(Construct):
             user_data=user_data,
             require_imdsv2=True,
             # The 30 GB default root volume runs out ("no space left on device") on the NIM image.
-            block_devices=[
-                ec2.BlockDevice(
-                    device_name=ROOT_DEVICE,
-                    volume=ec2.BlockDeviceVolume.ebs(
-                        root_volume_gib,
-                        volume_type=ec2.EbsDeviceVolumeType.GP3,
-                        encrypted=True,
-                        delete_on_termination=True,
-                    ),
-                )
-            ],
+            block_devices=[root_volume(root_volume_gib)],
         )
         self.auto_scaling_group = autoscaling.AutoScalingGroup(
             self,

@@ -1,0 +1,25 @@
+"""What every GPU host of both stacks shares, whatever schedules it (ECS capacity provider or Batch)."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_ec2 as ec2
+
+# The root device of the ECS-optimised Amazon Linux 2023 AMIs.
+ROOT_DEVICE = "/dev/xvda"
+
+
+def root_volume(size_gib: int) -> ec2.BlockDevice:
+    """An encrypted gp3 root volume sized for multi-GB GPU container images.
+
+    The ECS AMI's default 30 GB cannot hold a NIM or CUDA PyTorch image plus its extracted layers
+    ("no space left on device"); the volume goes away with the instance.
+    """
+    return ec2.BlockDevice(
+        device_name=ROOT_DEVICE,
+        volume=ec2.BlockDeviceVolume.ebs(
+            size_gib,
+            volume_type=ec2.EbsDeviceVolumeType.GP3,
+            encrypted=True,
+            delete_on_termination=True,
+        ),
+    )
