@@ -56,12 +56,6 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         return real_connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", loopback_only)
-    # Tables wrap at the console's width, which CI's terminal-less run would set to 80: pin it so
-    # assertions on table text do not depend on where the tests run.
-    from cosmosctl import console
-
-    for con in (console.out, console.err):
-        monkeypatch.setattr(con, "width", 200)
 
 
 @pytest.fixture

@@ -38,13 +38,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DIY_LLM_API_KEY", "llm-test-key")
-    monkeypatch.setenv("COLUMNS", "200")
-    # The CLI's consoles are created at import, possibly by an earlier test module in the same
-    # process, so COLUMNS alone may come too late: give them the width directly.
-    from cosmosctl import console
-
-    for con in (console.out, console.err):
-        monkeypatch.setattr(con, "width", 200)
 
 
 @pytest.fixture
