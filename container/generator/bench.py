@@ -11,6 +11,13 @@ first, on the same pipeline object and the same seed:
   fp8                 FP8 linears (decoder blocks), eager, best attention
   fp8-regional        FP8 + regional compile + best attention
   fp8-regional-tiled  fp8-regional + VAE tiling + lm_head dropped (the low-memory path)
+  stock-cudnnbench    stock + cudnn_benchmark (cuDNN picks the VAE's conv algorithms per shape)
+  fp8-regional-cudnnbench  fp8-regional + cudnn_benchmark
+
+``--decode-check N`` then re-decodes stock's decode input (captured in the stock path) N times
+under each VAE setting (default, cudnn_benchmark, vae_channels_last, both): the first decode of a
+setting that searches is cold (cuDNN's search included), later ones steady; each output's rel L2
+against the default decode's.
 
 Per path: seconds per denoising step (median over the timed steps, min/max, warm-up excluded),
 the first call's overhead over two steady steps (compile time for compiled paths, with the cache
@@ -62,6 +69,7 @@ PROMPT = (
 )
 PATH_ORDER = (
     "stock",
+    "stock-cudnnbench",
     "sdpa-cudnn",
     "sdpa-flash",
     "sdpa-efficient",
@@ -69,11 +77,32 @@ PATH_ORDER = (
     "bf16-full",
     "fp8",
     "fp8-regional",
+    "fp8-regional-cudnnbench",
     "fp8-regional-tiled",
     "bf16-offload-group",
 )
-DECODING_PATHS = {"stock", "fp8-regional", "fp8-regional-tiled", "bf16-offload-group"}
-COMPILED_PATHS = {"bf16-regional", "bf16-full", "fp8-regional", "fp8-regional-tiled"}
+DECODING_PATHS = {
+    "stock",
+    "stock-cudnnbench",
+    "fp8-regional",
+    "fp8-regional-cudnnbench",
+    "fp8-regional-tiled",
+    "bf16-offload-group",
+}
+COMPILED_PATHS = {
+    "bf16-regional",
+    "bf16-full",
+    "fp8-regional",
+    "fp8-regional-cudnnbench",
+    "fp8-regional-tiled",
+}
+# VAE settings of --decode-check: name -> (cudnn_benchmark, vae_channels_last)
+DECODE_SETTINGS = {
+    "default": (False, False),
+    "cudnn_benchmark": (True, False),
+    "vae_channels_last": (False, True),
+    "cudnn_benchmark+vae_channels_last": (True, True),
+}
 GIB = 1024**3
 DEVICE = "cuda"
 # Which measured path each job-spec profile maps to (the reasoning: docs/performance.md).
@@ -120,6 +149,7 @@ def path_options(
     }
     table: dict[str, dict[str, Any]] = {
         "stock": {},
+        "stock-cudnnbench": {"cudnn_benchmark": True},
         "sdpa-cudnn": {"attention_backend": "cudnn"},
         "sdpa-flash": {"attention_backend": "flash"},
         "sdpa-efficient": {"attention_backend": "efficient"},
@@ -127,6 +157,12 @@ def path_options(
         "bf16-full": {**compile_opts, "attention_backend": attn, "compile": "full"},
         "fp8": {"attention_backend": attn, "precision": "fp8"},
         "fp8-regional": {"attention_backend": attn, "precision": "fp8", **compile_opts},
+        "fp8-regional-cudnnbench": {
+            "attention_backend": attn,
+            "precision": "fp8",
+            "cudnn_benchmark": True,
+            **compile_opts,
+        },
         "bf16-offload-group": {"offload": "group"},
         "fp8-regional-tiled": {
             "attention_backend": attn,
@@ -204,6 +240,7 @@ class PathState:
         self.precision = "bf16"
         self.compiled: str = "none"
         self.tiling = False
+        self.channels_last = False
         self.lm_head = True
 
     def apply(self, opts: Any) -> dict[str, Any]:
@@ -247,11 +284,24 @@ class PathState:
             else:
                 self.pipe.vae.disable_tiling()
             self.tiling = opts.vae_tiling
+        # process-wide flag: set for every path, so a path without it runs with cuDNN's heuristics
+        report["cudnn_benchmark"] = accel.set_cudnn_benchmark(opts.cudnn_benchmark)
+        if opts.vae_channels_last != self.channels_last:
+            report["vae_channels_last"] = accel.set_vae_channels_last(self.pipe.vae, opts.vae_channels_last)
+            self.channels_last = opts.vae_channels_last
         return report
 
 
 def measure(
-    pipe: Any, height: int, width: int, frames: int, steps: int, warmup: int, decode: bool, seed: int
+    pipe: Any,
+    height: int,
+    width: int,
+    frames: int,
+    steps: int,
+    warmup: int,
+    decode: bool,
+    seed: int,
+    capture_decode_input: bool = False,
 ) -> dict[str, Any]:
     """One pipeline call; per-step times from the step-end callback (device synchronised)."""
     import torch
@@ -272,6 +322,8 @@ def measure(
     original_decode = pipe.vae.decode
 
     def timed_decode(*args: Any, **kwargs: Any) -> Any:
+        if capture_decode_input and "decode_input" not in state:
+            state["decode_input"] = (args[0] if args else kwargs["z"]).detach().clone()
         _sync()
         t0 = time.perf_counter()
         out = original_decode(*args, **kwargs)
@@ -334,7 +386,71 @@ def measure(
         "decode_s": round(decode_times[0], 2) if decode_times else None,
         "latents_finite": bool(torch.isfinite(state["latents"]).all()),
     }
-    return {"result": result, "latents": state["latents"], "velocity0": state["velocity0"]}
+    return {
+        "result": result,
+        "latents": state["latents"],
+        "velocity0": state["velocity0"],
+        "decode_input": state.get("decode_input"),
+    }
+
+
+def decode_check(pipe: Any, z: Any, repeats: int, deadline: float) -> dict[str, Any]:
+    """Decode ``z`` (stock's decode input) ``repeats`` times under each VAE setting.
+
+    A setting's first decode is cold where it searches (cuDNN benchmarks each new conv shape once
+    per process and memory layout); the median of the others is the steady decode time. Output
+    deviation is the rel L2 of each setting's last decode against the default setting's first.
+    """
+    import torch
+    from cosmos_generator import accel
+
+    vae = pipe.vae
+    out: dict[str, Any] = {"latent_shape": list(z.shape), "repeats": repeats, "settings": {}}
+    ref = None
+    try:
+        for name, (benchmark, channels_last) in DECODE_SETTINGS.items():
+            accel.set_cudnn_benchmark(benchmark)
+            accel.set_vae_channels_last(vae, channels_last)
+            times: list[float] = []
+            video = None
+            base = _mem("memory_allocated")
+            if DEVICE == "cuda":
+                torch.cuda.reset_peak_memory_stats()
+            for _ in range(repeats):
+                if times and time.perf_counter() + 1.5 * times[0] > deadline:
+                    break
+                if not times and ref is not None and time.perf_counter() + 15 > deadline:
+                    break
+                video = None
+                _sync()
+                t0 = time.perf_counter()
+                with torch.no_grad():
+                    video = vae.decode(z, return_dict=False)[0]
+                _sync()
+                times.append(time.perf_counter() - t0)
+            if not times:
+                out["settings"][name] = {"skipped": "time budget"}
+                print(f"[decode-check] {name}: skipped (time budget)", flush=True)
+                continue
+            if ref is None:
+                ref = video
+            err = 0.0 if video is ref else float((video.float() - ref.float()).norm() / ref.float().norm())
+            entry = {
+                "cudnn_benchmark": benchmark,
+                "vae_channels_last": channels_last,
+                "times_s": [round(t, 3) for t in times],
+                "first_s": round(times[0], 3),
+                "steady_s": round(statistics.median(times[1:]), 3) if len(times) > 1 else None,
+                "rel_l2_vs_default": err,
+                "peak_extra_gib": round((_mem("max_memory_allocated") - base) / GIB, 2),
+            }
+            out["settings"][name] = entry
+            print(f"[decode-check] {name}: {entry}", flush=True)
+            del video
+    finally:
+        accel.set_cudnn_benchmark(False)
+        accel.set_vae_channels_last(vae, False)
+    return out
 
 
 def rel_l2(a: Any, b: Any) -> float:
@@ -409,6 +525,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if ref_dir and (ref_dir / f"stock-{res_name}-{args.frames}f-{args.steps}steps.pt").exists():
             refs[res_name] = torch.load(ref_dir / f"stock-{res_name}-{args.frames}f-{args.steps}steps.pt")
     path_budget_s = args.budget_s if args.path_budget_s is None else min(args.path_budget_s, args.budget_s)
+    decode_inputs: dict[str, Any] = {}
     for name in paths:
         for res_name, h, w in resolutions:
             if time.perf_counter() - started > path_budget_s:
@@ -425,7 +542,15 @@ def cmd_run(args: argparse.Namespace) -> int:
                 applied = state.apply(opts)
                 apply_s = time.perf_counter() - t_apply
                 m = measure(
-                    pipe, h, w, args.frames, args.steps, args.warmup, name in DECODING_PATHS, args.seed
+                    pipe,
+                    h,
+                    w,
+                    args.frames,
+                    args.steps,
+                    args.warmup,
+                    name in DECODING_PATHS,
+                    args.seed,
+                    capture_decode_input=bool(args.decode_check) and name == "stock",
                 )
             except Exception as exc:  # record and go on with the next path
                 print(f"[fail] {name} {res_name}: {type(exc).__name__}: {exc}", flush=True)
@@ -448,6 +573,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 "compile_cache": {k: after[k] - before[k] for k in after} if name in COMPILED_PATHS else None,
                 "weights_gib": round(_mem("memory_allocated") / GIB, 2),
             }
+            if m["decode_input"] is not None:
+                decode_inputs.setdefault(res_name, m["decode_input"])
             if name == "stock" and res_name not in refs:
                 refs[res_name] = {"latents": m["latents"], "velocity0": m["velocity0"]}
                 if ref_dir:
@@ -468,6 +595,13 @@ def cmd_run(args: argparse.Namespace) -> int:
                 flush=True,
             )
             write_json(args.out, payload)
+    if args.decode_check:
+        payload["decode_check"] = {}
+        for res_name, z in decode_inputs.items():
+            check = decode_check(pipe, z, args.decode_check, started + args.budget_s - 5)
+            payload["decode_check"][res_name] = {"phase": args.phase, **check}
+            write_json(args.out, payload)
+        decode_inputs.clear()
     if args.warm_check:
         # the tiled path differs from fp8-regional only in the VAE: nothing more to learn warm;
         # a path that failed or was skipped left nothing in the cache: re-running it would be cold
@@ -697,7 +831,14 @@ def summarise(payloads: list[dict[str, Any]]) -> dict[str, Any]:
             base_video = STEPS_PER_VIDEO * base["s_per_step"] + (base.get("decode_s") or 0.0)
             row["video_speedup_vs_stock"] = round(base_video / s_video, 3)
         table.append(row)
-    return {"environment": env, "rows": table}
+    checks = [
+        {"resolution": res, **{k: v for k, v in check.items() if k != "settings"}, "setting": name, **entry}
+        for p in payloads
+        for res, check in (p.get("decode_check") or {}).items()
+        for name, entry in check["settings"].items()
+        if "first_s" in entry
+    ]
+    return {"environment": env, "rows": table, "decode_checks": checks}
 
 
 def print_table(summary: dict[str, Any]) -> None:
@@ -752,6 +893,24 @@ def render_markdown(summary: dict[str, Any], title: str) -> str:
             f"{r.get('video_speedup_vs_stock', '-')} | {r['first_call_overhead_s']} |"
         )
     lines += ["", "\\* decode time taken from the stock path at that resolution (same VAE, no tiling).", ""]
+    checks = summary.get("decode_checks") or []
+    if checks:
+        lines += [
+            "VAE decode alone (`bench.py run --decode-check N`): stock's decode input decoded N times per "
+            "setting, in this order, in one process; 'first' includes cuDNN's algorithm search where "
+            "the setting searches and the shapes are new to the process; 'steady' = median of the "
+            "others; rel L2 against the default setting's decode.",
+            "",
+            "| setting | res | phase | first s | steady s | rel L2 vs default | extra peak GiB |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for c in checks:
+            steady = "-" if c.get("steady_s") is None else c["steady_s"]
+            lines.append(
+                f"| {c['setting']} | {c['resolution']} | {c.get('phase', 'main')} | {c['first_s']} | "
+                f"{steady} | {c['rel_l2_vs_default']:.2e} | {c['peak_extra_gib']} |"
+            )
+        lines.append("")
     notes = sorted(
         {(r["path"], r["resolution"], r["phase"], r["note"]) for r in summary["rows"] if r.get("note")}
     )
@@ -812,6 +971,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         "errors": [r for p in payloads for r in p.get("results", []) if "error" in r or "skipped" in r],
         "sources": [Path(p).name for p in args.inputs],
     }
+    merged["decode_checks"] = summary["decode_checks"]
     merged["catalog"] = catalog_view(summary["rows"])
     merged["recommended_paths"] = RECOMMENDED
     if args.json:
@@ -861,6 +1021,14 @@ def main(argv: list[str] | None = None) -> int:
         "--budget-s is left to --warm-check",
     )
     run.add_argument("--phase", default="main")
+    run.add_argument(
+        "--decode-check",
+        type=int,
+        default=0,
+        metavar="N",
+        help="after the paths, re-decode stock's decode input N times under each VAE setting "
+        "(cudnn_benchmark, vae_channels_last): cold and steady decode times, deviation",
+    )
     run.add_argument("--out", default=None)
     run.add_argument(
         "--device", default="cuda", help="cuda, or cpu for a dry run of the script with --size tiny"

@@ -74,6 +74,8 @@ def test_defaults_and_round_trip():
         ({"fp8_backend": "te"}, "fp8_backend must be one of"),
         ({"offload": "group", "compile": "regional"}, "cannot be combined"),
         ({"attention_backend": ""}, "attention_backend"),
+        ({"cudnn_benchmark": "yes"}, "cudnn_benchmark must be true or false"),
+        ({"vae_channels_last": 1}, "vae_channels_last must be true or false"),
     ],
 )
 def test_bad_options_are_rejected(values, message):
@@ -154,6 +156,65 @@ def test_vae_tiling_and_drop_lm_head_match_stock(fresh_pipe, stock_latents):
     assert _rel(_render(fresh_pipe), stock_latents) == 0.0
 
 
+def _decode(pipe) -> torch.Tensor:
+    vae = pipe.vae
+    torch.manual_seed(1)
+    z = torch.randn(1, vae.config.z_dim, 3, 4, 6)
+    with torch.no_grad():
+        return vae.decode(z, return_dict=False)[0]
+
+
+def _conv_weights(vae) -> list[torch.Tensor]:
+    return [m.weight for m in vae.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Conv3d)]
+
+
+def _channels_last(w: torch.Tensor) -> bool:
+    return w.is_contiguous(memory_format=torch.channels_last_3d if w.dim() == 5 else torch.channels_last)
+
+
+def test_cudnn_benchmark_and_vae_channels_last_keep_the_output(fresh_pipe, stock_latents, monkeypatch):
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)  # restored after the test
+    stock_video = _decode(fresh_pipe)
+    # 1x1 kernels are both layouts at once: only the others need converting
+    to_convert = sum(not _channels_last(w) for w in _conv_weights(fresh_pipe.vae))
+    report = apply_optimizations(fresh_pipe, {"cudnn_benchmark": True, "vae_channels_last": True})
+    assert report["cudnn_benchmark"]["enabled"] is True and report["cudnn_benchmark"]["was"] is False
+    assert torch.backends.cudnn.benchmark is True
+    weights = _conv_weights(fresh_pipe.vae)
+    assert report["vae_channels_last"]["weights_converted"] == to_convert > 0
+    assert all(_channels_last(w) for w in weights)
+    # the transformer has no convolutions: its latents are stock's; the decode is the same maths
+    assert _rel(_render(fresh_pipe), stock_latents) == 0.0
+    video = _decode(fresh_pipe)
+    assert video.shape == stock_video.shape
+    assert _rel(video, stock_video) < 1e-5
+    # and back: contiguous weights, default flag
+    assert accel.set_vae_channels_last(fresh_pipe.vae, False)["weights_converted"] == to_convert
+    assert all(w.is_contiguous() for w in _conv_weights(fresh_pipe.vae))
+    assert accel.set_cudnn_benchmark(False) == {
+        "enabled": False,
+        "was": True,
+        "cudnn": report["cudnn_benchmark"]["cudnn"],
+    }
+    assert _rel(_decode(fresh_pipe), stock_video) == 0.0
+
+
+def test_vae_channels_last_on_the_nano_vae_layout():
+    """The real VAE's residual Wan 2.2 decoder (DupUp3D reshapes, 2D and 3D convs), narrow."""
+    from cosmos_generator.random_pipeline import NANO_VAE
+    from diffusers import AutoencoderKLWan
+
+    torch.manual_seed(0)
+    vae = AutoencoderKLWan(**{**NANO_VAE, "base_dim": 8, "decoder_base_dim": 8}).eval()
+    z = torch.randn(1, NANO_VAE["z_dim"], 3, 2, 3)
+    with torch.no_grad():
+        ref = vae.decode(z, return_dict=False)[0]
+        assert accel.set_vae_channels_last(vae, True)["weights_converted"] > 0
+        out = vae.decode(z, return_dict=False)[0]
+    assert out.shape == ref.shape == (1, 3, 9, 32, 48)
+    assert _rel(out, ref) < 1e-5
+
+
 # --- switches that cannot apply here: clear errors, nothing changed --------------------------
 
 
@@ -227,13 +288,15 @@ def test_bench_dry_run_on_cpu(tmp_path):
     out = tmp_path / "bench.json"
     cmd = [sys.executable, str(BENCH), "run", "--device", "cpu", "--size", "tiny", "--resolutions", "32x48"]
     cmd += ["--frames", "9", "--steps", "3", "--attn", "math", "--compile-backend", "eager"]
-    cmd += ["--paths", "stock,bf16-regional,fp8,fp8-regional", "--cache-dir", str(tmp_path / "cc")]
+    cmd += ["--paths", "stock,stock-cudnnbench,bf16-regional,fp8,fp8-regional"]
+    cmd += ["--cache-dir", str(tmp_path / "cc"), "--decode-check", "2"]
     cmd += ["--ref-dir", str(tmp_path / "ref")]
     # the mode reaches the compiled paths (the eager backend ignores it); --warm-check re-runs
     # only the compiled paths that were measured (fp8-regional fails on CPU: not re-run)
     cmd += ["--compile-mode", "max-autotune-no-cudagraphs", "--label-suffix=[mat]", "--warm-check"]
     subprocess.run([*cmd, "--out", str(out)], check=True, capture_output=True, timeout=180)
-    rows = json.loads(out.read_text())["results"]
+    payload = json.loads(out.read_text())
+    rows = payload["results"]
     results = {(r["path"], r["phase"]): r for r in rows if "phase" in r}
     assert results[("stock", "main")]["rel_l2_vs_stock"] == 0.0
     assert results[("stock", "main")]["decode_s"] is not None
@@ -241,6 +304,20 @@ def test_bench_dry_run_on_cpu(tmp_path):
     assert main["rel_l2_vs_stock"] < 1e-5
     assert main["options"]["compile_mode"] == "max-autotune-no-cudagraphs"
     assert results[("stock", "main")]["options"]["compile_mode"] is None
+    cudnnbench = results[("stock-cudnnbench[mat]", "main")]
+    assert cudnnbench["options"]["cudnn_benchmark"] is True
+    assert cudnnbench["applied"]["cudnn_benchmark"]["enabled"] is True
+    assert cudnnbench["rel_l2_vs_stock"] == 0.0 and cudnnbench["decode_s"] is not None
+    assert results[("stock", "main")]["applied"]["cudnn_benchmark"]["enabled"] is False
+    # the decode check: every VAE setting decoded twice, same output as the default setting
+    check = payload["decode_check"]["32x48"]
+    assert set(check["settings"]) == set(bench_module().DECODE_SETTINGS)
+    for entry in check["settings"].values():
+        assert len(entry["times_s"]) == 2 and entry["steady_s"] is not None
+        assert entry["rel_l2_vs_default"] < 1e-5
+    summary = bench_module().summarise([payload])
+    assert len(summary["decode_checks"]) == 4
+    assert "VAE decode alone" in bench_module().render_markdown(summary, "t")
     warm = results[("bf16-regional[mat]", "warm-cache")]
     assert warm["options"]["compile_mode"] == "max-autotune-no-cudagraphs"
     assert warm["rel_l2_vs_stock"] < 1e-5  # against the stock latents the first process saved
@@ -249,10 +326,17 @@ def test_bench_dry_run_on_cpu(tmp_path):
     assert all("compute capability" in e for e in errors.values())
 
 
+def bench_module():
+    if str(BENCH.parent) not in sys.path:
+        sys.path.insert(0, str(BENCH.parent))
+    import bench
+
+    return bench
+
+
 @pytest.mark.skipif(not RAW.is_dir(), reason="no committed benchmark results")
 def test_report_merges_committed_results(tmp_path):
-    sys.path.insert(0, str(BENCH.parent))
-    import bench
+    bench = bench_module()
 
     payloads = [json.loads(p.read_text()) for p in sorted(RAW.glob("*.json")) if "probe" not in p.name]
     summary = bench.summarise(payloads)

@@ -29,6 +29,17 @@ What the switches do (measured numbers and recommended defaults: docs/performanc
   cache, compiled kernels) at a shared directory (EFS), so only the first job per model/dtype/GPU
   pays the compile and later jobs load it.
 - ``vae_tiling``: decode the video in overlapping spatial tiles: lower peak memory, slower decode.
+- ``cudnn_benchmark``: sets ``torch.backends.cudnn.benchmark = True`` (process-wide): the first
+  convolution of each new shape times cuDNN's algorithms and later ones use the fastest. Only the
+  VAE has convolutions (the Wan VAE's 3D convs, run latent frame by latent frame with repeating
+  shapes), so this can only change the decode; the search runs in the first decode of each
+  process (cuDNN does not keep it across processes). Same maths: the output can differ only by
+  the chosen algorithms' summation order. On H100 with cuDNN 9.19 it changed nothing (same
+  algorithms, bit-identical video, same 4.45 s decode at 480p).
+- ``vae_channels_last``: stores the VAE's convolution weights channels-last (``channels_last_3d``
+  for the 3D convs, ``channels_last`` for the 2D ones), so cuDNN runs the convolutions in its
+  NDHWC/NHWC layout. Same maths with other conv kernels: on H100 the 480p decode took 8 % less
+  time (4.45 -> 4.08 s) and the video moved by 1.2 % rel L2 (random weights).
 - ``drop_lm_head``: free the transformer's text ``lm_head`` (151936x4096, 1.16 GiB in BF16), which
   video generation never calls.
 - ``offload``: ``model`` moves whole components between CPU and GPU (the transformer alone is
@@ -78,6 +89,8 @@ class AccelOptions:
     compile_fullgraph: bool = False
     attention_backend: str = "default"
     vae_tiling: bool = False
+    cudnn_benchmark: bool = False
+    vae_channels_last: bool = False
     drop_lm_head: bool = False
     offload: str = "none"
 
@@ -89,6 +102,9 @@ class AccelOptions:
         _check_choice("offload", self.offload, OFFLOAD_MODES)
         if not isinstance(self.attention_backend, str) or not self.attention_backend:
             raise AccelError("attention_backend must be a non-empty string")
+        for name in ("cudnn_benchmark", "vae_channels_last"):
+            if not isinstance(getattr(self, name), bool):
+                raise AccelError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.offload in ("group", "sequential") and self.compile != "none":
             raise AccelError(
                 f"offload={self.offload!r} streams weights per layer and cannot be combined with "
@@ -129,6 +145,8 @@ def apply_optimizations(pipe: Any, options: AccelOptions | Mapping[str, Any] | N
     transformer = pipe.transformer
     device = _module_device(transformer)
     _check_device(opts, device)
+    if (opts.vae_channels_last or opts.vae_tiling) and getattr(pipe, "vae", None) is None:
+        raise AccelError("vae_channels_last / vae_tiling need a pipeline with a VAE (pipe.vae)")
 
     report: dict[str, Any] = {"options": opts.to_dict(), "device": str(device)}
     if opts.drop_lm_head:
@@ -149,6 +167,10 @@ def apply_optimizations(pipe: Any, options: AccelOptions | Mapping[str, Any] | N
     if opts.vae_tiling:
         pipe.vae.enable_tiling()
         report["vae_tiling"] = True
+    if opts.cudnn_benchmark:
+        report["cudnn_benchmark"] = set_cudnn_benchmark(True)
+    if opts.vae_channels_last:
+        report["vae_channels_last"] = set_vae_channels_last(pipe.vae, True)
     if opts.offload != "none":
         report["offload"] = enable_offload(pipe, opts.offload)
     return report
@@ -529,6 +551,45 @@ def uncompile_transformer(transformer: nn.Module) -> None:
         if getattr(module, "_compiled_call_impl", None) is not None:
             module._compiled_call_impl = None
     torch._dynamo.reset()
+
+
+# ---------------------------------------------------------------------------------------------
+# VAE convolutions
+# ---------------------------------------------------------------------------------------------
+
+
+def set_cudnn_benchmark(enabled: bool) -> dict[str, Any]:
+    """Turn cuDNN's per-shape algorithm search on or off (process-wide); returns the change."""
+    was = bool(torch.backends.cudnn.benchmark)
+    torch.backends.cudnn.benchmark = bool(enabled)
+    return {
+        "enabled": bool(enabled),
+        "was": was,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+    }
+
+
+def set_vae_channels_last(vae: nn.Module, enabled: bool = True) -> dict[str, Any]:
+    """Store the VAE's conv weights channels-last (``enabled``) or contiguous again, in place.
+
+    A convolution whose weight is channels-last runs channels-last and hands its output on in that
+    layout, so the layout spreads through the decoder from its first conv on. Returns how many
+    weights were converted.
+    """
+    formats = (
+        {5: torch.channels_last_3d, 4: torch.channels_last}
+        if enabled
+        else {5: torch.contiguous_format, 4: torch.contiguous_format}
+    )
+    converted = 0
+    for module in vae.modules():
+        if isinstance(module, (nn.Conv2d, nn.Conv3d)):
+            weight = module.weight
+            fmt = formats[weight.dim()]
+            if not weight.is_contiguous(memory_format=fmt):
+                weight.data = weight.data.contiguous(memory_format=fmt)
+                converted += 1
+    return {"enabled": bool(enabled), "weights_converted": converted}
 
 
 # ---------------------------------------------------------------------------------------------
