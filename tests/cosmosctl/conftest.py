@@ -12,7 +12,6 @@ import socket
 import struct
 import threading
 import time
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from media_utils import tiny_png
 from typer.testing import CliRunner
 
 API_KEY = "test-key-0123456789abcdef"
@@ -68,23 +68,10 @@ def runner() -> CliRunner:
 # ----------------------------------------------------------------------------------------------
 
 
-def _png_bytes(width: int = 2, height: int = 2) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
-
-
 @pytest.fixture
 def png_file(tmp_path: Path) -> Path:
     path = tmp_path / "sink.png"
-    path.write_bytes(_png_bytes())
+    path.write_bytes(tiny_png(rgb=b"\xff\x00\x00"))
     return path
 
 

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from media_utils import tiny_png
 
-from .fakes import FakeOpenAI, tiny_png
+from .fakes import FakeOpenAI
 
 
 @pytest.fixture

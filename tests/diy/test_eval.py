@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from media_utils import tiny_png
 from typer.testing import CliRunner
 
 from cosmosctl.diy import prompts
@@ -24,7 +25,7 @@ from cosmosctl.diy.evaluation import (
 from cosmosctl.diy.guardrail import apply_guardrail
 from cosmosctl.errors import CosmosError
 
-from .fakes import FakeOpenAI, observation_json, tiny_png, user_text
+from .fakes import FakeOpenAI, observation_json, user_text
 
 REPO = Path(__file__).resolve().parents[2]
 
