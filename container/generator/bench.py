@@ -74,41 +74,54 @@ PATH_ORDER = (
     "sdpa-flash",
     "sdpa-efficient",
     "bf16-regional",
+    "bf16-regional-ts",
+    "bf16-regional-fa4",
     "bf16-full",
     "fp8",
     "fp8-regional",
     "fp8-regional-cudnnbench",
+    "fp8-regional-ts",
+    "fp8-regional-fa4",
     "fp8-regional-tiled",
     "bf16-offload-group",
 )
 DECODING_PATHS = {
     "stock",
     "stock-cudnnbench",
+    "bf16-regional-fa4",
     "fp8-regional",
     "fp8-regional-cudnnbench",
+    "fp8-regional-fa4",
     "fp8-regional-tiled",
     "bf16-offload-group",
 }
 COMPILED_PATHS = {
     "bf16-regional",
+    "bf16-regional-ts",
+    "bf16-regional-fa4",
     "bf16-full",
     "fp8-regional",
     "fp8-regional-cudnnbench",
+    "fp8-regional-ts",
+    "fp8-regional-fa4",
     "fp8-regional-tiled",
 }
-# VAE settings of --decode-check: name -> (cudnn_benchmark, vae_channels_last)
+# VAE settings of --decode-check: name -> (cudnn_benchmark, vae_channels_last, vae_compile)
 DECODE_SETTINGS = {
-    "default": (False, False),
-    "cudnn_benchmark": (True, False),
-    "vae_channels_last": (False, True),
-    "cudnn_benchmark+vae_channels_last": (True, True),
+    "default": (False, False, False),
+    "cudnn_benchmark": (True, False, False),
+    "vae_channels_last": (False, True, False),
+    "cudnn_benchmark+vae_channels_last": (True, True, False),
+    "vae_compile": (False, False, True),
 }
+# AccelOptions fields that, set so, leave the pipeline exactly as diffusers ships it
+STOCK_OPTIONS = {"attention_backend": "default", "shared_timestep_embedding": False}
 GIB = 1024**3
 DEVICE = "cuda"
 # Which measured path each job-spec profile maps to (the reasoning: docs/performance.md).
 RECOMMENDED = {
-    "default": "bf16-regional",
-    "cost": "fp8-regional",
+    "default": "bf16-regional-fa4",
+    "cost": "fp8-regional-fa4",
     "low_memory": "fp8-regional-tiled",
     "no_fp8_small_gpu": "bf16-offload-group",
 }
@@ -147,6 +160,8 @@ def path_options(
         "compile_backend": backend,
         "compile_mode": compile_mode,
     }
+    ts = {"shared_timestep_embedding": True}
+    fa4 = {"attention_backend": "fa4", **ts}
     table: dict[str, dict[str, Any]] = {
         "stock": {},
         "stock-cudnnbench": {"cudnn_benchmark": True},
@@ -154,6 +169,8 @@ def path_options(
         "sdpa-flash": {"attention_backend": "flash"},
         "sdpa-efficient": {"attention_backend": "efficient"},
         "bf16-regional": {"attention_backend": attn, **compile_opts},
+        "bf16-regional-ts": {"attention_backend": attn, **compile_opts, **ts},
+        "bf16-regional-fa4": {**compile_opts, **fa4},
         "bf16-full": {**compile_opts, "attention_backend": attn, "compile": "full"},
         "fp8": {"attention_backend": attn, "precision": "fp8"},
         "fp8-regional": {"attention_backend": attn, "precision": "fp8", **compile_opts},
@@ -163,6 +180,8 @@ def path_options(
             "cudnn_benchmark": True,
             **compile_opts,
         },
+        "fp8-regional-ts": {"attention_backend": attn, "precision": "fp8", **compile_opts, **ts},
+        "fp8-regional-fa4": {"precision": "fp8", **compile_opts, **fa4},
         "bf16-offload-group": {"offload": "group"},
         "fp8-regional-tiled": {
             "attention_backend": attn,
@@ -174,7 +193,9 @@ def path_options(
     }
     if name not in table:
         raise SystemExit(f"unknown path {name!r}; known: {list(table)}")
-    return table[name]
+    # every path starts from stock diffusers (AccelOptions' own defaults are the job's recommended
+    # settings) and names what it changes
+    return {**STOCK_OPTIONS, **table[name]}
 
 
 def parse_resolution(text: str) -> tuple[str, int, int]:
@@ -242,6 +263,7 @@ class PathState:
         self.tiling = False
         self.channels_last = False
         self.lm_head = True
+        self.shared_ts = False
 
     def apply(self, opts: Any) -> dict[str, Any]:
         from cosmos_generator import accel
@@ -262,8 +284,19 @@ class PathState:
             report["dropped_lm_head_params"] = accel.drop_lm_head(t)
             self.lm_head = False
         if opts.attention_backend != self.attn:
-            report["attention"] = accel.set_attention_backend(t, opts.attention_backend)
+            if self.compiled != "none":
+                # the compiled block specialised on the processor: recompile with the new kernel
+                accel.uncompile_transformer(t)
+                self.compiled = "none"
+            report["attention"] = accel.set_attention_backend(
+                t, opts.attention_backend, cache_dir=opts.compile_cache_dir
+            )
             self.attn = opts.attention_backend
+        if opts.shared_timestep_embedding != self.shared_ts:
+            report["shared_timestep_embedding"] = accel.share_timestep_embedding(
+                t, opts.shared_timestep_embedding
+            )
+            self.shared_ts = opts.shared_timestep_embedding
         if opts.precision == "fp8" and self.precision == "bf16":
             report["fp8"] = accel.quantize_fp8(t, backend=opts.fp8_backend, granularity=opts.fp8_granularity)
             self.precision = "fp8"
@@ -302,9 +335,22 @@ def measure(
     decode: bool,
     seed: int,
     capture_decode_input: bool = False,
+    profile: bool = False,
 ) -> dict[str, Any]:
-    """One pipeline call; per-step times from the step-end callback (device synchronised)."""
+    """One pipeline call; per-step times from the step-end callback (device synchronised).
+
+    ``profile``: after the call, re-run the first transformer pass (captured inputs) under the
+    PyTorch profiler and report GPU kernel time per category (see :func:`profile_forward`).
+    """
     import torch
+
+    captured: dict[str, Any] = {}
+
+    def capture_pass(_module: Any, args: Any, kwargs: Any) -> None:
+        if "kwargs" not in captured:
+            captured["args"], captured["kwargs"] = args, dict(kwargs)
+
+    hook = pipe.transformer.register_forward_pre_hook(capture_pass, with_kwargs=True) if profile else None
 
     marks: list[float] = []
     state: dict[str, Any] = {}
@@ -365,8 +411,12 @@ def measure(
     finally:
         del pipe.vae.decode  # back to the class methods
         del pipe.scheduler.step
+        if hook is not None:
+            hook.remove()
     _sync()
     t_end = time.perf_counter()
+    prof = profile_forward(pipe.transformer, captured["args"], captured["kwargs"]) if captured else None
+    captured.clear()
     durations = [marks[i] - marks[i - 1] for i in range(max(warmup, 1), len(marks))]
     median = statistics.median(durations)
     result = {
@@ -386,6 +436,8 @@ def measure(
         "decode_s": round(decode_times[0], 2) if decode_times else None,
         "latents_finite": bool(torch.isfinite(state["latents"]).all()),
     }
+    if prof is not None:
+        result["profile"] = prof
     return {
         "result": result,
         "latents": state["latents"],
@@ -394,7 +446,97 @@ def measure(
     }
 
 
-def decode_check(pipe: Any, z: Any, repeats: int, deadline: float) -> dict[str, Any]:
+KERNEL_CATEGORIES = (
+    # Inductor names a fused kernel after every op it fused (a "..._scaled_mm_..." Triton kernel is
+    # the activation quantization next to a GEMM, not the GEMM): Triton first
+    ("fused (triton)", ("triton",)),
+    ("attention", ("flash", "fmha", "sdpa", "attention", "attn")),
+    ("gemm", ("gemm", "nvjet", "xmma", "scaled_mm", "cublas", "cutlass", "sm90_")),
+    ("copy/fill", ("copy", "memcpy", "memset", "fill", "cat")),
+)
+
+
+def kernel_category(name: str) -> str:
+    lowered = name.lower()
+    for category, needles in KERNEL_CATEGORIES:
+        if any(n in lowered for n in needles):
+            return category
+    return "other"
+
+
+def profile_forward(transformer: Any, args: Any, kwargs: dict[str, Any], top: int = 12) -> dict[str, Any]:
+    """One transformer pass (one of the two per step) under the PyTorch profiler.
+
+    Returns the pass's wall time (timed separately, without the profiler), the GPU kernel time per
+    category (attention, GEMM, Triton-fused elementwise, copies, other eager kernels) and the
+    largest kernels: where the step's time goes, and how much is neither GEMM nor attention.
+    """
+    import torch
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    with torch.no_grad():
+        transformer(*args, **kwargs)
+        _sync()
+        t0 = time.perf_counter()
+        transformer(*args, **kwargs)
+        _sync()
+        wall = time.perf_counter() - t0
+        activity = ProfilerActivity.CUDA if DEVICE == "cuda" else ProfilerActivity.CPU
+        with torch_profile(activities=[activity]) as prof:
+            transformer(*args, **kwargs)
+            _sync()
+    per_kernel: dict[str, float] = {}
+    for evt in prof.key_averages():
+        if DEVICE == "cuda":
+            t = float(
+                getattr(evt, "self_device_time_total", 0.0) or getattr(evt, "self_cuda_time_total", 0.0)
+            )
+        else:  # CPU runs (tests): operator self time stands in for kernel time
+            t = float(evt.self_cpu_time_total)
+        if t > 0:
+            per_kernel[evt.key] = per_kernel.get(evt.key, 0.0) + t / 1e6
+    categories: dict[str, float] = {}
+    for name, t in per_kernel.items():
+        cat = kernel_category(name)
+        categories[cat] = categories.get(cat, 0.0) + t
+    busy = sum(per_kernel.values())
+    return {
+        "pass_wall_s": round(wall, 4),
+        "kernel_s": round(busy, 4),
+        "idle_s": round(wall - busy, 4),
+        "categories_s": {k: round(v, 4) for k, v in sorted(categories.items(), key=lambda kv: -kv[1])},
+        "top_kernels": [
+            {"name": name[:120], "s": round(t, 4), "category": kernel_category(name)}
+            for name, t in sorted(per_kernel.items(), key=lambda kv: -kv[1])[:top]
+        ],
+    }
+
+
+def compile_vae_decoder(vae: Any, backend: str = "inductor") -> None:
+    """``torch.compile`` the Wan VAE decoder in place (the decode check's ``vae_compile`` setting).
+
+    Measured, not shipped: on an H100 the 480p decode went 4.44 -> 3.99 s with 1.4 % rel L2 on the
+    video, but the decoder graph-breaks into its up blocks, which hit dynamo's recompile limit
+    (one graph per channel count and cache state): frames past the limit fall back to eager, and
+    a decode right after a compile was slower than eager (docs/performance.md).
+    """
+    vae.decoder.compile(dynamic=False, backend=backend)
+
+
+def uncompile_vae_decoder(vae: Any) -> None:
+    if getattr(vae.decoder, "_compiled_call_impl", None) is not None:
+        vae.decoder._compiled_call_impl = None
+
+
+def decode_check(
+    pipe: Any,
+    z: Any,
+    repeats: int,
+    deadline: float,
+    settings: list[str] | None = None,
+    backend: str = "inductor",
+) -> dict[str, Any]:
     """Decode ``z`` (stock's decode input) ``repeats`` times under each VAE setting.
 
     A setting's first decode is cold where it searches (cuDNN benchmarks each new conv shape once
@@ -408,9 +550,15 @@ def decode_check(pipe: Any, z: Any, repeats: int, deadline: float) -> dict[str, 
     out: dict[str, Any] = {"latent_shape": list(z.shape), "repeats": repeats, "settings": {}}
     ref = None
     try:
-        for name, (benchmark, channels_last) in DECODE_SETTINGS.items():
+        for name, (benchmark, channels_last, compiled) in DECODE_SETTINGS.items():
+            if settings is not None and name not in settings:
+                continue
             accel.set_cudnn_benchmark(benchmark)
             accel.set_vae_channels_last(vae, channels_last)
+            if compiled:
+                compile_vae_decoder(vae, backend)
+            else:
+                uncompile_vae_decoder(vae)
             times: list[float] = []
             video = None
             base = _mem("memory_allocated")
@@ -438,6 +586,7 @@ def decode_check(pipe: Any, z: Any, repeats: int, deadline: float) -> dict[str, 
             entry = {
                 "cudnn_benchmark": benchmark,
                 "vae_channels_last": channels_last,
+                "vae_compile": compiled,
                 "times_s": [round(t, 3) for t in times],
                 "first_s": round(times[0], 3),
                 "steady_s": round(statistics.median(times[1:]), 3) if len(times) > 1 else None,
@@ -450,6 +599,7 @@ def decode_check(pipe: Any, z: Any, repeats: int, deadline: float) -> dict[str, 
     finally:
         accel.set_cudnn_benchmark(False)
         accel.set_vae_channels_last(vae, False)
+        uncompile_vae_decoder(vae)
     return out
 
 
@@ -551,6 +701,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                     name in DECODING_PATHS,
                     args.seed,
                     capture_decode_input=bool(args.decode_check) and name == "stock",
+                    profile=args.profile,
                 )
             except Exception as exc:  # record and go on with the next path
                 print(f"[fail] {name} {res_name}: {type(exc).__name__}: {exc}", flush=True)
@@ -598,7 +749,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.decode_check:
         payload["decode_check"] = {}
         for res_name, z in decode_inputs.items():
-            check = decode_check(pipe, z, args.decode_check, started + args.budget_s - 5)
+            check = decode_check(
+                pipe,
+                z,
+                args.decode_check,
+                started + args.budget_s - 5,
+                settings=args.decode_settings.split(",") if args.decode_settings else None,
+                backend=args.compile_backend,
+            )
             payload["decode_check"][res_name] = {"phase": args.phase, **check}
             write_json(args.out, payload)
         decode_inputs.clear()
@@ -738,6 +896,32 @@ def cmd_probe(args: argparse.Namespace) -> int:
             except RuntimeError as exc:
                 out["sdpa"][key] = {"error": str(exc).splitlines()[0][:200]}
             print(f"[sdpa] {key}: {out['sdpa'][key]}", flush=True)
+    # FlashAttention 4 (flash-attn-4) through the accel custom op, [B, N, H, D] layout, native GQA
+    try:
+        accel.check_fa4_supported("cuda")
+        qb, kb, vb = (t.transpose(1, 2).contiguous() for t in (q, k, v))
+
+        def fa4_call() -> Any:
+            return torch.ops.cosmos3.fa4_attention(qb, kb, vb, False)
+
+        t0 = time.perf_counter()
+        fa4_call()
+        torch.cuda.synchronize()
+        first = time.perf_counter() - t0
+        t = bench(fa4_call)
+        err = rel_l2(fa4_call().transpose(1, 2)[:, :, :256].float(), ref)
+        out["sdpa"]["fa4/gqa"] = {
+            "s": round(t, 5),
+            "tflops": round(flops / t / 1e12, 1),
+            "rel_err": err,
+            "first_call_s": round(first, 2),
+        }
+    except Exception as exc:
+        out["sdpa"]["fa4/gqa"] = {"error": f"{type(exc).__name__}: {exc}"[:400]}
+    print(f"[sdpa] fa4/gqa: {out['sdpa']['fa4/gqa']}", flush=True)
+    if args.attention_only:
+        write_json(args.out, out)
+        return 0
     # GEMM: an MLP up-projection of the generation tower at 480p
     x = torch.randn(n_gen, 4096, device="cuda", dtype=torch.bfloat16)
     lin = torch.nn.Linear(4096, 12288, bias=False, device="cuda", dtype=torch.bfloat16)
@@ -854,7 +1038,7 @@ def print_table(summary: dict[str, Any]) -> None:
             f"{r['spread_pct']:7.2f} {r['s_per_video']:8.1f} {r['decode_s'] or 0:6.1f} "
             f"{(r['peak_gib_total'] or r['peak_gib_denoise']):8.2f} {(rl if rl is not None else float('nan')):9.2e} "
             f"{r.get('step_speedup_vs_stock', 0):6.2f} {r.get('video_speedup_vs_stock', 0):7.2f} "
-            f"{r['first_call_overhead_s']:6.1f}"
+            f"{r['first_call_overhead_s'] if r['first_call_overhead_s'] is not None else float('nan'):6.1f}"
         )
 
 
@@ -890,7 +1074,7 @@ def render_markdown(summary: dict[str, Any], title: str) -> str:
             f"{r['peak_gib_denoise']} / {'-' if total is None else total} | "
             f"{'-' if rl is None else f'{rl:.2e}'} | {'-' if v0 is None else f'{v0:.2e}'} | "
             f"{r.get('step_speedup_vs_stock', '-')} | "
-            f"{r.get('video_speedup_vs_stock', '-')} | {r['first_call_overhead_s']} |"
+            f"{r.get('video_speedup_vs_stock', '-')} | {'-' if r['first_call_overhead_s'] is None else r['first_call_overhead_s']} |"
         )
     lines += ["", "\\* decode time taken from the stock path at that resolution (same VAE, no tiling).", ""]
     checks = summary.get("decode_checks") or []
@@ -1021,6 +1205,12 @@ def main(argv: list[str] | None = None) -> int:
         "--budget-s is left to --warm-check",
     )
     run.add_argument("--phase", default="main")
+    run.add_argument("--profile", action="store_true", help="profile one transformer pass per path")
+    run.add_argument(
+        "--decode-settings",
+        default=None,
+        help=f"comma-separated --decode-check settings (default: all of {list(DECODE_SETTINGS)})",
+    )
     run.add_argument(
         "--decode-check",
         type=int,
@@ -1048,6 +1238,7 @@ def main(argv: list[str] | None = None) -> int:
         "--tokens", type=int, default=18720, help="generation tokens (480p, 189 frames: 18720)"
     )
     probe.add_argument("--out", default=None)
+    probe.add_argument("--attention-only", action="store_true", help="skip the GEMM micro-benchmarks")
     probe.set_defaults(func=cmd_probe)
     report = sub.add_parser("report", help="merge result files into docs/benchmarks JSON + markdown")
     report.add_argument("inputs", nargs="+")
