@@ -234,14 +234,24 @@ GENERATOR_PROFILES: tuple[GeneratorProfile, ...] = (
 )
 
 # Seconds per Nano video (189 frames, 35 steps, guidance 6, VAE decode included) on one H100, by
-# the job's path, measured (BENCHMARK). "compiled" is regional torch.compile with its cache on
-# EFS, the deployed default: its first call in a fresh container costs ~6 s with a warm cache.
+# the job's path, measured (BENCHMARK). "compiled" is the deployed default: regional torch.compile
+# with its cache on EFS (first call in a fresh container ~5 s with a warm cache), FlashAttention 4
+# (the job's attention "auto" picks it on compute capability 9.x/10.x) and the timestep embedding
+# computed once per step. "bf16" is stock diffusers as measured; the job's eager path also gets
+# FA4 and the shared timestep embedding, so it is somewhat faster than this (not measured).
 GeneratorPath = Literal["bf16", "bf16-compiled", "fp8-compiled", "bf16-offload"]
 GENERATOR_H100_SECONDS: dict[str, dict[tuple[int, int], float]] = {
-    "bf16": {(256, 448): 17.2, (480, 832): 73.2, (720, 1280): 252.3},
+    "bf16": {(256, 448): 17.4, (480, 832): 73.2, (720, 1280): 252.3},
+    "bf16-compiled": {(256, 448): 12.9, (480, 832): 55.4, (720, 1280): 199.2},
+    "fp8-compiled": {(256, 448): 9.3, (480, 832): 45.3, (720, 1280): 173.4},
+    "bf16-offload": {(480, 832): 212.7},
+}
+# The compiled paths on the same H100 with cuDNN attention (BENCHMARK's bf16-regional and
+# fp8-regional rows): the base for GPUs where "auto" does not pick FlashAttention 4.
+FA4_MIN_COMPUTE_CAPABILITY = 9.0
+GENERATOR_H100_SECONDS_CUDNN_ATTENTION: dict[str, dict[tuple[int, int], float]] = {
     "bf16-compiled": {(256, 448): 13.5, (480, 832): 60.7, (720, 1280): 224.5},
     "fp8-compiled": {(256, 448): 10.4, (480, 832): 50.1, (720, 1280): 200.0},
-    "bf16-offload": {(480, 832): 212.7},
 }
 RESOLUTIONS: tuple[tuple[int, int], ...] = ((256, 448), (480, 832), (720, 1280))
 # path -> (precision, compiled, offload), the job-spec settings that select it.
@@ -445,13 +455,18 @@ def estimated_generator_seconds(
 
     H100 figures are measured per path and resolution. Other resolutions scale with the number of
     latent tokens from the nearest measured one (attention makes this optimistic above 720p);
-    other GPUs scale by their dense bf16 tensor throughput relative to the H100. Both are marked
-    as estimates.
+    other GPUs scale by their dense bf16 tensor throughput relative to the H100, from the H100's
+    cuDNN-attention figures where the job does not use FlashAttention 4 (compute capability
+    below 9.0). Both are marked as estimates.
     """
     gpu = get_instance(instance_type).gpu
     if precision == "fp8" and not gpu.supports_fp8:
         raise ValueError(f"{gpu.model} has no FP8 (compute capability {gpu.compute_capability} < 8.9)")
-    table = GENERATOR_H100_SECONDS[generator_path(precision, compiled, offload)]
+    path = generator_path(precision, compiled, offload)
+    table = GENERATOR_H100_SECONDS[path]
+    if gpu.compute_capability < FA4_MIN_COMPUTE_CAPABILITY and path in GENERATOR_H100_SECONDS_CUDNN_ATTENTION:
+        # the job runs cuDNN attention there: scale the H100's cuDNN-attention measurement
+        table = GENERATOR_H100_SECONDS_CUDNN_ATTENTION[path]
     seconds = table.get((height, width))
     estimate = seconds is None
     if seconds is None:

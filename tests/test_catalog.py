@@ -121,7 +121,8 @@ def test_generator_time_estimates_come_from_the_measured_paths() -> None:
     assert fp8 < seconds < stock == measured["bf16"][(480, 832)]
     # other GPUs and unmeasured sizes are scaled and flagged as estimates
     l40s, est = cat.estimated_generator_seconds("g6e.2xlarge", 480, 832)
-    assert est and l40s == pytest.approx(seconds * cat.H100.bf16_tflops / cat.L40S.bf16_tflops)
+    cudnn = cat.GENERATOR_H100_SECONDS_CUDNN_ATTENTION["bf16-compiled"][(480, 832)]
+    assert est and l40s == pytest.approx(cudnn * cat.H100.bf16_tflops / cat.L40S.bf16_tflops)
     odd, est = cat.estimated_generator_seconds("p5.4xlarge", 480, 640)
     assert est and odd == pytest.approx(measured["bf16-compiled"][(480, 832)] * 640 / 832)
     with pytest.raises(ValueError, match="no FP8"):
@@ -142,18 +143,42 @@ def test_generator_paths_match_the_job_and_the_benchmark() -> None:
     from pathlib import Path
 
     bench = json.loads((Path(cat.__file__).parent.parent / cat.BENCHMARK).read_text())["catalog"]
-    names = {"bf16": "stock", "bf16-compiled": "bf16-regional", "fp8-compiled": "fp8-regional",
+    names = {"bf16": "stock", "bf16-compiled": "bf16-regional-fa4", "fp8-compiled": "fp8-regional-fa4",
              "bf16-offload": "bf16-offload-group"}  # fmt: skip
+    cudnn_names = {"bf16-compiled": "bf16-regional", "fp8-compiled": "fp8-regional"}
     labels = {(256, 448): "256p", (480, 832): "480p", (720, 1280): "720p"}
     for path, table in cat.GENERATOR_H100_SECONDS.items():
         for size, seconds in table.items():
             assert bench[labels[size]][names[path]]["s_per_video"] == seconds, (path, size)
+    for path, table in cat.GENERATOR_H100_SECONDS_CUDNN_ATTENTION.items():
+        for size, seconds in table.items():
+            row = bench[labels[size]][cudnn_names[path]]
+            assert row["s_per_video"] == seconds, (path, size)
+            assert row["options"]["attention_backend"] != "fa4"
+    # the measured compiled rows ran what a job runs by default on an H100
+    for path in ("bf16-compiled", "fp8-compiled"):
+        options = bench["480p"][names[path]]["options"]
+        precision, compiled, _offload = cat.GENERATOR_PATHS[path]
+        assert options["precision"] == precision and (options["compile"] == "regional") == compiled
+        assert options["attention_backend"] == "fa4" and options["shared_timestep_embedding"] is True
     assert bench["720p"]["stock"]["peak_gib"] == pytest.approx(
         cat.generator_profile("nano", "bf16", False).gib_per_gpu, abs=0.05
     )
     assert bench["720p"]["fp8-regional"]["peak_gib"] == pytest.approx(
         cat.generator_profile("nano", "fp8", False).gib_per_gpu, abs=0.05
     )
+
+
+def test_gpus_without_flash_attention_4_scale_the_cudnn_attention_figures() -> None:
+    # auto attention uses FA4 only from compute capability 9.0: an L40S (8.9) estimate starts from
+    # the H100's cuDNN-attention run, not from the faster FA4 one
+    l40s = cat.get_instance("g6e.xlarge").gpu
+    seconds, estimate = cat.estimated_generator_seconds("g6e.xlarge", 480, 832, "bf16", compiled=True)
+    base = cat.GENERATOR_H100_SECONDS_CUDNN_ATTENTION["bf16-compiled"][(480, 832)]
+    assert estimate and seconds == pytest.approx(base * cat.H100.bf16_tflops / l40s.bf16_tflops)
+    h100, measured_estimate = cat.estimated_generator_seconds("p5.48xlarge", 480, 832, "fp8", compiled=True)
+    assert not measured_estimate and h100 == cat.GENERATOR_H100_SECONDS["fp8-compiled"][(480, 832)]
+    assert h100 < cat.GENERATOR_H100_SECONDS_CUDNN_ATTENTION["fp8-compiled"][(480, 832)]
 
 
 def test_catalog_is_plain_data_without_cdk() -> None:

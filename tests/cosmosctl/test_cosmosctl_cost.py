@@ -324,7 +324,7 @@ def test_cost_compares_videos_across_instances_and_paths(runner: CliRunner) -> N
     p5 = by[("p5.4xlarge", "fp8-compiled")]
     assert p5["seconds_per_video"] == catalog.GENERATOR_H100_SECONDS["fp8-compiled"][(480, 832)]
     assert p5["cost_per_video_usd"] == pytest.approx(
-        6.88 * (50.1 + cost.DEFAULT_GENERATOR_OVERHEAD_S) / 3600, abs=1e-4
+        6.88 * (45.3 + cost.DEFAULT_GENERATOR_OVERHEAD_S) / 3600, abs=1e-4
     )
     assert by[("g6e.2xlarge", "fp8-compiled")]["seconds_estimated"] is True
     result = runner.invoke(app, ["cost", "--price-source", "catalog"])

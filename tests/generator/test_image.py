@@ -26,6 +26,9 @@ def test_requirements_are_pinned_and_complete() -> None:
         assert name in pins
     major, minor = (int(part) for part in pins["diffusers"].split(".")[:2])
     assert (major, minor) >= (0, 42)  # Cosmos3OmniPipeline
+    # the deployed default attention on H100 (attention_backend "auto") is FlashAttention 4
+    for name in ("flash-attn-4", "nvidia-cutlass-dsl", "quack-kernels", "apache-tvm-ffi"):
+        assert name in pins
 
 
 def test_dockerfile_pins_a_cuda_base_and_runs_as_non_root() -> None:
