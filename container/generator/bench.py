@@ -77,6 +77,7 @@ PATH_ORDER = (
     "bf16-regional-ts",
     "bf16-regional-fa4",
     "bf16-full",
+    "job-default",
     "fp8",
     "fp8-regional",
     "fp8-regional-cudnnbench",
@@ -87,6 +88,7 @@ PATH_ORDER = (
 )
 DECODING_PATHS = {
     "stock",
+    "job-default",
     "stock-cudnnbench",
     "bf16-regional-fa4",
     "fp8-regional",
@@ -96,6 +98,7 @@ DECODING_PATHS = {
     "bf16-offload-group",
 }
 COMPILED_PATHS = {
+    "job-default",
     "bf16-regional",
     "bf16-regional-ts",
     "bf16-regional-fa4",
@@ -191,8 +194,12 @@ def path_options(
             **compile_opts,
         },
     }
+    if name == "job-default":
+        # what a job runs when its spec sets nothing but the stack's defaults: AccelOptions' own
+        # defaults (attention "auto", shared timestep embedding) plus the stack's regional compile
+        return dict(compile_opts)
     if name not in table:
-        raise SystemExit(f"unknown path {name!r}; known: {list(table)}")
+        raise SystemExit(f"unknown path {name!r}; known: {[*table, 'job-default']}")
     # every path starts from stock diffusers (AccelOptions' own defaults are the job's recommended
     # settings) and names what it changes
     return {**STOCK_OPTIONS, **table[name]}
