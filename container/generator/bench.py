@@ -459,7 +459,8 @@ KERNEL_CATEGORIES = (
     ("fused (triton)", ("triton",)),
     ("attention", ("flash", "fmha", "sdpa", "attention", "attn")),
     ("gemm", ("gemm", "nvjet", "xmma", "scaled_mm", "cublas", "cutlass", "sm90_")),
-    ("copy/fill", ("copy", "memcpy", "memset", "fill", "cat")),
+    # CUDA's cat kernel is CatArrayBatchedCopy; "cat" alone would also match scatter kernels
+    ("copy/fill", ("copy", "memcpy", "memset", "fill", "aten::cat")),
 )
 
 
