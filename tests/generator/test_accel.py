@@ -360,7 +360,7 @@ def test_auto_attention_picks_fa4_only_on_hopper_and_blackwell(
 ):
     _fake_gpu(monkeypatch, capability)
     if fa4_works:
-        monkeypatch.setattr(accel, "check_fa4_supported", lambda device: capability)
+        monkeypatch.setattr(accel, "check_fa4_supported", lambda device, cache_dir=None: capability)
     else:
         monkeypatch.setitem(sys.modules, "flash_attn", None)  # "not installed", even where it is
         monkeypatch.setattr(accel, "_FA4_CHECKED", {})
@@ -369,12 +369,17 @@ def test_auto_attention_picks_fa4_only_on_hopper_and_blackwell(
     assert re.match(reason, why), why
 
 
-def test_fa4_without_the_package_is_a_clear_error(monkeypatch):
+def test_fa4_without_the_package_is_a_clear_error(monkeypatch, tmp_path):
     _fake_gpu(monkeypatch, (9, 0))
     monkeypatch.setitem(sys.modules, "flash_attn", None)
     monkeypatch.setattr(accel, "_FA4_CHECKED", {})
+    for name in ("FLASH_ATTENTION_CUTE_DSL_CACHE_ENABLED", "FLASH_ATTENTION_CUTE_DSL_CACHE_DIR"):
+        monkeypatch.delenv(name, raising=False)
     with pytest.raises(AccelError, match=r"needs the flash-attn-4 package.*Use 'cudnn'"):
-        accel.check_fa4_supported("cuda")
+        accel.check_fa4_supported("cuda", cache_dir=tmp_path)
+    # FA4 reads its disk-cache settings when first imported: they are in place before the import
+    assert os.environ["FLASH_ATTENTION_CUTE_DSL_CACHE_ENABLED"] == "1"
+    assert os.environ["FLASH_ATTENTION_CUTE_DSL_CACHE_DIR"] == str(tmp_path / "fa4")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU error")

@@ -228,7 +228,7 @@ def _check_device(opts: AccelOptions, device: torch.device) -> None:
                     "fp8_backend='torchao' needs the torchao package; use fp8_backend='scaled_mm'"
                 ) from exc
     if opts.attention_backend == FA4_BACKEND:
-        check_fa4_supported(device)
+        check_fa4_supported(device, cache_dir=opts.compile_cache_dir)
     if opts.attention_backend in SDPA_BACKENDS and opts.attention_backend != "math" and device.type != "cuda":
         raise AccelError(
             f"attention_backend={opts.attention_backend!r} is a CUDA kernel but the transformer is on "
@@ -407,7 +407,9 @@ class Cosmos3FA4Processor(Cosmos3SDPAProcessor):
 _FA4_CHECKED: dict[str, tuple[int, int]] = {}
 
 
-def resolve_auto_attention(device: torch.device | str) -> tuple[str, str]:
+def resolve_auto_attention(
+    device: torch.device | str, cache_dir: str | os.PathLike[str] | None = None
+) -> tuple[str, str]:
     """What ``attention_backend="auto"`` runs on ``device``: (backend, why)."""
     device = torch.device(device)
     if device.type != "cuda" or not torch.cuda.is_available():
@@ -416,7 +418,7 @@ def resolve_auto_attention(device: torch.device | str) -> tuple[str, str]:
     if cap[0] not in FA4_AUTO_CAPABILITIES:
         return "default", f"compute capability {cap[0]}.{cap[1]}: FlashAttention 4 is used on 9.x/10.x only"
     try:
-        check_fa4_supported(device)
+        check_fa4_supported(device, cache_dir=cache_dir)
     except AccelError as exc:
         return "default", f"FlashAttention 4 unavailable: {exc}"
     return FA4_BACKEND, f"compute capability {cap[0]}.{cap[1]} with FlashAttention 4"
@@ -432,13 +434,20 @@ def _require_cuda_for_fa4(device: torch.device | str) -> torch.device:
     return device
 
 
-def check_fa4_supported(device: torch.device | str) -> tuple[int, int]:
+def check_fa4_supported(
+    device: torch.device | str, cache_dir: str | os.PathLike[str] | None = None
+) -> tuple[int, int]:
     """Raise AccelError unless FlashAttention 4 imports and runs on ``device``; returns its capability.
 
     Runs one tiny GQA attention through the custom op and compares it with PyTorch's math kernel,
     so a broken install (missing CuTe DSL libraries, an unsupported GPU) fails before the model runs.
+    ``cache_dir``: keep FA4's compiled kernels on disk under ``<cache_dir>/fa4``. FA4 reads that
+    setting when it is first imported, which this check does: set here, before the import.
     """
     device = _require_cuda_for_fa4(device)
+    if cache_dir is not None:
+        os.environ.setdefault("FLASH_ATTENTION_CUTE_DSL_CACHE_ENABLED", "1")
+        os.environ.setdefault("FLASH_ATTENTION_CUTE_DSL_CACHE_DIR", os.path.join(os.fspath(cache_dir), "fa4"))
     key = str(device)
     if key in _FA4_CHECKED:
         return _FA4_CHECKED[key]
@@ -486,17 +495,11 @@ def set_attention_backend(
             reset()
         return {"backend": "default"}
     if name == AUTO_BACKEND:
-        choice, reason = resolve_auto_attention(_module_device(transformer))
+        choice, reason = resolve_auto_attention(_module_device(transformer), cache_dir=cache_dir)
         report = set_attention_backend(transformer, choice, cache_dir=cache_dir)
         return {**report, "auto": reason}
     if name == FA4_BACKEND:
-        _require_cuda_for_fa4(_module_device(transformer))
-        if cache_dir is not None:
-            os.environ.setdefault("FLASH_ATTENTION_CUTE_DSL_CACHE_ENABLED", "1")
-            os.environ.setdefault(
-                "FLASH_ATTENTION_CUTE_DSL_CACHE_DIR", os.path.join(os.fspath(cache_dir), "fa4")
-            )
-        cap = check_fa4_supported(_module_device(transformer))
+        cap = check_fa4_supported(_module_device(transformer), cache_dir=cache_dir)
         transformer.set_attn_processor(Cosmos3FA4Processor())
         return {"backend": FA4_BACKEND, "gqa": "native", "compute_capability": f"{cap[0]}.{cap[1]}"}
     if name in SDPA_BACKENDS:
