@@ -1,8 +1,8 @@
 """Fixtures for cosmosctl tests: no AWS, no network past 127.0.0.1, and a fake reasoner NIM over HTTP.
 
-The fake NIM is a real HTTP server speaking the OpenAI protocol (GET /v1/models, POST
-/v1/chat/completions, streamed as server-sent events or not), so `ask` and `bench` run through the
-real OpenAI SDK. It records each request (path, headers, JSON body) and can be switched to fail.
+The fake NIM is the shared fake OpenAI-compatible server (tests/fake_openai.py), so `ask` and `bench`
+run through the real OpenAI SDK. It records each request (path, headers, JSON body) and can be switched
+to fail (its `mode`).
 """
 
 from __future__ import annotations
@@ -10,20 +10,19 @@ from __future__ import annotations
 import json
 import socket
 import struct
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_openai import FakeOpenAI
 from media_utils import tiny_png
 from typer.testing import CliRunner
 
 API_KEY = "test-key-0123456789abcdef"
 MODEL_ID = "nvidia/cosmos3-nano-reasoner"
+ANSWER = "The P-trap slip nut is leaking; tighten it by hand."
 
 
 # ----------------------------------------------------------------------------------------------
@@ -96,174 +95,18 @@ def mp4_file(tmp_path: Path) -> Path:
 # ----------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-
-
-@dataclass
-class FakeNim:
-    """State of the fake server; tests flip ``mode`` to make it fail."""
-
-    url: str = ""
-    api_key: str = API_KEY
-    models: list[str] = field(default_factory=lambda: [MODEL_ID])
-    answer: str = "The P-trap slip nut is leaking; tighten it by hand."
-    # ok | 401 | 500 | 400 | slow | flaky (fails `failures` times with 503, then ok)
-    mode: str = "ok"
-    failures: int = 1
-    slow_s: float = 2.0
-    requests: list[Recorded] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def chat_bodies(self) -> list[dict[str, Any]]:
-        return [r.body for r in self.requests if r.path == "/v1/chat/completions"]
-
-
-def _handler(nim: FakeNim) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:  # keep pytest output clean
-            pass
-
-        def _json(self, status: int, data: Any) -> None:
-            body = json.dumps(data).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _record(self, body: Any) -> None:
-            with nim.lock:
-                nim.requests.append(
-                    Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-                )
-
-        def _failure(self) -> bool:
-            if self.headers.get("Authorization") != f"Bearer {nim.api_key}" or nim.mode == "401":
-                self._json(
-                    401, {"error": {"message": "Invalid API key", "type": "Unauthorized", "code": 401}}
-                )
-                return True
-            if nim.mode == "500":
-                self._json(500, {"object": "error", "message": "CUDA error: out of memory", "code": 500})
-                return True
-            if nim.mode == "400":
-                self._json(
-                    400,
-                    {
-                        "object": "error",
-                        "message": "At most 4 image(s) may be provided in one prompt.",
-                        "code": 400,
-                    },
-                )
-                return True
-            if nim.mode == "slow":
-                time.sleep(nim.slow_s)
-            if nim.mode == "flaky":
-                with nim.lock:
-                    fail = nim.failures > 0
-                    nim.failures -= 1
-                if fail:
-                    self._json(503, {"message": "Service Unavailable"})
-                    return True
-            return False
-
-        def do_GET(self) -> None:
-            self._record(None)
-            if self.path != "/v1/models":
-                self._json(404, {"detail": "Not Found"})
-                return
-            if self._failure():
-                return
-            data = [{"id": m, "object": "model", "created": 0, "owned_by": "nvidia"} for m in nim.models]
-            self._json(200, {"object": "list", "data": data})
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length) or b"null")
-            self._record(body)
-            if self.path != "/v1/chat/completions":
-                self._json(404, {"detail": "Not Found"})
-                return
-            if self._failure():
-                return
-            words = nim.answer.split(" ")
-            limit = int(body.get("max_tokens") or len(words))
-            pieces = [w if i == 0 else " " + w for i, w in enumerate(words)][:limit]
-            finish = "stop" if len(pieces) == len(words) else "length"
-            usage = {"prompt_tokens": 42, "completion_tokens": len(pieces), "total_tokens": 42 + len(pieces)}
-            base = {"id": "chatcmpl-test", "created": 0, "model": body.get("model")}
-            if not body.get("stream"):
-                self._json(
-                    200,
-                    {
-                        **base,
-                        "object": "chat.completion",
-                        "choices": [
-                            {
-                                "index": 0,
-                                "message": {"role": "assistant", "content": "".join(pieces)},
-                                "finish_reason": finish,
-                            }
-                        ],
-                        "usage": usage,
-                    },
-                )
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.end_headers()
-
-            def event(data: Any) -> None:
-                self.wfile.write(f"data: {json.dumps(data)}\n\n".encode())
-                self.wfile.flush()
-
-            chunk = {**base, "object": "chat.completion.chunk"}
-            event(
-                {
-                    **chunk,
-                    "choices": [
-                        {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
-                    ],
-                }
-            )
-            for piece in pieces:
-                event(
-                    {**chunk, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
-                )
-            event({**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
-            if (body.get("stream_options") or {}).get("include_usage"):
-                event({**chunk, "choices": [], "usage": usage})
-            self.wfile.write(b"data: [DONE]\n\n")
-            self.wfile.flush()
-
-    return Handler
-
-
 @pytest.fixture
-def fake_nim() -> Iterator[FakeNim]:
-    nim = FakeNim()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(nim))
-    server.daemon_threads = True
-    nim.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+def fake_nim() -> Iterator[FakeOpenAI]:
+    """The fake NIM: one reasoner model, a fixed answer, and 401 for any key but API_KEY."""
+    with FakeOpenAI(MODEL_ID, api_key=API_KEY, answer=ANSWER) as nim:
         yield nim
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
-def nim_env(fake_nim: FakeNim, monkeypatch: pytest.MonkeyPatch) -> FakeNim:
+def nim_env(fake_nim: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> FakeOpenAI:
     """The fake NIM, with COSMOS_ENDPOINT / COSMOS_API_KEY pointing at it."""
-    monkeypatch.setenv("COSMOS_ENDPOINT", fake_nim.url)
-    monkeypatch.setenv("COSMOS_API_KEY", fake_nim.api_key)
+    monkeypatch.setenv("COSMOS_ENDPOINT", fake_nim.origin)
+    monkeypatch.setenv("COSMOS_API_KEY", API_KEY)
     return fake_nim
 
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
+from fake_openai import FakeOpenAI
 from typer.testing import CliRunner
 
 from cosmosctl import client as cclient
 from cosmosctl.cli import app
 from cosmosctl.errors import CosmosError
 
-FakeNim = Any  # the fake_nim fixture's type (tests/cosmosctl/conftest.py)
 API_KEY = "test-key-0123456789abcdef"
 MODEL_ID = "nvidia/cosmos3-nano-reasoner"
 
@@ -24,7 +23,7 @@ def _ask(runner: CliRunner, *args: str) -> object:
 
 
 def test_ask_with_image_sends_what_the_nim_expects(
-    runner: CliRunner, nim_env: FakeNim, png_file: Path
+    runner: CliRunner, nim_env: FakeOpenAI, png_file: Path
 ) -> None:
     result = _ask(runner, "--image", str(png_file), "--max-tokens", "64", "What is leaking here?")
     assert result.exit_code == 0, result.output
@@ -50,7 +49,7 @@ def test_ask_with_image_sends_what_the_nim_expects(
 
 
 def test_ask_video_with_fps_puts_media_io_kwargs_at_top_level(
-    runner: CliRunner, nim_env: FakeNim, mp4_file: Path
+    runner: CliRunner, nim_env: FakeOpenAI, mp4_file: Path
 ) -> None:
     result = _ask(runner, "--video", str(mp4_file), "--fps", "2", "--model", "my-model", "What happens?")
     assert result.exit_code == 0, result.output
@@ -65,7 +64,7 @@ def test_ask_video_with_fps_puts_media_io_kwargs_at_top_level(
     }
 
 
-def test_ask_stream_prints_tokens_and_requests_usage(runner: CliRunner, nim_env: FakeNim) -> None:
+def test_ask_stream_prints_tokens_and_requests_usage(runner: CliRunner, nim_env: FakeOpenAI) -> None:
     result = _ask(runner, "--stream", "Why does a faucet drip?")
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == nim_env.answer
@@ -75,7 +74,7 @@ def test_ask_stream_prints_tokens_and_requests_usage(runner: CliRunner, nim_env:
 
 
 @pytest.mark.parametrize("stream", ["--stream", "--no-stream"])
-def test_ask_json(runner: CliRunner, nim_env: FakeNim, stream: str) -> None:
+def test_ask_json(runner: CliRunner, nim_env: FakeOpenAI, stream: str) -> None:
     result = _ask(runner, "--json", stream, "--max-tokens", "3", "Hi?")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -88,15 +87,15 @@ def test_ask_json(runner: CliRunner, nim_env: FakeNim, stream: str) -> None:
 
 
 def test_ask_flags_override_env(
-    runner: CliRunner, fake_nim: FakeNim, monkeypatch: pytest.MonkeyPatch
+    runner: CliRunner, fake_nim: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COSMOS_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.setenv("COSMOS_API_KEY", "wrong")
-    result = _ask(runner, "--endpoint", fake_nim.url + "/v1/", "--api-key", API_KEY, "Hi?")
+    result = _ask(runner, "--endpoint", fake_nim.origin + "/v1/", "--api-key", API_KEY, "Hi?")
     assert result.exit_code == 0, result.output
 
 
-def test_ask_401(runner: CliRunner, nim_env: FakeNim) -> None:
+def test_ask_401(runner: CliRunner, nim_env: FakeOpenAI) -> None:
     result = _ask(runner, "--api-key", "wrong-key", "Hi?")
     assert result.exit_code == 1
     assert "rejected the API key (401): Invalid API key" in result.stderr
@@ -104,7 +103,7 @@ def test_ask_401(runner: CliRunner, nim_env: FakeNim) -> None:
     assert "Traceback" not in result.output
 
 
-def test_ask_500_is_retried_then_reported(runner: CliRunner, nim_env: FakeNim) -> None:
+def test_ask_500_is_retried_then_reported(runner: CliRunner, nim_env: FakeOpenAI) -> None:
     nim_env.mode = "500"
     result = _ask(runner, "--model", "m", "--max-retries", "1", "Hi?")
     assert result.exit_code == 1
@@ -113,7 +112,7 @@ def test_ask_500_is_retried_then_reported(runner: CliRunner, nim_env: FakeNim) -
     assert len(nim_env.chat_bodies()) == 2, "one retry"
 
 
-def test_ask_400_shows_the_nim_message(runner: CliRunner, nim_env: FakeNim) -> None:
+def test_ask_400_shows_the_nim_message(runner: CliRunner, nim_env: FakeOpenAI) -> None:
     nim_env.mode = "400"
     result = _ask(runner, "--model", "m", "Hi?")
     assert result.exit_code == 1
@@ -121,7 +120,7 @@ def test_ask_400_shows_the_nim_message(runner: CliRunner, nim_env: FakeNim) -> N
     assert len(nim_env.chat_bodies()) == 1, "4xx is not retried"
 
 
-def test_ask_transient_503_recovers_with_backoff(runner: CliRunner, nim_env: FakeNim) -> None:
+def test_ask_transient_503_recovers_with_backoff(runner: CliRunner, nim_env: FakeOpenAI) -> None:
     nim_env.mode, nim_env.failures = "flaky", 1
     result = _ask(runner, "--model", "m", "--max-retries", "2", "Hi?")
     assert result.exit_code == 0, result.output
@@ -129,7 +128,7 @@ def test_ask_transient_503_recovers_with_backoff(runner: CliRunner, nim_env: Fak
     assert len(nim_env.chat_bodies()) == 2
 
 
-def test_ask_timeout(runner: CliRunner, nim_env: FakeNim) -> None:
+def test_ask_timeout(runner: CliRunner, nim_env: FakeOpenAI) -> None:
     nim_env.mode, nim_env.slow_s = "slow", 1.5
     result = _ask(runner, "--model", "m", "--timeout", "0.3", "--max-retries", "0", "Hi?")
     assert result.exit_code == 1
@@ -137,15 +136,15 @@ def test_ask_timeout(runner: CliRunner, nim_env: FakeNim) -> None:
     assert "--timeout" in result.stderr
 
 
-def test_ask_connection_refused(runner: CliRunner, fake_nim: FakeNim) -> None:
-    url = fake_nim.url.rsplit(":", 1)[0] + ":9"
+def test_ask_connection_refused(runner: CliRunner, fake_nim: FakeOpenAI) -> None:
+    url = fake_nim.origin.rsplit(":", 1)[0] + ":9"
     result = _ask(runner, "--endpoint", url, "--api-key", "k", "--max-retries", "0", "Hi?")
     assert result.exit_code == 1
     assert "Could not connect to the endpoint at http://127.0.0.1:9/v1" in result.stderr
 
 
 def test_ask_checks_inputs_before_sending(
-    runner: CliRunner, nim_env: FakeNim, png_file: Path, tmp_path: Path
+    runner: CliRunner, nim_env: FakeOpenAI, png_file: Path, tmp_path: Path
 ) -> None:
     cases = [
         (["--image", str(tmp_path / "missing.jpg")], "Image file not found"),
@@ -182,9 +181,9 @@ def test_ask_without_endpoint_or_stack(runner: CliRunner) -> None:
     assert "ReasonerStack was not found" in result.stderr
 
 
-def test_pick_model_prefers_a_reasoner(fake_nim: FakeNim) -> None:
+def test_pick_model_prefers_a_reasoner(fake_nim: FakeOpenAI) -> None:
     fake_nim.models = ["some/lora", MODEL_ID]
-    oai = cclient.make_client(fake_nim.url, API_KEY, max_retries=0)
+    oai = cclient.make_client(fake_nim.origin, API_KEY, max_retries=0)
     assert cclient.pick_model(oai, None) == MODEL_ID
     assert cclient.pick_model(oai, "explicit") == "explicit"
     fake_nim.models = []

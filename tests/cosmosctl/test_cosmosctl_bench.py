@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
+from fake_openai import FakeOpenAI
 from typer.testing import CliRunner
 
 from cosmosctl.bench import Sample, load_bench, percentile, summarize
 from cosmosctl.cli import app
 from cosmosctl.errors import CosmosError
 
-FakeNim = Any  # the fake_nim fixture's type (tests/cosmosctl/conftest.py)
 
-
-def test_bench_writes_a_result(runner: CliRunner, nim_env: FakeNim, tmp_path: Path, png_file: Path) -> None:
+def test_bench_writes_a_result(
+    runner: CliRunner, nim_env: FakeOpenAI, tmp_path: Path, png_file: Path
+) -> None:
     out = tmp_path / "bench.json"
     result = runner.invoke(
         app,
@@ -43,7 +43,7 @@ def test_bench_writes_a_result(runner: CliRunner, nim_env: FakeNim, tmp_path: Pa
     assert load_bench(out)["requests_per_s"] == data["requests_per_s"]
 
 
-def test_bench_video_json(runner: CliRunner, nim_env: FakeNim, tmp_path: Path, mp4_file: Path) -> None:
+def test_bench_video_json(runner: CliRunner, nim_env: FakeOpenAI, tmp_path: Path, mp4_file: Path) -> None:
     out = tmp_path / "b.json"
     result = runner.invoke(
         app,
@@ -67,7 +67,7 @@ def test_bench_video_json(runner: CliRunner, nim_env: FakeNim, tmp_path: Path, m
     assert all(b["media_io_kwargs"] == {"video": {"fps": 1.0}} for b in nim_env.chat_bodies())
 
 
-def test_bench_counts_errors(runner: CliRunner, nim_env: FakeNim, tmp_path: Path) -> None:
+def test_bench_counts_errors(runner: CliRunner, nim_env: FakeOpenAI, tmp_path: Path) -> None:
     nim_env.mode = "500"
     out = tmp_path / "b.json"
     result = runner.invoke(
@@ -82,7 +82,7 @@ def test_bench_counts_errors(runner: CliRunner, nim_env: FakeNim, tmp_path: Path
     assert len(nim_env.chat_bodies()) == 3, "bench does not retry by default"
 
 
-def test_bench_401_fails_on_model_discovery(runner: CliRunner, nim_env: FakeNim, tmp_path: Path) -> None:
+def test_bench_401_fails_on_model_discovery(runner: CliRunner, nim_env: FakeOpenAI, tmp_path: Path) -> None:
     result = runner.invoke(
         app, ["bench", "--api-key", "bad", "--requests", "1", "--out", str(tmp_path / "b.json")]
     )
@@ -100,7 +100,7 @@ def test_bench_401_fails_on_model_discovery(runner: CliRunner, nim_env: FakeNim,
         (["--image", "missing.png"], "Image file not found"),
     ],
 )
-def test_bench_bad_input(runner: CliRunner, nim_env: FakeNim, args: list[str], message: str) -> None:
+def test_bench_bad_input(runner: CliRunner, nim_env: FakeOpenAI, args: list[str], message: str) -> None:
     result = runner.invoke(app, ["bench", *args])
     assert result.exit_code != 0
     assert message in result.output.replace("\n", " ") or message.lower() in result.output.lower()

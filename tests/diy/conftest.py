@@ -1,4 +1,4 @@
-"""Fixtures for the DIY assistant tests: two local OpenAI-compatible servers (Cosmos and the general LLM)."""
+"""Fixtures for the DIY assistant tests: two fake OpenAI-compatible servers (Cosmos and the general LLM)."""
 
 from __future__ import annotations
 
@@ -6,23 +6,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fake_openai import FakeOpenAI
 from media_utils import tiny_png
-
-from .fakes import FakeOpenAI
 
 
 @pytest.fixture
 def cosmos() -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI("nvidia/cosmos3-nano-reasoner").start()
-    yield server
-    server.stop()
+    with FakeOpenAI("nvidia/cosmos3-nano-reasoner") as server:
+        yield server
 
 
 @pytest.fixture
 def llm() -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI("test-general-llm").start()
-    yield server
-    server.stop()
+    with FakeOpenAI("test-general-llm") as server:
+        yield server
 
 
 @pytest.fixture(autouse=True)

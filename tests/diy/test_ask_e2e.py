@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from fake_openai import FakeOpenAI
 from typer.testing import CliRunner
 
 from cosmosctl.diy.cli import app
 
-from .fakes import FakeOpenAI, observation_json, part_types, user_text
+from .fakes import observation_json, part_types, user_text
 
 runner = CliRunner()
 
@@ -67,21 +68,21 @@ def test_grounded_answer_uses_the_observation(cosmos: FakeOpenAI, llm: FakeOpenA
     assert "draft" not in data
 
     # Cosmos got the photo (first) and the perception prompt, with its own key and discovered model.
-    [perception] = cosmos.chat_requests
+    [perception] = cosmos.chat_bodies()
     assert perception["model"] == "nvidia/cosmos3-nano-reasoner"
     assert part_types(perception) == ["image_url", "text"]
     assert perception["messages"][1]["content"][0]["image_url"]["url"].startswith("data:image/png;base64,")
     assert "Answer with one JSON object" in user_text(perception)
-    chat_headers = [r["headers"] for r in cosmos.requests if r["path"].endswith("/chat/completions")]
+    chat_headers = [r.headers for r in cosmos.requests if r.path.endswith("/chat/completions")]
     assert chat_headers[0]["authorization"] == "Bearer cosmos-test-key"
 
     # The general LLM got the observation as text, no image, and its key from the environment.
-    [procedure] = llm.chat_requests
+    [procedure] = llm.chat_bodies()
     assert procedure["model"] == "test-general-llm"
     assert part_types(procedure) == []
     assert '"trap arm slip nut"' in user_text(procedure)
     assert "Do not invent components" in user_text(procedure)
-    llm_headers = [r["headers"] for r in llm.requests if r["path"].endswith("/chat/completions")]
+    llm_headers = [r.headers for r in llm.requests if r.path.endswith("/chat/completions")]
     assert llm_headers[0]["authorization"] == "Bearer llm-test-key"
 
 
@@ -94,7 +95,7 @@ def test_invalid_perception_json_is_retried_once(cosmos: FakeOpenAI, llm: FakeOp
     assert perception["ok"] is True and perception["attempts"] == 2
     assert perception["errors"] == ["the answer contains no JSON object"]
     assert perception["raw_answers"] == ["I see a white plastic pipe under a sink.", observation_json()]
-    first, second = cosmos.chat_requests
+    first, second = cosmos.chat_bodies()
     # The re-ask repeats the conversation (photo included), shows the bad answer and says what was wrong.
     assert second["messages"][:2] == first["messages"]
     assert second["messages"][2] == {
@@ -110,7 +111,7 @@ def test_invalid_perception_twice_is_reported(cosmos: FakeOpenAI, llm: FakeOpenA
     llm.replies = [GOOD_DRAFT, GOOD_DRAFT]
     data = ask_json(cosmos, llm, "--image", str(photo), "Why is my sink trap leaking?")
 
-    assert len(cosmos.chat_requests) == 2  # exactly one re-ask
+    assert len(cosmos.chat_bodies()) == 2  # exactly one re-ask
     perception = data["perception"]
     assert perception["ok"] is False and perception["observation"] is None
     assert perception["attempts"] == 2
@@ -119,7 +120,7 @@ def test_invalid_perception_twice_is_reported(cosmos: FakeOpenAI, llm: FakeOpenA
     assert perception["raw_answers"][0] == "A sink."
     assert data["grounded"] is False
     # The procedure was drafted without an observation.
-    assert "vision model examined" not in user_text(llm.chat_requests[0])
+    assert "vision model examined" not in user_text(llm.chat_bodies()[0])
 
     cosmos.replies = ["Still a sink.", "And a pipe."]
     human = ask(cosmos, llm, "--image", str(photo), "Why is my sink trap leaking?")
@@ -173,7 +174,7 @@ def test_llm_only_sends_nothing_to_the_reasoner(cosmos: FakeOpenAI, llm: FakeOpe
     assert cosmos.requests == []
     assert data["mode"] == "llm-only" and data["perception"] is None and data["grounded"] is False
     assert data["models"] == {"llm": "test-general-llm"}
-    [procedure] = llm.chat_requests
+    [procedure] = llm.chat_bodies()
     assert part_types(procedure) == []  # text-only baseline: the LLM does not get the photo either
     assert "Why is my sink trap leaking?" in user_text(procedure)
 
@@ -193,7 +194,7 @@ def test_llm_sees_media_sends_the_photo_to_the_llm_only(
     llm.replies = [GOOD_DRAFT]
     ask_json(cosmos, llm, "--llm-only", "--llm-sees-media", "--image", str(photo), "What is leaking?")
     assert cosmos.requests == []
-    assert part_types(llm.chat_requests[0]) == ["image_url", "text"]
+    assert part_types(llm.chat_bodies()[0]) == ["image_url", "text"]
 
 
 def test_video_goes_to_cosmos_with_fps(cosmos: FakeOpenAI, llm: FakeOpenAI, clip: Path) -> None:
@@ -202,11 +203,11 @@ def test_video_goes_to_cosmos_with_fps(cosmos: FakeOpenAI, llm: FakeOpenAI, clip
     ]
     llm.replies = ["Replace the flapper."]
     data = ask_json(cosmos, llm, "--video", str(clip), "--fps", "2", "Why does my toilet keep running?")
-    [perception] = cosmos.chat_requests
+    [perception] = cosmos.chat_bodies()
     assert part_types(perception) == ["video_url", "text"]
     assert perception["messages"][1]["content"][0]["video_url"]["url"].startswith("data:video/mp4;base64,")
     assert perception["media_io_kwargs"] == {"video": {"fps": 2.0}}
-    assert "examined the homeowner's video" in user_text(llm.chat_requests[0])
+    assert "examined the homeowner's video" in user_text(llm.chat_bodies()[0])
     assert data["media_kind"] == "video"
 
 
@@ -260,11 +261,11 @@ def test_llm_endpoint_model_and_key_from_environment(
     llm.replies = [GOOD_DRAFT]
     result = runner.invoke(app, ["ask", "--json", "--image", str(photo), "Why is my trap leaking?"])
     assert result.exit_code == 0, result.output
-    assert llm.chat_requests[0]["model"] == "gpt-test"
-    llm_chat = [r for r in llm.requests if r["path"].endswith("/chat/completions")]
-    assert llm_chat[0]["headers"]["authorization"] == "Bearer openai-fallback-key"
-    cosmos_chat = [r for r in cosmos.requests if r["path"].endswith("/chat/completions")]
-    assert cosmos_chat[0]["headers"]["authorization"] == "Bearer cosmos-env-key"
+    assert llm.chat_bodies()[0]["model"] == "gpt-test"
+    llm_chat = [r for r in llm.requests if r.path.endswith("/chat/completions")]
+    assert llm_chat[0].headers["authorization"] == "Bearer openai-fallback-key"
+    cosmos_chat = [r for r in cosmos.requests if r.path.endswith("/chat/completions")]
+    assert cosmos_chat[0].headers["authorization"] == "Bearer cosmos-env-key"
 
 
 def test_llm_error_names_the_layer(cosmos: FakeOpenAI, llm: FakeOpenAI, photo: Path) -> None:

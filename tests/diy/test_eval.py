@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_openai import FakeOpenAI
 from media_utils import tiny_png
 from typer.testing import CliRunner
 
@@ -25,7 +26,7 @@ from cosmosctl.diy.evaluation import (
 from cosmosctl.diy.guardrail import apply_guardrail
 from cosmosctl.errors import CosmosError
 
-from .fakes import FakeOpenAI, observation_json, user_text
+from .fakes import observation_json, user_text
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -302,8 +303,8 @@ def test_eval_command_end_to_end(tmp_path: Path, cosmos: FakeOpenAI, llm: FakeOp
         {"id": "missing", "media": "nope.png", "question": "q?", "key_facts": ["x"]},
     ]
     cases.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    cosmos.responder = _cosmos_responder
-    llm.responder = _llm_responder
+    cosmos.answer = _cosmos_responder
+    llm.answer = _llm_responder
     report_path, json_path = tmp_path / "report.md", tmp_path / "results.json"
 
     result = CliRunner().invoke(
@@ -329,9 +330,9 @@ def test_eval_command_end_to_end(tmp_path: Path, cosmos: FakeOpenAI, llm: FakeOp
     assert "ptrap" in result.stdout and "+0.67" in result.stdout
 
     # Two cases ran: Cosmos saw each photo once (grounded only); the LLM drafted 4 answers and judged 4.
-    assert len(cosmos.chat_requests) == 2
-    judged = [b for b in llm.chat_requests if b["messages"][0]["content"] == prompts.JUDGE_SYSTEM]
-    assert len(llm.chat_requests) == 8 and len(judged) == 4
+    assert len(cosmos.chat_bodies()) == 2
+    judged = [b for b in llm.chat_bodies() if b["messages"][0]["content"] == prompts.JUDGE_SYSTEM]
+    assert len(llm.chat_bodies()) == 8 and len(judged) == 4
 
     report = report_path.read_text()
     assert "| Key-fact recall (mean) | 100% | 0% | +100 pts |" in report
@@ -364,8 +365,8 @@ def test_eval_prints_the_report_without_out(tmp_path: Path, cosmos: FakeOpenAI, 
             }
         )
     )
-    cosmos.responder = _cosmos_responder
-    llm.responder = _llm_responder
+    cosmos.answer = _cosmos_responder
+    llm.answer = _llm_responder
     result = CliRunner().invoke(
         app, ["eval", str(cases), "--endpoint", cosmos.url, "--api-key", "k", "--llm-endpoint", llm.url]
     )
