@@ -308,15 +308,7 @@ class PathState:
             report["fp8"] = accel.quantize_fp8(t, backend=opts.fp8_backend, granularity=opts.fp8_granularity)
             self.precision = "fp8"
         if opts.compile != "none" and self.compiled == "none":
-            report["compile"] = accel.compile_transformer(
-                t,
-                opts.compile,
-                cache_dir=opts.compile_cache_dir,
-                dynamic=opts.compile_dynamic,
-                mode_name=opts.compile_mode,
-                backend=opts.compile_backend,
-                fullgraph=opts.compile_fullgraph,
-            )
+            report["compile"] = accel.compile_with_options(t, opts)
             self.compiled = opts.compile
         if opts.vae_tiling != self.tiling:
             if opts.vae_tiling:

@@ -190,15 +190,7 @@ def apply_optimizations(pipe: Any, options: AccelOptions | Mapping[str, Any] | N
     if opts.precision == "fp8":
         report["fp8"] = quantize_fp8(transformer, backend=opts.fp8_backend, granularity=opts.fp8_granularity)
     if opts.compile != "none":
-        report["compile"] = compile_transformer(
-            transformer,
-            opts.compile,
-            cache_dir=opts.compile_cache_dir,
-            dynamic=opts.compile_dynamic,
-            mode_name=opts.compile_mode,
-            backend=opts.compile_backend,
-            fullgraph=opts.compile_fullgraph,
-        )
+        report["compile"] = compile_with_options(transformer, opts)
     if opts.vae_tiling:
         pipe.vae.enable_tiling()
         report["vae_tiling"] = True
@@ -746,6 +738,19 @@ def compile_transformer(
         transformer.compile(**kwargs)
     info.update({"mode": mode, **kwargs})
     return info
+
+
+def compile_with_options(transformer: nn.Module, opts: AccelOptions) -> dict[str, Any]:
+    """:func:`compile_transformer` with the ``compile*`` fields of ``opts``."""
+    return compile_transformer(
+        transformer,
+        opts.compile,
+        cache_dir=opts.compile_cache_dir,
+        dynamic=opts.compile_dynamic,
+        mode_name=opts.compile_mode,
+        backend=opts.compile_backend,
+        fullgraph=opts.compile_fullgraph,
+    )
 
 
 def uncompile_transformer(transformer: nn.Module) -> None:
