@@ -14,6 +14,7 @@ from cosmosctl.console import err, handle_errors, out, print_json
 from cosmosctl.endpoint import resolve_endpoint
 from cosmosctl.errors import CosmosError
 from cosmosctl.media import check_limits, image_part, video_part
+from cosmosctl.options import ApiKeyOpt, EndpointOpt, RegionOpt, StackOpt, VideoFpsOpt
 
 # Client-side mirror of the NIM's NIM_MAX_IMAGES_PER_PROMPT; raise both together.
 DEFAULT_MAX_IMAGES = 4
@@ -50,17 +51,13 @@ def build_messages(
 
 def ask_command(
     question: Annotated[str, typer.Argument(help="The question to ask.", show_default=False)],
-    endpoint: Annotated[
-        str | None, typer.Option(help="Endpoint URL (default: $COSMOS_ENDPOINT, else the stack).")
-    ] = None,
-    api_key: Annotated[
-        str | None, typer.Option(help="API key (default: $COSMOS_API_KEY, else the stack's secret).")
-    ] = None,
+    endpoint: EndpointOpt = None,
+    api_key: ApiKeyOpt = None,
     image: Annotated[
         list[str] | None, typer.Option("--image", "-i", help="Image file or http(s) URL; repeat for several.")
     ] = None,
     video: Annotated[str | None, typer.Option("--video", "-v", help="MP4 video file.")] = None,
-    fps: Annotated[float | None, typer.Option(help="Frames per second the NIM samples from --video.")] = None,
+    fps: VideoFpsOpt = None,
     model: Annotated[
         str | None, typer.Option(help="Model id (default: the one GET /v1/models serves).")
     ] = None,
@@ -88,8 +85,8 @@ def ask_command(
     max_retries: Annotated[
         int, typer.Option(min=0, help="Retries (with backoff) on connection errors, 429 and 5xx.")
     ] = cclient.DEFAULT_MAX_RETRIES,
-    stack: Annotated[str, typer.Option(help="Stack to read the endpoint from.")] = REASONER_STACK,
-    region: Annotated[str | None, typer.Option(help="AWS region of the stack.")] = None,
+    stack: StackOpt = REASONER_STACK,
+    region: RegionOpt = None,
 ) -> None:
     """Ask the Cosmos reasoner a question, optionally about images (--image) or a video (--video)."""
     _ask(

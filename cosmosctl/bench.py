@@ -25,6 +25,7 @@ from cosmosctl.console import err, handle_errors, out, print_json
 from cosmosctl.endpoint import resolve_endpoint
 from cosmosctl.errors import CosmosError
 from cosmosctl.media import check_limits
+from cosmosctl.options import ApiKeyOpt, EndpointOpt, RegionOpt, StackOpt, VideoFpsOpt
 
 BENCH_FORMAT = 1
 MAX_CONCURRENCY = 256
@@ -170,7 +171,7 @@ def bench_command(
     video: Annotated[
         str | None, typer.Option("--video", "-v", help="MP4 video to send with every request.")
     ] = None,
-    fps: Annotated[float | None, typer.Option(help="Frames per second the NIM samples from --video.")] = None,
+    fps: VideoFpsOpt = None,
     prompt: Annotated[
         str | None, typer.Option(help="Question to ask (default depends on the media).")
     ] = None,
@@ -183,12 +184,8 @@ def bench_command(
         Path | None,
         typer.Option("--out", help="Where to write the JSON result (default: bench-<time>.json)."),
     ] = None,
-    endpoint: Annotated[
-        str | None, typer.Option(help="Endpoint URL (default: $COSMOS_ENDPOINT, else the stack).")
-    ] = None,
-    api_key: Annotated[
-        str | None, typer.Option(help="API key (default: $COSMOS_API_KEY, else the stack's secret).")
-    ] = None,
+    endpoint: EndpointOpt = None,
+    api_key: ApiKeyOpt = None,
     model: Annotated[str | None, typer.Option(help="Model id (default: from GET /v1/models).")] = None,
     timeout: Annotated[
         float, typer.Option(help="Per-request timeout in seconds.")
@@ -202,8 +199,8 @@ def bench_command(
     max_payload_mib: Annotated[
         float, typer.Option(min=0.0, help="Request size limit in MiB.")
     ] = DEFAULT_MAX_PAYLOAD_MIB,
-    stack: Annotated[str, typer.Option(help="Stack to read the endpoint from.")] = REASONER_STACK,
-    region: Annotated[str | None, typer.Option(help="AWS region of the stack.")] = None,
+    stack: StackOpt = REASONER_STACK,
+    region: RegionOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result JSON on stdout too.")] = False,
 ) -> None:
     """Load-test the endpoint with a bounded number of requests and write a JSON result."""

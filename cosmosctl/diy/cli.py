@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -21,12 +22,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from cosmosctl.aws import REASONER_STACK
 from cosmosctl.client import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, make_client, pick_model
 from cosmosctl.console import err, handle_errors, out, print_json
 from cosmosctl.diy import evaluation
 from cosmosctl.diy.pipeline import DiyAnswer, MediaKind, ModelEndpoint, run_pipeline
 from cosmosctl.endpoint import resolve_endpoint
 from cosmosctl.errors import CosmosError
+from cosmosctl.options import RegionOpt, with_options
 
 ENV_LLM_ENDPOINT = "DIY_LLM_ENDPOINT"
 ENV_LLM_MODEL = "DIY_LLM_MODEL"
@@ -38,38 +41,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-
-# Options shared by `ask` and `eval`.
-EndpointOpt = Annotated[
-    str | None, typer.Option("--endpoint", help="Reasoner URL (default: COSMOS_ENDPOINT, then the stack).")
-]
-ApiKeyOpt = Annotated[
-    str | None, typer.Option("--api-key", help="Reasoner API key (default: COSMOS_API_KEY, then the stack).")
-]
-ModelOpt = Annotated[str | None, typer.Option("--model", help="Reasoner model (default: from /v1/models).")]
-StackOpt = Annotated[str, typer.Option("--stack", help="Reasoner CloudFormation stack.")]
-RegionOpt = Annotated[str | None, typer.Option("--region", help="AWS region of the stack.")]
-LlmEndpointOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--llm-endpoint",
-        help=f"General LLM's OpenAI base URL, used as given, e.g. https://api.openai.com/v1 "
-        f"(default: {ENV_LLM_ENDPOINT}). Key from {' or '.join(ENV_LLM_KEYS)}.",
-    ),
-]
-LlmModelOpt = Annotated[
-    str | None,
-    typer.Option("--llm-model", help=f"General LLM model (default: {ENV_LLM_MODEL}, then /v1/models)."),
-]
-SeesMediaOpt = Annotated[
-    bool,
-    typer.Option(
-        "--llm-sees-media/--llm-text-only",
-        help="Also send the photo/video to the general LLM (vision-capable LLMs only).",
-    ),
-]
-FpsOpt = Annotated[float | None, typer.Option("--fps", help="Video sampling rate for Cosmos.")]
-TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds per model request.")]
 
 
 def _env(name: str) -> str | None:
@@ -99,17 +70,55 @@ def llm_endpoint(endpoint: str | None, model: str | None, timeout: float) -> Mod
     return ModelEndpoint(client=client, model=pick_model(client, model or _env(ENV_LLM_MODEL)))
 
 
-def reasoner_endpoint(
-    endpoint: str | None,
-    api_key: str | None,
-    model: str | None,
-    stack: str,
-    region: str | None,
-    timeout: float,
-) -> ModelEndpoint:
-    url, key = resolve_endpoint(endpoint, api_key, stack=stack, region=region)
-    client = make_client(url, key, timeout=timeout)
-    return ModelEndpoint(client=client, model=pick_model(client, model))
+@dataclass(frozen=True)
+class ModelOptions:
+    """The options `ask` and `eval` share, after their own: the Cosmos reasoner, the general LLM, the media."""
+
+    endpoint: Annotated[
+        str | None,
+        typer.Option("--endpoint", help="Reasoner URL (default: COSMOS_ENDPOINT, then the stack)."),
+    ] = None
+    api_key: Annotated[
+        str | None,
+        typer.Option("--api-key", help="Reasoner API key (default: COSMOS_API_KEY, then the stack)."),
+    ] = None
+    model: Annotated[
+        str | None, typer.Option("--model", help="Reasoner model (default: from /v1/models).")
+    ] = None
+    stack: Annotated[str, typer.Option("--stack", help="Reasoner CloudFormation stack.")] = REASONER_STACK
+    region: RegionOpt = None
+    llm_endpoint_url: Annotated[
+        str | None,
+        typer.Option(
+            "--llm-endpoint",
+            help=f"General LLM's OpenAI base URL, used as given, e.g. https://api.openai.com/v1 "
+            f"(default: {ENV_LLM_ENDPOINT}). Key from {' or '.join(ENV_LLM_KEYS)}.",
+        ),
+    ] = None
+    llm_model: Annotated[
+        str | None,
+        typer.Option("--llm-model", help=f"General LLM model (default: {ENV_LLM_MODEL}, then /v1/models)."),
+    ] = None
+    llm_sees_media: Annotated[
+        bool,
+        typer.Option(
+            "--llm-sees-media/--llm-text-only",
+            help="Also send the photo/video to the general LLM (vision-capable LLMs only).",
+        ),
+    ] = False
+    fps: Annotated[float | None, typer.Option("--fps", help="Video sampling rate for Cosmos.")] = None
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", help="Seconds per model request."),
+    ] = DEFAULT_TIMEOUT_S
+
+    def llm(self) -> ModelEndpoint:
+        return llm_endpoint(self.llm_endpoint_url, self.llm_model, self.timeout)
+
+    def reasoner(self) -> ModelEndpoint:
+        url, key = resolve_endpoint(self.endpoint, self.api_key, stack=self.stack, region=self.region)
+        client = make_client(url, key, timeout=self.timeout)
+        return ModelEndpoint(client=client, model=pick_model(client, self.model))
 
 
 def _media(
@@ -127,6 +136,7 @@ def _media(
 
 
 @app.command("ask")
+@with_options(ModelOptions)
 def ask_command(
     question: Annotated[str, typer.Argument(help='What to ask, e.g. "Why is this trap leaking?"')],
     image: Annotated[Path | None, typer.Option("--image", help="Photo of the problem.")] = None,
@@ -138,16 +148,8 @@ def ask_command(
     include_draft: Annotated[
         bool, typer.Option("--include-draft", help="With --json, include the LLM's unguarded draft.")
     ] = False,
-    endpoint: EndpointOpt = None,
-    api_key: ApiKeyOpt = None,
-    model: ModelOpt = None,
-    stack: StackOpt = "ReasonerStack",
-    region: RegionOpt = None,
-    llm_endpoint_url: LlmEndpointOpt = None,
-    llm_model: LlmModelOpt = None,
-    llm_sees_media: SeesMediaOpt = False,
-    fps: FpsOpt = None,
-    timeout: TimeoutOpt = DEFAULT_TIMEOUT_S,
+    *,
+    models: ModelOptions,
 ) -> None:
     """Ask about a photo or video: observation, procedure, cautions and the guardrail rules that fired."""
     _ask(**locals())
@@ -162,29 +164,20 @@ def _ask(
     llm_only: bool,
     as_json: bool,
     include_draft: bool,
-    endpoint: str | None,
-    api_key: str | None,
-    model: str | None,
-    stack: str,
-    region: str | None,
-    llm_endpoint_url: str | None,
-    llm_model: str | None,
-    llm_sees_media: bool,
-    fps: float | None,
-    timeout: float,
+    models: ModelOptions,
 ) -> None:
-    media, kind, parts = _media(image, video, fps)
+    media, kind, parts = _media(image, video, models.fps)
     if not llm_only and not parts:
         raise CosmosError(
             "The grounded assistant needs a photo or video.",
             "Pass --image or --video, or --llm-only for the text-only baseline.",
         )
     with err.status("Connecting to the general LLM..."):
-        llm = llm_endpoint(llm_endpoint_url, llm_model, timeout)
+        llm = models.llm()
     reasoner = None
     if not llm_only:
         with err.status("Finding the Cosmos reasoner..."):
-            reasoner = reasoner_endpoint(endpoint, api_key, model, stack, region, timeout)
+            reasoner = models.reasoner()
     stage = (
         "Cosmos is looking at the " + (kind or "media")
         if not llm_only
@@ -195,11 +188,11 @@ def _ask(
             question,
             llm=llm,
             reasoner=reasoner,
-            media_parts=parts if (not llm_only or llm_sees_media) else None,
+            media_parts=parts if (not llm_only or models.llm_sees_media) else None,
             media_kind=kind,
             media=media,
             llm_only=llm_only,
-            llm_sees_media=llm_sees_media,
+            llm_sees_media=models.llm_sees_media,
         )
     if as_json:
         print_json(answer.to_json(include_draft=include_draft))
@@ -278,6 +271,7 @@ def render_answer(answer: DiyAnswer) -> None:
 
 
 @app.command("eval")
+@with_options(ModelOptions)
 def eval_command(
     cases: Annotated[Path, typer.Argument(help="CASES.jsonl (see docs/diy-eval/).")],
     out_path: Annotated[
@@ -299,16 +293,8 @@ def eval_command(
     judge_model: Annotated[
         str | None, typer.Option("--judge-model", help="Judge model (default: the general LLM's).")
     ] = None,
-    endpoint: EndpointOpt = None,
-    api_key: ApiKeyOpt = None,
-    model: ModelOpt = None,
-    stack: StackOpt = "ReasonerStack",
-    region: RegionOpt = None,
-    llm_endpoint_url: LlmEndpointOpt = None,
-    llm_model: LlmModelOpt = None,
-    llm_sees_media: SeesMediaOpt = False,
-    fps: FpsOpt = None,
-    timeout: TimeoutOpt = DEFAULT_TIMEOUT_S,
+    *,
+    models: ModelOptions,
 ) -> None:
     """Run every case grounded and LLM-only, score both and write a report with the lift of grounding."""
     _eval(**locals())
@@ -324,16 +310,7 @@ def _eval(
     judge: bool,
     judge_endpoint: str | None,
     judge_model: str | None,
-    endpoint: str | None,
-    api_key: str | None,
-    model: str | None,
-    stack: str,
-    region: str | None,
-    llm_endpoint_url: str | None,
-    llm_model: str | None,
-    llm_sees_media: bool,
-    fps: float | None,
-    timeout: float,
+    models: ModelOptions,
 ) -> None:
     loaded = evaluation.load_cases(cases)
     if only:
@@ -342,12 +319,12 @@ def _eval(
             raise CosmosError(f"No such case id(s): {', '.join(unknown)}")
         loaded = [c for c in loaded if c.id in only]
     with err.status("Connecting to the endpoints..."):
-        llm = llm_endpoint(llm_endpoint_url, llm_model, timeout)
-        reasoner = reasoner_endpoint(endpoint, api_key, model, stack, region, timeout)
+        llm = models.llm()
+        reasoner = models.reasoner()
         grader = None
         if judge:
             grader = (
-                llm_endpoint(judge_endpoint, judge_model or llm.model, timeout)
+                llm_endpoint(judge_endpoint, judge_model or llm.model, models.timeout)
                 if judge_endpoint
                 else ModelEndpoint(client=llm.client, model=judge_model or llm.model)
             )
@@ -373,8 +350,8 @@ def _eval(
                     llm=llm,
                     reasoner=reasoner,
                     judge=grader,
-                    llm_sees_media=llm_sees_media,
-                    fps=fps,
+                    llm_sees_media=models.llm_sees_media,
+                    fps=models.fps,
                     on_stage=stage,
                 )
             )
@@ -385,7 +362,7 @@ def _eval(
         "Reasoner": reasoner.model,
         "General LLM": llm.model,
         "Judge": grader.model if grader else "off",
-        "LLM sees media in the baseline": "yes" if llm_sees_media else "no",
+        "LLM sees media in the baseline": "yes" if models.llm_sees_media else "no",
     }
     report = evaluation.render_report(results, totals, meta)
     if json_out:
