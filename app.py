@@ -10,7 +10,7 @@ from typing import Any
 import aws_cdk as cdk
 
 from stacks import nag
-from stacks.config import ConfigError, GeneratorConfig, ReasonerConfig
+from stacks.config import ConfigError, GeneratorConfig, ReasonerConfig, check_context_keys
 from stacks.generator_batch_stack import GeneratorBatchStack
 from stacks.reasoner_stack import ReasonerStack
 
@@ -18,6 +18,7 @@ from stacks.reasoner_stack import ReasonerStack
 def build_app(context: dict[str, Any] | None = None, outdir: str | None = None) -> cdk.App:
     """The whole app; tests call this with their own context. Raises ConfigError on bad settings."""
     app = cdk.App(context=context, outdir=outdir)
+    check_context_keys(app.node.get_all_context().keys())
     reasoner = ReasonerConfig.read(app.node)
     generator = GeneratorConfig.read(app.node)
     # Environment-agnostic unless CDK's own variables say where (set by `cdk` from the profile).

@@ -8,9 +8,11 @@ generated from these fields. A bad value raises `ConfigError` with one line sayi
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, Protocol
 
@@ -140,6 +142,22 @@ def _cidr(key: str, value: str) -> str:
     return str(net)
 
 
+def _ipv4_cidr(key: str, value: str) -> str:
+    cidr = _cidr(key, value)
+    if ipaddress.ip_network(cidr).version != 4:
+        raise ConfigError(
+            f"{key}: '{cidr}' is an IPv6 range, but the load balancer is IPv4-only; list the IPv4 "
+            "addresses (or VPN/NAT range) your clients come from"
+        )
+    return cidr
+
+
+def image_registry(image: str) -> str:
+    """The registry host of an image reference ("docker.io" when the name has none)."""
+    first = image.split("/", 1)[0]
+    return first if "/" in image and ("." in first or ":" in first or first == "localhost") else "docker.io"
+
+
 def _image(key: str, value: Any) -> str:
     text = str(value).strip()
     match = _IMAGE.match(text)
@@ -258,6 +276,11 @@ class ReasonerConfig:
         "Reasoner NIM image with a pinned tag: the unified cosmos3 image or nvcr.io/nim/nvidia/cosmos3-reasoner:1.7.0.",
         key="reasonerImage",
     )
+    image_mirror: bool = setting(
+        False,
+        "true: reasonerImage is your copy of NVIDIA's image outside nvcr.io (e.g. ECR), pulled without the NGC key.",
+        key="reasonerImageMirror",
+    )
     variant: str = setting(
         "nano", "Reasoner model: edge (unified image only), nano or super.", key="reasonerVariant"
     )
@@ -345,10 +368,29 @@ class ReasonerConfig:
     )
 
     UNIFIED_REPO: ClassVar[str] = "nvcr.io/nim/nvidia/cosmos3"
+    NGC_REGISTRY: ClassVar[str] = "nvcr.io"
 
     @property
     def unified_image(self) -> bool:
-        return self.image.split("@")[0].rsplit(":", 1)[0] == self.UNIFIED_REPO
+        """The unified cosmos3 image (also as a mirror named .../cosmos3), else the reasoner-only VLM NIM."""
+        repo = self.image.split("@")[0]
+        if ":" in repo.rsplit("/", 1)[-1]:
+            repo = repo.rsplit(":", 1)[0]
+        return repo.rsplit("/", 1)[-1] == self.UNIFIED_REPO.rsplit("/", 1)[-1]
+
+    @property
+    def tasks_per_instance(self) -> int:
+        """NIM tasks one GPU host runs (GPUs, awsvpc ENIs and maxTasks bound it)."""
+        return catalog.reasoner_tasks_per_instance(
+            self.instance_type, self.fit.tensor_parallel, self.max_tasks
+        )
+
+    @property
+    def task_memory_mib(self) -> int:
+        """What each task reserves: NVIDIA's host-memory floor for the chosen profile."""
+        fit = self.fit
+        profile = catalog.reasoner_profile(self.variant, fit.precision, fit.tensor_parallel)
+        return profile.min_host_ram_gib * 1024
 
     @property
     def instance(self) -> catalog.GpuInstance:
@@ -366,6 +408,19 @@ class ReasonerConfig:
     def read(cls, ctx: ContextSource) -> ReasonerConfig:
         raw = _Reader(cls, ctx)
         image = _image("reasonerImage", raw("reasonerImage"))
+        mirror = _as_bool("reasonerImageMirror", raw("reasonerImageMirror"))
+        registry = image_registry(image)
+        if registry != cls.NGC_REGISTRY and not mirror:
+            # The stack hands the NGC key to the image's registry as its pull credential.
+            raise ConfigError(
+                f"reasonerImage {image} is not on nvcr.io, and the NGC key is only ever sent to nvcr.io; "
+                "use an nvcr.io/nim/nvidia image, or set reasonerImageMirror=true to pull your copy without it"
+            )
+        if registry == cls.NGC_REGISTRY and mirror:
+            raise ConfigError(
+                "reasonerImageMirror=true is for a copy outside nvcr.io; nvcr.io images need the NGC key: "
+                "set reasonerImageMirror=false"
+            )
         variant = _as_choice("reasonerVariant", raw("reasonerVariant"), ("edge", "nano", "super"))
         precision = _as_choice(
             "reasonerPrecision", raw("reasonerPrecision"), ("auto", "bf16", "fp8", "nvfp4")
@@ -375,7 +430,7 @@ class ReasonerConfig:
             catalog.get_instance(instance_type)
         except catalog.UnknownInstanceError as err:
             raise ConfigError(f"instanceType: {err}") from None
-        cidrs = [_cidr("allowedCidrs", c) for c in _as_list("allowedCidrs", raw("allowedCidrs"))]
+        cidrs = [_ipv4_cidr("allowedCidrs", c) for c in _as_list("allowedCidrs", raw("allowedCidrs"))]
         min_tasks = _as_int("minTasks", raw("minTasks"), 0, 20)
         max_tasks = _as_int("maxTasks", raw("maxTasks"), 1, 20)
         if max_tasks < min_tasks:
@@ -400,6 +455,7 @@ class ReasonerConfig:
         cfg = cls(
             network=NetworkConfig.read(ctx),
             image=image,
+            image_mirror=mirror,
             variant=variant,
             precision=precision,
             model_profile=profile,
@@ -455,6 +511,9 @@ class ReasonerConfig:
             raise ConfigError(
                 f"instanceType={instance_type} cannot run the {variant} reasoner ({precision}): {fit.reason}{hint}{extra}"
             )
+        idle = catalog.reasoner_idle_gpus(instance_type, fit.tensor_parallel, max_tasks)
+        if idle:
+            raise ConfigError(_idle_gpu_message(cfg, idle))
         if cfg.shm_size_gib is not None and cfg.shm_size_gib > fit.instance.memory_gib // 2:
             raise ConfigError(
                 f"shmSizeGiB={cfg.shm_size_gib} is more than half of {instance_type}'s {fit.instance.memory_gib} GiB RAM; "
@@ -467,6 +526,60 @@ class ReasonerConfig:
         """NVIDIA runs the NIM with 16 GiB of /dev/shm; small hosts get half their RAM."""
         gib = self.shm_size_gib if self.shm_size_gib is not None else min(16, self.instance.memory_gib // 2)
         return gib * 1024
+
+
+def _idle_gpu_message(cfg: ReasonerConfig, idle: int) -> str:
+    """Why some GPUs of the chosen host can never serve, and what to choose instead."""
+    fit, inst = cfg.fit, cfg.instance
+    per_task = f"each {cfg.variant} {fit.precision} task uses {fit.tensor_parallel} GPU" + (
+        "s" if fit.tensor_parallel > 1 else ""
+    )
+    by_gpus = inst.gpus // fit.tensor_parallel
+    if inst.awsvpc_task_slots < by_gpus and inst.awsvpc_task_slots <= cfg.max_tasks:
+        bound = f"its {inst.max_network_interfaces} network interfaces leave room for {inst.awsvpc_task_slots} awsvpc tasks"
+        raise_max = ""
+    else:
+        bound = f"maxTasks={cfg.max_tasks} allows {cfg.max_tasks} task{'s' if cfg.max_tasks > 1 else ''}"
+        slots = min(by_gpus, inst.awsvpc_task_slots)
+        raise_max = (
+            f", or set maxTasks >= {slots} to fill one host"
+            if slots * fit.tensor_parallel == inst.gpus
+            else ""
+        )
+    better = [
+        name
+        for name in sorted(catalog.INSTANCES, key=lambda n: (catalog.INSTANCES[n].price_per_hour_usd, n))
+        if catalog.reasoner_fit_ok(name, cfg.variant, cfg.precision, cfg.unified_image)
+        and catalog.reasoner_fit(name, cfg.variant, cfg.precision, cfg.unified_image).tensor_parallel
+        == catalog.INSTANCES[name].gpus
+    ][:1]
+    choice = (
+        f"use {better[0]} ({catalog.INSTANCES[better[0]].gpus} GPU per host)"
+        if better
+        else "use a smaller size"
+    )
+    return (
+        f"instanceType={inst.name} would leave {idle} of its {inst.gpus} GPUs idle: {per_task} and {bound}; "
+        f"{choice}{raise_max}"
+    )
+
+
+def check_context_keys(keys: Iterable[str]) -> None:
+    """Refuse a context key that is not ours but looks like one of ours (a typo would be ignored)."""
+    ours = {k.lower(): k for k in context_defaults()}
+    for key in sorted(keys):
+        # CDK's own keys: feature flags (@aws-cdk/...), aws:cdk:*, lookups (name:account=...:region=...).
+        if key in context_defaults() or key.startswith("@") or ":" in key or "/" in key:
+            continue
+        close = ours.get(key.lower()) or next(
+            iter(difflib.get_close_matches(key.lower(), list(ours), n=1, cutoff=0.8)), None
+        )
+        if close:
+            match = ours.get(close, close)
+            raise ConfigError(
+                f"unknown setting '{key}': did you mean '{match}'? (context keys are case-sensitive; "
+                f"use -c {match}=... or fix the name in cdk.json)"
+            )
 
 
 # ---------------------------------------------------------------------------- GeneratorBatchStack

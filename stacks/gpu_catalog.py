@@ -58,6 +58,20 @@ L40S = Gpu("NVIDIA L40S", 48, 44.5, 8.9, bf16_tflops=362.0, fp8_tflops=733.0)
 H100 = Gpu("NVIDIA H100 80GB HBM3", 80, 79.1, 9.0, bf16_tflops=989.0, fp8_tflops=1979.0)
 
 
+# What the ECS agent registers as a host's memory is the kernel's MemTotal (below the nominal RAM
+# EC2 advertises) minus ECS_RESERVED_MEMORY (0 unless set), and a task is only placed where its
+# reservation fits (docs.aws.amazon.com/AmazonECS/latest/developerguide/memory-management.html:
+# an 8 GiB m4.large reports 8,373,026,816 bytes = 7985 MiB, 0.975 of nominal). The kernel keeps
+# ~1.6 % for page structures (64 bytes per 4 KiB page) plus its image and crash-kernel area, so
+# the share grows with RAM; 0.95 leaves margin. Only a deploy shows the real figure: `aws ecs
+# describe-container-instances` -> registeredResources MEMORY (docs/deploy-reasoner.md).
+OS_MEMORY_FACTOR = 0.95
+# Set on every ECS GPU host (stacks/constructs/gpu_capacity.py, /etc/ecs/ecs.config): memory the
+# agent keeps out of task placement for itself, containerd, the SSM agent and the NVIDIA
+# persistence daemon, so the NIM never competes with them for the last pages.
+ECS_RESERVED_MEMORY_MIB = 2048
+
+
 @dataclass(frozen=True)
 class GpuInstance:
     """One EC2 instance type."""
@@ -82,56 +96,78 @@ class GpuInstance:
     def compute_capability(self) -> float:
         return self.gpu.compute_capability
 
+    # Most network interfaces the instance takes (all network cards together), from AWS's
+    # per-type limits table (aws/amazon-vpc-resource-controller-k8s pkg/aws/vpc/limits.go,
+    # "Interface"; the same figures as docs.aws.amazon.com/ec2/latest/instancetypes/ac.html).
+    max_network_interfaces: int = 0
+
     @property
     def ecs_memory_mib(self) -> int:
-        """Memory a task may reserve: the ECS agent and OS keep roughly 6 % (at least 1 GiB)."""
+        """Memory a Batch job may reserve: the ECS agent and OS keep roughly 6 % (at least 1 GiB)."""
         reserve = max(1024, int(self.memory_gib * 1024 * 0.06))
         return self.memory_gib * 1024 - reserve
 
+    @property
+    def os_memory_gib(self) -> float:
+        """Estimated MemTotal the kernel reports: nominal RAM less the kernel's own share."""
+        return self.memory_gib * OS_MEMORY_FACTOR
 
-def _family(family: str, gpu: Gpu, rows: list[tuple[str, int, int, int, float]]) -> dict[str, GpuInstance]:
+    @property
+    def registered_memory_mib(self) -> int:
+        """Estimated memory the ECS agent registers: MemTotal minus ECS_RESERVED_MEMORY."""
+        return int(self.os_memory_gib * 1024) - ECS_RESERVED_MEMORY_MIB
+
+    @property
+    def awsvpc_task_slots(self) -> int:
+        """awsvpc tasks the host can run without ENI trunking: one ENI each, the primary is the host's."""
+        return self.max_network_interfaces - 1
+
+
+def _family(
+    family: str, gpu: Gpu, rows: list[tuple[str, int, int, int, float, int]]
+) -> dict[str, GpuInstance]:
     return {
-        f"{family}.{size}": GpuInstance(f"{family}.{size}", family, gpus, gpu, vcpus, mem, price)
-        for size, gpus, vcpus, mem, price in rows
+        f"{family}.{size}": GpuInstance(f"{family}.{size}", family, gpus, gpu, vcpus, mem, price, enis)
+        for size, gpus, vcpus, mem, price, enis in rows
     }
 
 
 INSTANCES: dict[str, GpuInstance] = {
-    # size, GPUs, vCPUs, memory GiB, USD/hour
+    # size, GPUs, vCPUs, memory GiB, USD/hour, max network interfaces
     **_family(
         "g5",
         A10G,
         [
-            ("xlarge", 1, 4, 16, 1.006),
-            ("2xlarge", 1, 8, 32, 1.212),
-            ("4xlarge", 1, 16, 64, 1.624),
-            ("8xlarge", 1, 32, 128, 2.448),
-            ("12xlarge", 4, 48, 192, 5.672),
-            ("16xlarge", 1, 64, 256, 4.096),
-            ("24xlarge", 4, 96, 384, 8.144),
-            ("48xlarge", 8, 192, 768, 16.288),
+            ("xlarge", 1, 4, 16, 1.006, 4),
+            ("2xlarge", 1, 8, 32, 1.212, 4),
+            ("4xlarge", 1, 16, 64, 1.624, 8),
+            ("8xlarge", 1, 32, 128, 2.448, 8),
+            ("12xlarge", 4, 48, 192, 5.672, 15),
+            ("16xlarge", 1, 64, 256, 4.096, 8),
+            ("24xlarge", 4, 96, 384, 8.144, 15),
+            ("48xlarge", 8, 192, 768, 16.288, 7),
         ],
     ),
     **_family(
         "g6e",
         L40S,
         [
-            ("xlarge", 1, 4, 32, 1.861),
-            ("2xlarge", 1, 8, 64, 2.242),
-            ("4xlarge", 1, 16, 128, 3.004),
-            ("8xlarge", 1, 32, 256, 4.529),
-            ("12xlarge", 4, 48, 384, 10.493),
-            ("16xlarge", 1, 64, 512, 7.577),
-            ("24xlarge", 4, 96, 768, 15.066),
-            ("48xlarge", 8, 192, 1536, 30.131),
+            ("xlarge", 1, 4, 32, 1.861, 4),
+            ("2xlarge", 1, 8, 64, 2.242, 4),
+            ("4xlarge", 1, 16, 128, 3.004, 8),
+            ("8xlarge", 1, 32, 256, 4.529, 8),
+            ("12xlarge", 4, 48, 384, 10.493, 10),
+            ("16xlarge", 1, 64, 512, 7.577, 15),
+            ("24xlarge", 4, 96, 768, 15.066, 20),
+            ("48xlarge", 8, 192, 1536, 30.131, 40),
         ],
     ),
     **_family(
         "p5",
         H100,
         [
-            ("4xlarge", 1, 16, 256, 6.880),
-            ("48xlarge", 8, 192, 2048, 55.040),
+            ("4xlarge", 1, 16, 256, 6.880, 4),
+            ("48xlarge", 8, 192, 2048, 55.040, 64),
         ],
     ),
 }
@@ -147,6 +183,12 @@ FAMILIES = ("g5", "g6e", "p5")
 # tensor-parallel profile, so a multi-GPU g5 (4 or 8 x A10G) cannot split nano across GPUs and
 # g5 of any size cannot run nano in any precision (23.1 + 2 GiB > 22.5 GiB usable; A10G has no
 # FP8 or NVFP4). g5 runs the edge variant (unified 2.1.0 image only).
+# Host RAM: NVIDIA documents a 16 GiB "effective system memory" floor for every resident
+# Reasoner profile, enforced at profile selection (it reads the container's memory limit first,
+# else the host's MemTotal): NVIDIA/cosmos-framework skills/cookbooks/cosmos3/nim, "Current
+# source-derived contracts" (16 GiB resident, 64 Nano offload, 150 Super offload) and the
+# Support Matrix (docs.nvidia.com/nim/cosmos/latest/support-matrix.html, system memory per host).
+# A 16 GiB g5.xlarge reports less than 16 GiB (OS_MEMORY_FACTOR), so the NIM refuses it.
 
 
 @dataclass(frozen=True)
@@ -157,6 +199,8 @@ class ReasonerProfile:
     tensor_parallel: int
     min_compute_capability: float
     unified_image_only: bool = False
+    # NVIDIA's system-memory floor per host for this profile; also what each task reserves.
+    min_host_ram_gib: int = 16
 
     @property
     def model_id(self) -> str:
@@ -179,7 +223,6 @@ REASONER_PROFILES: tuple[ReasonerProfile, ...] = (
     ReasonerProfile("super", "bf16", 73.0, 2, 8.0),
     ReasonerProfile("super", "bf16", 135.0, 1, 8.0),
 )
-REASONER_MIN_HOST_RAM_GIB = 16
 
 
 def automatic_precision(compute_capability: float) -> Precision:
@@ -353,8 +396,11 @@ def reasoner_fit(
                 + (" and no tensor-parallel profile exists to split it" if p.tensor_parallel == 1 else "")
             )
             continue
-        if inst.memory_gib < REASONER_MIN_HOST_RAM_GIB:
-            reason = f"the NIM needs >= {REASONER_MIN_HOST_RAM_GIB} GiB host RAM, {inst.name} has {inst.memory_gib}"
+        if inst.os_memory_gib < p.min_host_ram_gib:
+            reason = (
+                f"the NIM refuses hosts below {p.min_host_ram_gib} GiB of memory and {inst.name}'s "
+                f"{inst.memory_gib} GiB nominal is about {inst.os_memory_gib:.1f} GiB to the OS"
+            )
             continue
         return Fit(True, "fits", inst, p.precision, p.tensor_parallel, p.gib_per_gpu)
     if not candidates:
@@ -395,7 +441,30 @@ def reasoner_profile_fits(instance_type: str, profile: ReasonerProfile) -> bool:
         inst.compute_capability >= profile.min_compute_capability
         and profile.tensor_parallel <= inst.gpus
         and _fits_memory(profile.gib_per_gpu, inst.gpu)
-        and inst.memory_gib >= REASONER_MIN_HOST_RAM_GIB
+        and inst.os_memory_gib >= profile.min_host_ram_gib
+    )
+
+
+def reasoner_profile(variant: str, precision: str, tensor_parallel: int) -> ReasonerProfile:
+    """The profile a fit chose (variant, precision and GPU count identify it)."""
+    return next(
+        p
+        for p in REASONER_PROFILES
+        if (p.variant, p.precision, p.tensor_parallel) == (variant, precision, tensor_parallel)
+    )
+
+
+def reasoner_tasks_per_instance(instance_type: str, tensor_parallel: int, max_tasks: int) -> int:
+    """NIM tasks one host runs: its GPUs, its awsvpc ENIs (no trunking) and maxTasks all bound it."""
+    inst = INSTANCES[instance_type]
+    return max(0, min(inst.gpus // tensor_parallel, inst.awsvpc_task_slots, max_tasks))
+
+
+def reasoner_idle_gpus(instance_type: str, tensor_parallel: int, max_tasks: int) -> int:
+    """GPUs of one host that no task of this deployment can ever use."""
+    inst = INSTANCES[instance_type]
+    return (
+        inst.gpus - reasoner_tasks_per_instance(instance_type, tensor_parallel, max_tasks) * tensor_parallel
     )
 
 

@@ -20,6 +20,7 @@ from aws_cdk import (
     Stack,
 )
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -35,11 +36,12 @@ from stacks.nag import acknowledge
 
 NIM_PORT = 8000
 NIM_CACHE_PATH = "/opt/nim/.cache"
-LIVENESS_PATH = "/v1/health/live"
 # NGC's registry user name is this literal string; the password is the NGC API key.
 NGC_USERNAME = "$oauthtoken"
 # A key must not break the {"username", "password"} JSON the stack builds around it.
 NGC_KEY_PATTERN = r'^[^"\\\s]+$'
+# An ECR image reference: account, region, repository, tag (or sha256 digest).
+_ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+)(?::|@)(.+)$")
 # Secrets Manager appends "-" and six characters to a secret's name in its complete ARN.
 _COMPLETE_SECRET_ARN = re.compile(r"-[A-Za-z0-9]{6}$")
 # ulimits from NVIDIA's reference `docker run` for vLLM-based NIMs.
@@ -51,18 +53,31 @@ ULIMITS = (
 
 
 def nim_environment(config: ReasonerConfig) -> dict[str, str]:
-    """The NIM's settings as environment variables; unset ones are left to the NIM's defaults."""
-    env = {
-        "NIM_MODEL_TYPE": "reasoner",
-        "NIM_CACHE_PATH": NIM_CACHE_PATH,
-        "NIM_LOG_LEVEL": config.log_level,
-        "NIM_LOGGING_JSONL": "1",
-        "NIM_MAX_IMAGES_PER_PROMPT": str(config.max_images_per_prompt),
-        "NIM_MAX_VIDEOS_PER_PROMPT": str(config.max_videos_per_prompt),
-    }
-    # The unified image picks the model with NIM_MODEL_VARIANT; the reasoner-only image with
-    # NIM_MODEL_SIZE.
-    env["NIM_MODEL_VARIANT" if config.unified_image else "NIM_MODEL_SIZE"] = config.variant
+    """The NIM's settings as environment variables; unset ones are left to the NIM's defaults.
+
+    The two image families name some settings differently, so each gets its own map:
+    - unified cosmos3 (NIM for Cosmos): NIM_MODEL_TYPE + NIM_MODEL_VARIANT pick the runtime and
+      model, NIM_LOGGING_JSONL takes true/false (docs.nvidia.com/nim/cosmos/latest/configuration.html);
+    - reasoner-only cosmos3-reasoner (a NIM for VLMs): NIM_MODEL_SIZE picks the model and
+      NIM_JSONL_LOGGING turns on JSON lines
+      (docs.nvidia.com/nim/vision-language-models/latest/environment-variables.html).
+    """
+    if config.unified_image:
+        env = {
+            "NIM_MODEL_TYPE": "reasoner",
+            "NIM_MODEL_VARIANT": config.variant,
+            "NIM_LOGGING_JSONL": "true",
+        }
+    else:
+        env = {"NIM_MODEL_SIZE": config.variant, "NIM_JSONL_LOGGING": "true"}
+    env.update(
+        {
+            "NIM_CACHE_PATH": NIM_CACHE_PATH,
+            "NIM_LOG_LEVEL": config.log_level,
+            "NIM_MAX_IMAGES_PER_PROMPT": str(config.max_images_per_prompt),
+            "NIM_MAX_VIDEOS_PER_PROMPT": str(config.max_videos_per_prompt),
+        }
+    )
     optional = {
         # Unset means automatic: BF16 on cc 8.0-8.8, FP8 on 8.9-9.x, NVFP4 on >= 10.0.
         "NIM_PRECISION": None if config.precision == "auto" else config.precision,
@@ -110,8 +125,9 @@ class ReasonerStack(Stack):
         self.config = config
         fit = config.fit
         instance = config.instance
-        # Several tasks share a multi-GPU host when the model needs fewer GPUs than it has.
-        tasks_per_instance = max(1, instance.gpus // fit.tensor_parallel)
+        # Several tasks share a multi-GPU host when the model needs fewer GPUs than it has; config
+        # refuses a host whose GPUs this deployment could never all use (ENIs, maxTasks).
+        tasks_per_instance = config.tasks_per_instance
 
         self.network = Network(self, "Network", config=config.network)
         vpc = self.network.vpc
@@ -166,10 +182,13 @@ class ReasonerStack(Stack):
         )
         self.container = self.task_definition.add_container(
             "Nim",
-            image=ecs.ContainerImage.from_registry(config.image, credentials=self.ngc_secret),
+            image=self._image(config),
             gpu_count=fit.tensor_parallel,
             cpu=instance.vcpus * 1024 // tasks_per_instance,
-            memory_reservation_mib=instance.ecs_memory_mib // tasks_per_instance,
+            # A soft reservation of NVIDIA's host-memory floor for the profile (16 GiB): it decides
+            # placement only, the NIM may use all the host's memory. Tests check that every host
+            # the config allows registers enough for all its tasks after ECS_RESERVED_MEMORY.
+            memory_reservation_mib=config.task_memory_mib,
             user=f"{config.container_uid}:{config.container_uid}",
             environment=nim_environment(config),
             secrets={"NGC_API_KEY": ecs.Secret.from_secrets_manager(self.ngc_secret, "password")},
@@ -177,19 +196,11 @@ class ReasonerStack(Stack):
             ulimits=list(ULIMITS),
             port_mappings=[ecs.PortMapping(container_port=NIM_PORT, protocol=ecs.Protocol.TCP)],
             logging=ecs.LogDrivers.aws_logs(stream_prefix="nim", log_group=self.log_group),
-            # The start period caps at 300 s; first starts take far longer, and the service's
-            # health-check grace period (which covers container health too) is what waits for them.
-            health_check=ecs.HealthCheck(
-                command=[
-                    "CMD-SHELL",
-                    'python3 -c "import urllib.request; '
-                    f"urllib.request.urlopen('http://localhost:{NIM_PORT}{LIVENESS_PATH}', timeout=5)\"",
-                ],
-                interval=Duration.seconds(30),
-                timeout=Duration.seconds(10),
-                retries=5,
-                start_period=Duration.seconds(300),
-            ),
+            # No container health check: NVIDIA's cosmos3 docs run Python as /opt/nim/.venv/bin/python
+            # (no python3 on PATH), and the reasoner-only VLM image documents neither; a check
+            # whose binary is missing marks every task unhealthy and ECS replaces them in a loop.
+            # The target group's /v1/health/ready check (ECS replaces a task the load balancer
+            # finds unhealthy, after the service's grace period) is the health signal.
             stop_timeout=Duration.seconds(120),
         )
         self.container.add_mount_points(
@@ -207,8 +218,16 @@ class ReasonerStack(Stack):
             "TaskSecurityGroup",
             vpc=vpc,
             description="Reasoner NIM tasks: port 8000 from the load balancer only",
-            # The NIM downloads weights from NGC through the NAT gateway.
-            allow_all_outbound=True,
+            # Out: HTTPS for NGC (weights, through the NAT gateway) and NFS to the model cache only,
+            # so a key holder cannot make the NIM fetch image_url/video_url links from other
+            # hosts in the VPC on other ports. DNS to the VPC resolver and the ECS task metadata
+            # and credentials endpoints are not filtered by security groups
+            # (docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html). Image pulls,
+            # secrets and logs go through the host's ENI (ECS agent), not the task's.
+            allow_all_outbound=False,
+        )
+        self.task_security_group.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS: NGC model downloads and https media URLs"
         )
         # ECS mounts EFS for awsvpc tasks; allow NFS from the task and host groups alike.
         self.model_cache.allow_from(self.task_security_group)
@@ -231,7 +250,10 @@ class ReasonerStack(Stack):
             "Service",
             cluster=self.cluster,
             task_definition=self.task_definition,
-            desired_count=config.min_tasks,
+            # No desired_count: a DesiredCount in the template resets the autoscaled count on every
+            # stack update. Without it CloudFormation starts a new service at 1 and leaves an
+            # existing one's count alone (AWS::ECS::Service DesiredCount; aws/aws-cdk#13130);
+            # the scalable target's min capacity (minTasks) holds the floor.
             capacity_provider_strategies=[
                 ecs.CapacityProviderStrategy(
                     capacity_provider=self.gpu_capacity.capacity_provider.capacity_provider_name, weight=1
@@ -277,6 +299,23 @@ class ReasonerStack(Stack):
             email=config.alarm_email,
         )
         self._outputs(config)
+
+    def _image(self, config: ReasonerConfig) -> ecs.ContainerImage:
+        """nvcr.io with the NGC key as registry credential; a mirror (reasonerImageMirror) without it."""
+        if not config.image_mirror:
+            return ecs.ContainerImage.from_registry(config.image, credentials=self.ngc_secret)
+        ecr_image = _ECR_IMAGE.match(config.image)
+        if ecr_image:
+            # The execution role gets pull rights on exactly this repository.
+            account, region, name, ref = ecr_image.groups()
+            repository = ecr.Repository.from_repository_attributes(
+                self,
+                "MirrorRepository",
+                repository_arn=f"arn:{Stack.of(self).partition}:ecr:{region}:{account}:repository/{name}",
+                repository_name=name,
+            )
+            return ecs.ContainerImage.from_ecr_repository(repository, ref)
+        return ecs.ContainerImage.from_registry(config.image)
 
     def _ngc_secret(self, config: ReasonerConfig) -> secretsmanager.ISecret:
         """An existing secret (ngcSecretArn), or one built from the NoEcho NgcApiKey parameter."""
@@ -352,7 +391,16 @@ class ReasonerStack(Stack):
             ),
             description="Fetch the API key, list the models and ask a question",
         )
-        if config.allowed_cidrs:
+        if "0.0.0.0/0" in config.allowed_cidrs:
+            cidr_note = (
+                "OPEN TO THE WHOLE INTERNET (0.0.0.0/0): only the API key stands between anyone and your GPUs"
+            )
+            Annotations.of(self).add_warning_v2(
+                "cosmos3:open-to-internet",
+                "allowedCidrs contains 0.0.0.0/0: anyone on the internet can reach the load balancer; only "
+                "the API key protects the endpoint. Prefer your IP/32 or VPN range.",
+            )
+        elif config.allowed_cidrs:
             cidr_note = ", ".join(config.allowed_cidrs)
         else:
             cidr_note = (

@@ -10,6 +10,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from stacks.constructs.gpu_host import root_volume
+from stacks.gpu_catalog import ECS_RESERVED_MEMORY_MIB
 from stacks.nag import acknowledge
 
 # Appended to /etc/ecs/ecs.config on every host (the cluster join line comes from ECS itself).
@@ -20,6 +21,10 @@ ECS_AGENT_SETTINGS = (
     "ECS_AWSVPC_BLOCK_IMDS=true",
     # Give vLLM time to finish in-flight requests before SIGKILL.
     "ECS_CONTAINER_STOP_TIMEOUT=120s",
+    # Keep memory for the agent, containerd, the SSM agent and the NVIDIA persistence daemon out
+    # of task placement; the agent registers MemTotal minus this (0 by default):
+    # docs.aws.amazon.com/AmazonECS/latest/developerguide/memory-management.html
+    f"ECS_RESERVED_MEMORY={ECS_RESERVED_MEMORY_MIB}",
 )
 
 
