@@ -507,7 +507,7 @@ class ReasonerConfig:
             )
             extra = ""
             if fit.instance.family == "g5" and variant != "edge":
-                extra = " (g5 runs reasonerVariant=edge)"
+                extra = " (g5.2xlarge and larger run reasonerVariant=edge)"
             raise ConfigError(
                 f"instanceType={instance_type} cannot run the {variant} reasoner ({precision}): {fit.reason}{hint}{extra}"
             )

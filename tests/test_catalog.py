@@ -55,12 +55,12 @@ def test_nano_never_fits_any_g5_not_even_with_more_gpus(size: str) -> None:
 
 
 def test_g5_runs_the_edge_reasoner_in_bf16() -> None:
-    fit = cat.reasoner_fit("g5.xlarge", "edge")
+    fit = cat.reasoner_fit("g5.2xlarge", "edge")
     assert fit.ok and fit.precision == "bf16" and fit.tensor_parallel == 1
 
 
 def test_edge_needs_the_unified_image() -> None:
-    assert not cat.reasoner_fit("g5.xlarge", "edge", unified_image=False).ok
+    assert not cat.reasoner_fit("g5.2xlarge", "edge", unified_image=False).ok
 
 
 def test_auto_precision_follows_compute_capability() -> None:

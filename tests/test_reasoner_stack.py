@@ -21,7 +21,8 @@ CERT_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-44
 
 # One synth per instance family, the last one also turning every endpoint knob away from default.
 G5_EDGE: dict[str, Any] = {
-    "instanceType": "g5.xlarge",
+    # The smallest g5 the NIM accepts: a 16 GiB g5.xlarge is below its host-memory floor.
+    "instanceType": "g5.2xlarge",
     "reasonerVariant": "edge",
     "allowedCidrs": ["0.0.0.0/0"],
 }
@@ -53,6 +54,8 @@ P5_SUPER_BF16: dict[str, Any] = {
     "instanceType": "p5.48xlarge",
     "reasonerVariant": "super",
     "reasonerPrecision": "bf16",
+    # Four TP2 tasks fill the host's 8 GPUs; fewer would leave GPUs idle and synth refuses it.
+    "maxTasks": 4,
 }
 
 
