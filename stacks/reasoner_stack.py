@@ -314,6 +314,12 @@ class ReasonerStack(Stack):
                 repository_arn=f"arn:{Stack.of(self).partition}:ecr:{region}:{account}:repository/{name}",
                 repository_name=name,
             )
+            acknowledge(
+                self.task_definition.obtain_execution_role(),
+                "AwsSolutions-IAM5[Resource::*]",
+                "ecr:GetAuthorizationToken has no resource-level permissions; the pull actions "
+                "(ecr:BatchGetImage, ecr:GetDownloadUrlForLayer) are scoped to the mirror repository.",
+            )
             return ecs.ContainerImage.from_ecr_repository(repository, ref)
         return ecs.ContainerImage.from_registry(config.image)
 

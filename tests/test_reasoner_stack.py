@@ -17,6 +17,7 @@ from template_utils import (
 )
 
 NGC_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ngc/cosmos3-AbC123"
+MIRROR_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/mirror/cosmos3:2.1.0"
 CERT_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
 
 # One synth per instance family, the last one also turning every endpoint knob away from default.
@@ -25,6 +26,9 @@ G5_EDGE: dict[str, Any] = {
     "instanceType": "g5.2xlarge",
     "reasonerVariant": "edge",
     "allowedCidrs": ["0.0.0.0/0"],
+    # The user's own copy of the unified image in ECR: pulled without the NGC key.
+    "reasonerImage": MIRROR_IMAGE,
+    "reasonerImageMirror": True,
 }
 P5_SUPER: dict[str, Any] = {
     "instanceType": "p5.4xlarge",
@@ -317,9 +321,9 @@ def test_shared_memory_and_ulimits_follow_nvidias_launch(default: dict[str, Any]
     ]
 
 
-def test_small_host_gets_half_its_ram_as_shm(g5_edge: dict[str, Any]) -> None:
-    # g5.xlarge has 16 GiB of RAM: 16 GiB of /dev/shm would starve the host.
-    assert container(g5_edge)["LinuxParameters"]["SharedMemorySize"] == 8 * 1024
+def test_smallest_g5_still_gets_nvidias_16_gib_of_shm(g5_edge: dict[str, Any]) -> None:
+    # g5.2xlarge (32 GiB) is the smallest host the NIM accepts: half its RAM is NVIDIA's 16 GiB.
+    assert container(g5_edge)["LinuxParameters"]["SharedMemorySize"] == 16 * 1024
 
 
 def test_container_port_user_image_and_memory(default: dict[str, Any]) -> None:
@@ -327,15 +331,20 @@ def test_container_port_user_image_and_memory(default: dict[str, Any]) -> None:
     assert nim["Image"] == "nvcr.io/nim/nvidia/cosmos3:2.1.0"
     assert nim["PortMappings"] == [{"ContainerPort": 8000, "Protocol": "tcp"}]
     assert nim["User"] == "1000:1000"
-    # g6e.xlarge: 32 GiB minus the ECS agent's share, all for the one task on the host.
-    assert nim["MemoryReservation"] == 32 * 1024 - int(32 * 1024 * 0.06)
+    # NVIDIA's 16 GiB host-memory floor, a soft reservation (no hard limit the NIM would read).
+    assert nim["MemoryReservation"] == 16 * 1024
+    assert "Memory" not in nim
     assert nim["Cpu"] == 4 * 1024
 
 
 def test_multi_gpu_host_shares_memory_between_its_tasks(p5_super_bf16: dict[str, Any]) -> None:
-    # p5.48xlarge: 8 GPUs, TP2 -> four tasks per host, each with a quarter of the memory.
+    # p5.48xlarge: 8 GPUs, TP2 -> four tasks per host, each with a quarter of the vCPUs and
+    # NVIDIA's memory floor; the host registers far more than the four reservations.
+    from stacks import gpu_catalog as cat
+
     nim = container(p5_super_bf16)
-    assert nim["MemoryReservation"] == (2048 * 1024 - int(2048 * 1024 * 0.06)) // 4
+    assert nim["MemoryReservation"] == 16 * 1024
+    assert 4 * nim["MemoryReservation"] <= cat.INSTANCES["p5.48xlarge"].registered_memory_mib
     assert nim["Cpu"] == 192 * 1024 // 4
 
 
@@ -344,7 +353,7 @@ def test_default_environment(default: dict[str, Any]) -> None:
     assert values == {
         "AWS_REGION": {"Ref": "AWS::Region"},
         "NIM_CACHE_PATH": "/opt/nim/.cache",
-        "NIM_LOGGING_JSONL": "1",
+        "NIM_LOGGING_JSONL": "true",
         "NIM_LOG_LEVEL": "INFO",
         "NIM_MAX_IMAGES_PER_PROMPT": "4",
         "NIM_MAX_VIDEOS_PER_PROMPT": "1",
@@ -357,8 +366,10 @@ def test_default_environment(default: dict[str, Any]) -> None:
 
 def test_reasoner_only_image_uses_model_size_and_every_knob(p5_super: dict[str, Any]) -> None:
     values = env(p5_super)
+    # The reasoner-only image is a NIM for VLMs: its own names for model and JSON logging.
     assert values["NIM_MODEL_SIZE"] == "super"
-    assert "NIM_MODEL_VARIANT" not in values
+    assert values["NIM_JSONL_LOGGING"] == "true"
+    assert not {"NIM_MODEL_VARIANT", "NIM_MODEL_TYPE", "NIM_LOGGING_JSONL"} & set(values)
     assert values["NIM_PRECISION"] == "fp8"
     assert values["NIM_MODEL_PROFILE"] == "vllm-fp8-tp1"
     assert values["NIM_MAX_MODEL_LEN"] == "32768"
@@ -371,7 +382,7 @@ def test_reasoner_only_image_uses_model_size_and_every_knob(p5_super: dict[str, 
 
 def test_edge_on_g5(g5_edge: dict[str, Any]) -> None:
     assert env(g5_edge)["NIM_MODEL_VARIANT"] == "edge"
-    assert only(g5_edge, "AWS::EC2::LaunchTemplate")["LaunchTemplateData"]["InstanceType"] == "g5.xlarge"
+    assert only(g5_edge, "AWS::EC2::LaunchTemplate")["LaunchTemplateData"]["InstanceType"] == "g5.2xlarge"
 
 
 def test_logs_go_to_cloudwatch_with_retention(default: dict[str, Any]) -> None:
@@ -381,10 +392,14 @@ def test_logs_go_to_cloudwatch_with_retention(default: dict[str, Any]) -> None:
     assert default["Resources"][group]["Properties"]["RetentionInDays"] == 30
 
 
-def test_container_health_check_uses_liveness_with_the_maximum_start_period(default: dict[str, Any]) -> None:
-    check = container(default)["HealthCheck"]
-    assert "/v1/health/live" in check["Command"][1]
-    assert check["StartPeriod"] == 300
+@pytest.mark.parametrize("family", ["default", "p5_super"])
+def test_health_is_the_target_groups_ready_check_not_a_python3_command(family: str, request: Any) -> None:
+    # NVIDIA's images have no python3 on PATH (cosmos3 docs use /opt/nim/.venv/bin/python): a
+    # container check would fail on every task. The load balancer's readiness check decides.
+    template = request.getfixturevalue(family)
+    assert "HealthCheck" not in container(template)
+    assert "python3" not in json.dumps(template)
+    assert only(template, "AWS::ElasticLoadBalancingV2::TargetGroup")["HealthCheckPath"] == "/v1/health/ready"
 
 
 # ---------------------------------------------------------------------------- NGC secret
@@ -635,6 +650,18 @@ def test_service_grace_period_and_circuit_breaker(default: dict[str, Any], p5_su
     assert only(p5_super, "AWS::ECS::Service")["HealthCheckGracePeriodSeconds"] == 60 * 60
 
 
+@pytest.mark.parametrize("family", ["default", "p5_super"])
+def test_service_has_no_desired_count_so_updates_keep_the_scaled_count(family: str, request: Any) -> None:
+    # CloudFormation starts a new service at 1 task and leaves an existing one's count alone; the
+    # scalable target's minimum (minTasks) is the floor.
+    template = request.getfixturevalue(family)
+    assert "DesiredCount" not in only(template, "AWS::ECS::Service")
+    assert '"DesiredCount":' not in json.dumps(template)
+    # The scalable target (ecs:service:DesiredCount) is what sets the count.
+    target = only(template, "AWS::ApplicationAutoScaling::ScalableTarget")
+    assert target["ScalableDimension"] == "ecs:service:DesiredCount"
+
+
 def test_service_uses_the_gpu_capacity_provider_and_is_deleted_first(default: dict[str, Any]) -> None:
     (service_id,) = resources(default, "AWS::ECS::Service")
     service = default["Resources"][service_id]
@@ -656,7 +683,6 @@ def test_scaling_bounds_and_request_tracking(default: dict[str, Any], p5_super: 
     assert policy["TargetValue"] == 20
     target = only(p5_super, "AWS::ApplicationAutoScaling::ScalableTarget")
     assert (target["MinCapacity"], target["MaxCapacity"]) == (0, 3)
-    assert only(p5_super, "AWS::ECS::Service")["DesiredCount"] == 0
     assert (
         only(p5_super, "AWS::ApplicationAutoScaling::ScalingPolicy")[
             "TargetTrackingScalingPolicyConfiguration"
@@ -763,3 +789,66 @@ def test_outputs_the_cli_relies_on(default: dict[str, Any]) -> None:
     assert "Authorization: Bearer $KEY" in curl
     assert "/v1/models" in curl and "/v1/chat/completions" in curl
     assert "nvidia/cosmos3-nano-reasoner" in curl
+
+
+# ---------------------------------------------------------------------------- placement, egress, images
+
+
+def user_data(template: dict[str, Any]) -> str:
+    data = only(template, "AWS::EC2::LaunchTemplate")["LaunchTemplateData"]["UserData"]
+    return json.dumps(data)
+
+
+@pytest.mark.parametrize("family", ["default", "g5_edge", "p5_super_bf16"])
+def test_hosts_reserve_memory_for_the_ecs_agent(family: str, request: Any) -> None:
+    from stacks import gpu_catalog as cat
+
+    text = user_data(request.getfixturevalue(family))
+    assert f"echo ECS_RESERVED_MEMORY={cat.ECS_RESERVED_MEMORY_MIB} >> /etc/ecs/ecs.config" in text
+    assert cat.ECS_RESERVED_MEMORY_MIB >= 1024
+
+
+def task_egress(template: dict[str, Any]) -> list[dict[str, Any]]:
+    rules = []
+    for rid, res in resources(template, "AWS::EC2::SecurityGroup").items():
+        if rid.startswith("TaskSecurityGroup"):
+            rules += res["Properties"].get("SecurityGroupEgress", [])
+    for res in resources(template, "AWS::EC2::SecurityGroupEgress").values():
+        group = res["Properties"]["GroupId"]
+        if isinstance(group, dict) and group.get("Fn::GetAtt", [""])[0].startswith("TaskSecurityGroup"):
+            rules.append(res["Properties"])
+    return rules
+
+
+@pytest.mark.parametrize("family", ["default", "p5_super"])
+def test_task_egress_is_https_out_and_nfs_to_the_cache_only(family: str, request: Any) -> None:
+    # A key holder can point image_url at any URL; the task may only reach 443 anywhere and 2049 on
+    # the EFS security group, so plain-HTTP or other-port services in the VPC are out of reach.
+    template = request.getfixturevalue(family)
+    rules = task_egress(template)
+    (efs_group,) = [k for k in resources(template, "AWS::EC2::SecurityGroup") if k.startswith("ModelCache")]
+    by_target = {
+        (r.get("CidrIp") or r.get("DestinationSecurityGroupId", {}).get("Fn::GetAtt", [""])[0]): r for r in rules
+    }
+    assert set(by_target) == {"0.0.0.0/0", efs_group}, rules
+    https = by_target["0.0.0.0/0"]
+    assert (https["IpProtocol"], https["FromPort"], https["ToPort"]) == ("tcp", 443, 443)
+    nfs = by_target[efs_group]
+    assert (nfs["IpProtocol"], nfs["FromPort"], nfs["ToPort"]) == ("tcp", 2049, 2049)
+    assert not [r for r in rules if r.get("IpProtocol") == "-1" or r.get("CidrIpv6")]
+
+
+def test_a_mirrored_image_is_pulled_without_the_ngc_key(g5_edge: dict[str, Any]) -> None:
+    nim = container(g5_edge)
+    assert "RepositoryCredentials" not in nim
+    assert "mirror/cosmos3:2.1.0" in json.dumps(nim["Image"])
+    # The execution role may pull exactly that repository; the NIM still gets its NGC key to
+    # download weights, as an ECS secret.
+    policies = json.dumps(resources(g5_edge, "AWS::IAM::Policy"))
+    assert "ecr:BatchGetImage" in policies and "repository/mirror/cosmos3" in policies
+    assert [s["Name"] for s in nim["Secrets"]] == ["NGC_API_KEY"]
+
+
+def test_an_endpoint_open_to_the_internet_says_so(g5_edge: dict[str, Any], default: dict[str, Any]) -> None:
+    assert outputs(g5_edge)["AllowedCidrs"].startswith("OPEN TO THE WHOLE INTERNET (0.0.0.0/0)")
+    assert "WHOLE INTERNET" not in outputs(default)["AllowedCidrs"]
