@@ -38,10 +38,28 @@ def test_cdk_nag_reports_no_findings(family: str, synth: Any) -> None:
         assert errors == []
 
 
+def _warnings(assembly: Any) -> set[str]:
+    data = json.loads(Path(assembly.directory, "validation-report.json").read_text())
+    return {v["ruleName"] for r in data["pluginReports"] for v in r.get("violations", [])}
+
+
 def test_closed_endpoint_and_plain_http_are_warned_about(synth: Any) -> None:
-    data = json.loads(Path(synth().directory, "validation-report.json").read_text())
-    rules = {v["ruleName"] for r in data["pluginReports"] for v in r.get("violations", [])}
+    rules = _warnings(synth())
     assert {"Annotation::cosmos3:closed-endpoint", "Annotation::cosmos3:plain-http"} <= rules
+    assert "Annotation::cosmos3:open-to-internet" not in rules
+
+
+def test_an_endpoint_open_to_the_whole_internet_is_warned_about(synth: Any) -> None:
+    # G5_EDGE sets allowedCidrs=["0.0.0.0/0"]: synth warns, and the summary says it loudly.
+    from rich.console import Console
+
+    from stacks.summary import summarize
+
+    assembly = synth(**G5_EDGE)
+    assert "Annotation::cosmos3:open-to-internet" in _warnings(assembly)
+    console = Console(record=True, width=200)
+    summarize(Path(assembly.directory), console)
+    assert "load balancer OPEN TO THE WHOLE INTERNET (0.0.0.0/0)" in console.export_text()
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -102,6 +120,33 @@ def test_bad_context_gives_one_line_and_no_traceback(tmp_path: Path) -> None:
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("cosmos3-aws: invalid setting: instanceType=g5.xlarge")
     assert "g6e.xlarge" in lines[0] and "edge" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        ({"instancetype": "g6e.xlarge"}, "unknown setting 'instancetype': did you mean 'instanceType'?"),
+        (
+            {"reasonerImage": "docker.io/someone/cosmos3:2.1.0"},
+            "reasonerImage docker.io/someone/cosmos3:2.1.0 is not on nvcr.io, and the NGC key is only ever sent",
+        ),
+        ({"allowedCidrs": ["2001:db8::/32"]}, "allowedCidrs: '2001:db8::/32' is an IPv6 range"),
+        (
+            {"instanceType": "p5.48xlarge", "reasonerVariant": "super", "reasonerPrecision": "fp8"},
+            "instanceType=p5.48xlarge would leave 6 of its 8 GPUs idle",
+        ),
+        ({"instanceType": "g6e.48xlarge"}, "instanceType=g6e.48xlarge would leave 6 of its 8 GPUs idle"),
+    ],
+)
+def test_mistakes_stop_the_real_app_with_one_line(
+    tmp_path: Path, context: dict[str, Any], expected: str
+) -> None:
+    result = _run_app({**BASE_CONTEXT, **context}, tmp_path / "o")
+    assert result.returncode == 1, result.stderr[-2000:]
+    lines = [ln for ln in result.stderr.strip().splitlines() if not ln.startswith(("b'!!", "!!"))]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"cosmos3-aws: invalid setting: {expected}"), lines[0]
     assert "Traceback" not in result.stderr
 
 
