@@ -37,8 +37,9 @@ def render_sizing() -> str:
         "",
         "## GPU instances",
         "",
-        "| instance | GPUs | GPU | usable GiB/GPU | compute capability | vCPU | RAM GiB | USD/hour |",
-        "|---|---|---|---|---|---|---|---|",
+        "| instance | GPUs | GPU | usable GiB/GPU | compute capability | vCPU | RAM GiB | ECS registers MiB (est.) | "
+        "network interfaces | USD/hour |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in sorted(
         cat.INSTANCES,
@@ -47,14 +48,20 @@ def render_sizing() -> str:
         i = cat.INSTANCES[name]
         lines.append(
             f"| {name} | {i.gpus} | {i.gpu_model} | {i.gib_per_gpu:g} | {i.compute_capability:g} | {i.vcpus} | "
-            f"{i.memory_gib} | {i.price_per_hour_usd:.3f} |"
+            f"{i.memory_gib} | {i.registered_memory_mib} | {i.max_network_interfaces} | {i.price_per_hour_usd:.3f} |"
         )
     lines += [
         "",
+        f"*ECS registers* is an estimate of the memory the ECS agent offers tasks: the kernel's MemTotal "
+        f"(about {cat.OS_MEMORY_FACTOR:g} x nominal RAM) minus `ECS_RESERVED_MEMORY={cat.ECS_RESERVED_MEMORY_MIB}`, "
+        "which the GPU hosts set for the agent and system daemons. *Network interfaces* is AWS's limit per "
+        "instance type: each awsvpc task takes one and the host keeps the primary, so a host runs at most that "
+        "many minus one NIM tasks (no ENI trunking).",
+        "",
         "## Reasoner NIM: minimum VRAM per profile",
         "",
-        "| model | precision | GiB per GPU | tensor parallel | min compute capability | image | cheapest fit |",
-        "|---|---|---|---|---|---|---|",
+        "| model | precision | GiB per GPU | tensor parallel | min compute capability | host RAM GiB | image | cheapest fit |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for p in cat.REASONER_PROFILES:
         # Per profile, not per precision: super BF16 on one 135 GiB GPU fits nowhere, even though
@@ -63,7 +70,7 @@ def render_sizing() -> str:
         image = "unified cosmos3 (2.1.0+) only" if p.unified_image_only else "both"
         lines.append(
             f"| {p.model_id} | {p.precision} | {p.gib_per_gpu:g} | {p.tensor_parallel} | {p.min_compute_capability:g} | "
-            f"{image} | {cheapest or 'none of g5/g6e/p5'} |"
+            f"{p.min_host_ram_gib} | {image} | {cheapest or 'none of g5/g6e/p5'} |"
         )
     lines += [
         "",
@@ -74,8 +81,24 @@ def render_sizing() -> str:
         "",
         "No. NVIDIA publishes nano profiles for one GPU only (no tensor-parallel profile), each needing 23.1 GiB "
         "on that GPU; an A10G has about 22.5 GiB usable and no FP8/NVFP4, so neither a larger g5 nor more A10Gs "
-        "help. `instanceType=g5.xlarge` with nano stops synth and points to g6e.xlarge, or to "
+        "help. `instanceType=g5.2xlarge` with nano stops synth and points to g6e.xlarge, or to "
         "`reasonerVariant=edge`, which g5 runs.",
+        "",
+        "### Host memory: why not g5.xlarge?",
+        "",
+        "The NIM refuses hosts below a 16 GiB system-memory floor (every resident reasoner profile; it reads the "
+        "container's memory limit first, else the host's). A 16 GiB g5.xlarge shows the OS less than 16 GiB, so "
+        "even edge stops there: g5.2xlarge (32 GiB) is the smallest g5. Each NIM task reserves that 16 GiB floor "
+        "(a soft reservation: it decides placement, the NIM may use all the host's memory), and the test suite "
+        "checks that every host synth accepts registers enough for all its tasks.",
+        "",
+        "### Hosts with more GPUs than the deployment uses",
+        "",
+        "A host runs one task per `tensor parallel` GPUs, at most one per spare network interface, and at most "
+        "`maxTasks`. Synth refuses a host whose GPUs could never all serve and names the better choice: "
+        "`p5.48xlarge` for super FP8 (one H100 per task) with `maxTasks=2` would leave 6 of 8 H100s idle, so use "
+        "`p5.4xlarge` or `maxTasks>=8`; the same holds for nano on `g6e.48xlarge` (use `g6e.xlarge`), and a "
+        "`g5.48xlarge` has 7 network interfaces, so 2 of its 8 A10Gs stay idle whatever `maxTasks` says.",
         "",
         "### Reasoner fit by instance (precision auto)",
         "",
