@@ -50,7 +50,9 @@ def _facts(template: dict[str, Any]) -> list[str]:
                 )
         elif rtype == "AWS::EC2::SecurityGroup":
             if any(r.get("CidrIp") == "0.0.0.0/0" for r in props.get("SecurityGroupIngress", [])):
-                facts.append("load balancer OPEN TO THE WHOLE INTERNET (0.0.0.0/0): only the API key protects it")
+                facts.append(
+                    "load balancer OPEN TO THE WHOLE INTERNET (0.0.0.0/0): only the API key protects it"
+                )
         elif rtype == "AWS::Batch::JobDefinition":
             cp = props.get("ContainerProperties", {})
             gpus = [r["Value"] for r in cp.get("ResourceRequirements", []) if r.get("Type") == "GPU"]

@@ -60,7 +60,9 @@ def test_strings_from_the_command_line_are_parsed() -> None:
 
 def test_g5_xlarge_is_below_the_nims_host_memory_floor_even_for_edge() -> None:
     # 16 GiB nominal is about 15.2 GiB to the OS: the NIM refuses it; g5.2xlarge is the smallest g5.
-    with pytest.raises(ConfigError, match=r"g5\.xlarge cannot run the edge reasoner.*below 16 GiB.*g5\.2xlarge"):
+    with pytest.raises(
+        ConfigError, match=r"g5\.xlarge cannot run the edge reasoner.*below 16 GiB.*g5\.2xlarge"
+    ):
         ReasonerConfig.read(Ctx(instanceType="g5.xlarge", reasonerVariant="edge"))
     r = ReasonerConfig.read(Ctx(instanceType="g5.2xlarge", reasonerVariant="edge"))
     assert r.fit.ok and r.shm_size_mib == 16 * 1024
@@ -196,7 +198,10 @@ def _allowed_reasoner_deployments() -> list[tuple[str, str, str, bool, int]]:
     for name, inst in cat.INSTANCES.items():
         for variant in ("edge", "nano", "super"):
             for precision in ("auto", "bf16", "fp8", "nvfp4"):
-                for image in ("nvcr.io/nim/nvidia/cosmos3:2.1.0", "nvcr.io/nim/nvidia/cosmos3-reasoner:1.7.0"):
+                for image in (
+                    "nvcr.io/nim/nvidia/cosmos3:2.1.0",
+                    "nvcr.io/nim/nvidia/cosmos3-reasoner:1.7.0",
+                ):
                     ctx = Ctx(
                         instanceType=name,
                         reasonerVariant=variant,
@@ -217,7 +222,13 @@ def test_every_allowed_host_registers_enough_memory_for_its_tasks() -> None:
     from stacks import gpu_catalog as cat
 
     allowed = _allowed_reasoner_deployments()
-    assert {a[0] for a in allowed} >= {"g5.2xlarge", "g6e.xlarge", "p5.4xlarge", "p5.48xlarge", "g6e.48xlarge"}
+    assert {a[0] for a in allowed} >= {
+        "g5.2xlarge",
+        "g6e.xlarge",
+        "p5.4xlarge",
+        "p5.48xlarge",
+        "g6e.48xlarge",
+    }
     for name, variant, precision, unified, max_tasks in allowed:
         image = "nvcr.io/nim/nvidia/cosmos3:2.1.0" if unified else "nvcr.io/nim/nvidia/cosmos3-reasoner:1.7.0"
         r = ReasonerConfig.read(
@@ -233,7 +244,9 @@ def test_every_allowed_host_registers_enough_memory_for_its_tasks() -> None:
         registered = int(inst.memory_gib * cat.OS_MEMORY_FACTOR * 1024) - cat.ECS_RESERVED_MEMORY_MIB
         assert registered == inst.registered_memory_mib
         need = r.tasks_per_instance * r.task_memory_mib
-        assert registered >= need, f"{name} {variant} {precision}: registers {registered} MiB, tasks need {need}"
+        assert registered >= need, (
+            f"{name} {variant} {precision}: registers {registered} MiB, tasks need {need}"
+        )
         # NVIDIA's floor is what each task reserves, and it is all the NIM's admission check reads.
         assert r.task_memory_mib == 16 * 1024
     # The old 94 %-of-nominal reservation would not have fitted: that was the bug.
@@ -261,7 +274,10 @@ def test_a_16_gib_host_could_not_register_the_nims_floor() -> None:
             {"instanceType": "p5.48xlarge", "reasonerVariant": "super", "maxTasks": 1},
             r"leave 7 of its 8 GPUs idle.*use p5\.4xlarge",
         ),
-        ({"instanceType": "g6e.48xlarge"}, r"leave 6 of its 8 GPUs idle: each nano fp8 task.*use g6e\.xlarge"),
+        (
+            {"instanceType": "g6e.48xlarge"},
+            r"leave 6 of its 8 GPUs idle: each nano fp8 task.*use g6e\.xlarge",
+        ),
         # g5.48xlarge: 7 network interfaces = 6 awsvpc tasks, so 2 A10Gs idle whatever maxTasks says.
         (
             {"instanceType": "g5.48xlarge", "reasonerVariant": "edge", "maxTasks": 8},
@@ -286,7 +302,15 @@ def test_hosts_with_gpus_that_never_serve_are_refused(ctx: dict[str, Any], messa
         ({"instanceType": "p5.48xlarge", "reasonerVariant": "super", "maxTasks": 8}, 8),
         ({"instanceType": "g6e.48xlarge", "maxTasks": 8}, 8),
         ({"instanceType": "g6e.12xlarge", "maxTasks": 4}, 4),
-        ({"instanceType": "p5.48xlarge", "reasonerVariant": "super", "reasonerPrecision": "bf16", "maxTasks": 4}, 4),
+        (
+            {
+                "instanceType": "p5.48xlarge",
+                "reasonerVariant": "super",
+                "reasonerPrecision": "bf16",
+                "maxTasks": 4,
+            },
+            4,
+        ),
         ({"instanceType": "g6e.xlarge"}, 1),
     ],
 )

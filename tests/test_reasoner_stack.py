@@ -828,7 +828,8 @@ def test_task_egress_is_https_out_and_nfs_to_the_cache_only(family: str, request
     rules = task_egress(template)
     (efs_group,) = [k for k in resources(template, "AWS::EC2::SecurityGroup") if k.startswith("ModelCache")]
     by_target = {
-        (r.get("CidrIp") or r.get("DestinationSecurityGroupId", {}).get("Fn::GetAtt", [""])[0]): r for r in rules
+        (r.get("CidrIp") or r.get("DestinationSecurityGroupId", {}).get("Fn::GetAtt", [""])[0]): r
+        for r in rules
     }
     assert set(by_target) == {"0.0.0.0/0", efs_group}, rules
     https = by_target["0.0.0.0/0"]
