@@ -542,9 +542,7 @@ def _idle_gpu_message(cfg: ReasonerConfig, idle: int) -> str:
         bound = f"maxTasks={cfg.max_tasks} allows {cfg.max_tasks} task{'s' if cfg.max_tasks > 1 else ''}"
         slots = min(by_gpus, inst.awsvpc_task_slots)
         raise_max = (
-            f", or set maxTasks >= {slots} to fill one host"
-            if slots * fit.tensor_parallel == inst.gpus
-            else ""
+            f"set maxTasks >= {slots} to fill one host" if slots * fit.tensor_parallel == inst.gpus else ""
         )
     better = [
         name
@@ -553,14 +551,12 @@ def _idle_gpu_message(cfg: ReasonerConfig, idle: int) -> str:
         and catalog.reasoner_fit(name, cfg.variant, cfg.precision, cfg.unified_image).tensor_parallel
         == catalog.INSTANCES[name].gpus
     ][:1]
-    choice = (
-        f"use {better[0]} ({catalog.INSTANCES[better[0]].gpus} GPU per host)"
-        if better
-        else "use a smaller size"
-    )
+    choices = [f"use {better[0]} ({catalog.INSTANCES[better[0]].gpus} GPU per host)"] if better else []
+    choices += [raise_max] if raise_max else []
+    choice = ", or ".join(choices) or "choose an instance with fewer GPUs (see docs/sizing.md)"
     return (
         f"instanceType={inst.name} would leave {idle} of its {inst.gpus} GPUs idle: {per_task} and {bound}; "
-        f"{choice}{raise_max}"
+        f"{choice}"
     )
 
 
