@@ -295,6 +295,11 @@ class ReasonerConfig:
         1, "Fewest NIM tasks (and GPU instances) kept running; 0 stops the GPU bill.", key="minTasks"
     )
     max_tasks: int = setting(2, "Most NIM tasks the service scales out to.", key="maxTasks")
+    idle_minutes: int | None = setting(
+        None,
+        "Scale to zero after this many minutes without requests; the next request wakes it (docs/deploy-reasoner.md). Empty = always one warm task.",
+        key="idleMinutes",
+    )
     requests_per_target: int = setting(
         20, "Target tracking: ALB requests per minute per task before scaling out.", key="requestsPerTarget"
     )
@@ -397,6 +402,7 @@ class ReasonerConfig:
         max_num_seqs = _optional(raw("maxNumSeqs"))
         gpu_util = _optional(raw("gpuMemoryUtilization"))
         pruning = _optional(raw("videoPruningRate"))
+        idle_minutes = _idle_minutes(raw, min_tasks)
         cfg = cls(
             network=NetworkConfig.read(ctx),
             image=image,
@@ -419,6 +425,7 @@ class ReasonerConfig:
             ).upper(),
             min_tasks=min_tasks,
             max_tasks=max_tasks,
+            idle_minutes=idle_minutes,
             requests_per_target=_as_int("requestsPerTarget", raw("requestsPerTarget"), 1, 100_000),
             allowed_cidrs=cidrs,
             internet_facing=_as_bool("internetFacing", raw("internetFacing")),
@@ -463,10 +470,42 @@ class ReasonerConfig:
         return cfg
 
     @property
+    def min_capacity(self) -> int:
+        """The service's autoscaling floor: 0 when it sleeps while idle, else minTasks."""
+        return 0 if self.idle_minutes is not None else self.min_tasks
+
+    @property
     def shm_size_mib(self) -> int:
         """NVIDIA runs the NIM with 16 GiB of /dev/shm; small hosts get half their RAM."""
         gib = self.shm_size_gib if self.shm_size_gib is not None else min(16, self.instance.memory_gib // 2)
         return gib * 1024
+
+
+# Scale-to-zero (idleMinutes). Below 5 minutes the endpoint would fall asleep while it is still
+# waking: CloudWatch sees ALB metrics in 1-minute periods a minute or more late, and a wake from
+# the warm pool takes ~5 minutes (docs/deploy-reasoner.md). 1440 is CloudWatch's limit: an alarm's
+# evaluation periods times its period may span at most one day.
+IDLE_MINUTES_RANGE = (5, 1440)
+
+
+def _idle_minutes(raw: Any, min_tasks: int) -> int | None:
+    value = _optional(raw("idleMinutes"))
+    if value is None:
+        return None
+    minutes = _as_int("idleMinutes", value, *IDLE_MINUTES_RANGE)
+    if min_tasks > 1:
+        raise ConfigError(
+            f"idleMinutes wakes the endpoint with one task (it scales out to maxTasks under load), "
+            f"so minTasks={min_tasks} cannot apply: set minTasks to 0 or 1, or leave idleMinutes empty"
+        )
+    idle_timeout = _as_int("idleTimeoutSeconds", raw("idleTimeoutSeconds"), 60, 4000)
+    if minutes * 60 < idle_timeout:
+        raise ConfigError(
+            f"idleMinutes={minutes} is shorter than idleTimeoutSeconds={idle_timeout}: a long answer still "
+            f"being generated would be cut when the endpoint falls asleep; use idleMinutes >= "
+            f"{-(-idle_timeout // 60)} or lower idleTimeoutSeconds"
+        )
+    return minutes
 
 
 # ---------------------------------------------------------------------------- GeneratorBatchStack
