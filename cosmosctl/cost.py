@@ -385,7 +385,7 @@ def cost_command(
         typer.Option(min=0.0, help="Times a day a sleeping endpoint is woken (with --active-hours-per-day)."),
     ] = 2.0,
     idle_minutes: Annotated[
-        int, typer.Option(min=5, help="cdk idleMinutes for the scale-to-zero comparison.")
+        int, typer.Option(min=10, help="cdk idleMinutes for the scale-to-zero comparison.")
     ] = 30,
 ) -> None:
     """Estimate cost per 1,000 reasoner requests and per generated video."""

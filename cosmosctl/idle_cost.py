@@ -22,7 +22,7 @@ EFS_ELASTIC_READ_GB_USD = 0.03
 # (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/managed-scaling-behavior.html).
 HOST_SCALE_IN_MINUTES = 15.0
 # Expected wake: warm host + cached image + weights on EFS (docs/deploy-reasoner.md, "Scale to zero").
-DEFAULT_WAKE_MINUTES = 6.0
+DEFAULT_WAKE_MINUTES = 8.0
 # After each sleep the warm pool launches a fresh host that pulls the NIM image and stops: billed
 # minutes of GPU instance per refill (boot + pull of a ~20 GB image, docs/deploy-reasoner.md).
 WARM_POOL_REFILL_MINUTES = 10.0

@@ -481,11 +481,11 @@ class ReasonerConfig:
         return gib * 1024
 
 
-# Scale-to-zero (idleMinutes). Below 5 minutes the endpoint would fall asleep while it is still
-# waking: CloudWatch sees ALB metrics in 1-minute periods a minute or more late, and a wake from
-# the warm pool takes ~5 minutes (docs/deploy-reasoner.md). 1440 is CloudWatch's limit: an alarm's
+# Scale-to-zero (idleMinutes). A wake from the warm pool takes ~8 minutes (6-11, phases in
+# docs/deploy-reasoner.md): below 10 idle minutes the request that woke the endpoint would see it
+# fall asleep again before it could answer a retry. 1440 is CloudWatch's limit: an alarm's
 # evaluation periods times its period may span at most one day.
-IDLE_MINUTES_RANGE = (5, 1440)
+IDLE_MINUTES_RANGE = (10, 1440)
 
 
 def _idle_minutes(raw: Any, min_tasks: int) -> int | None:

@@ -191,7 +191,7 @@ def test_prefetch_task_downloads_to_the_same_efs_cache_with_the_same_image_and_k
 
 def test_pinned_profile_is_named_to_download_to_cache() -> None:
     assert prefetch_command(None) == ["download-to-cache"]
-    assert prefetch_command("vllm-fp8-tp1") == ["download-to-cache", "--profiles", "vllm-fp8-tp1"]
+    assert prefetch_command("vllm-fp8-tp1") == ["download-to-cache", "--profile", "vllm-fp8-tp1"]
 
 
 # ---------------------------------------------------------------------------- config
@@ -208,11 +208,11 @@ def test_idle_minutes_is_unset_by_default_and_parsed_from_strings() -> None:
 @pytest.mark.parametrize(
     ("ctx", "message"),
     [
-        ({"idleMinutes": 4, "idleTimeoutSeconds": 60}, "idleMinutes must be >= 5"),
+        ({"idleMinutes": 9, "idleTimeoutSeconds": 60}, "idleMinutes must be >= 10"),
         ({"idleMinutes": 1441}, "idleMinutes must be <= 1440"),
         ({"idleMinutes": "soon"}, "idleMinutes must be a whole number"),
         ({"idleMinutes": 30, "minTasks": 2}, "minTasks=2 cannot apply"),
-        ({"idleMinutes": 10}, "use idleMinutes >= 15 or lower idleTimeoutSeconds"),
+        ({"idleMinutes": 12}, "use idleMinutes >= 15 or lower idleTimeoutSeconds"),
     ],
 )
 def test_bad_idle_minutes_is_refused_with_one_line(ctx: dict[str, Any], message: str) -> None:
@@ -222,4 +222,4 @@ def test_bad_idle_minutes_is_refused_with_one_line(ctx: dict[str, Any], message:
 
 
 def test_short_idle_with_a_short_alb_timeout_is_allowed() -> None:
-    assert ReasonerConfig.read(Ctx(idleMinutes=5, idleTimeoutSeconds=300)).idle_minutes == 5
+    assert ReasonerConfig.read(Ctx(idleMinutes=10, idleTimeoutSeconds=600)).idle_minutes == 10

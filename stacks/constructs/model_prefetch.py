@@ -2,8 +2,11 @@
 
 NVIDIA's NIM images ship a `download-to-cache` utility ("Downloads selected or default model
 profile(s) to NIM cache. Can be used to pre-cache profiles prior to deployment. Requires
-NGC_API_KEY"; `--profiles/-p` picks profiles, none = the optimal profile for the detected GPUs:
-https://docs.nvidia.com/nim/large-language-models/1.3.0/utilities.html). The task runs the
+NGC_API_KEY"; without a profile it takes the optimal one for the detected GPUs:
+https://docs.nvidia.com/nim/large-language-models/1.3.0/utilities.html). Older NIMs name the
+option `--profiles`, newer ones `--profile` (https://docs.nvidia.com/nim/large-language-models/latest/deployment/model-download.html);
+Python's argparse accepts `--profile` as an abbreviation of `--profiles`, so that is what we pass.
+The task runs the
 serving container's image, environment, NGC secret, user and EFS access point with that command,
 on the same GPU capacity so the NIM picks the profile the service will serve.
 
@@ -28,7 +31,7 @@ PREFETCH_MEMORY_MIB = 4096
 
 def prefetch_command(model_profile: str | None) -> list[str]:
     """`download-to-cache`, naming the pinned profile when nimModelProfile is set."""
-    return [PREFETCH_COMMAND, *(["--profiles", model_profile] if model_profile else [])]
+    return [PREFETCH_COMMAND, *(["--profile", model_profile] if model_profile else [])]
 
 
 class ModelPrefetch(Construct):
