@@ -22,9 +22,9 @@ WAKING_STATUSES = (502, 503)
 # Seconds between attempts while waiting; each attempt is also a request the wake alarm counts.
 RETRY_S = 20.0
 DEFAULT_WAIT_MIN = 30.0
-# Phases on paper in docs/deploy-reasoner.md ("Scale to zero"): ~8 (6-11) minutes from the warm
-# pool with the weights on EFS, ~14 (11-20) on a cold host.
-EXPECTED_WAKE = "about 8 minutes (6-11) from the warm pool, up to ~20 on a cold host"
+# Phases on paper in docs/deploy-reasoner.md ("Scale to zero"): ~8 (6-14) minutes from the warm
+# pool with the weights on EFS, ~14 (10-21) on a cold host.
+EXPECTED_WAKE = "about 8 minutes (6-14) from the warm pool, up to ~21 on a cold host"
 
 
 def waking_status(exc: BaseException) -> int | None:

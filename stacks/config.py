@@ -481,7 +481,7 @@ class ReasonerConfig:
         return gib * 1024
 
 
-# Scale-to-zero (idleMinutes). A wake from the warm pool takes ~8 minutes (6-11, phases in
+# Scale-to-zero (idleMinutes). A wake from the warm pool takes ~8 minutes (6-14, phases in
 # docs/deploy-reasoner.md): below 10 idle minutes the request that woke the endpoint would see it
 # fall asleep again before it could answer a retry. 1440 is CloudWatch's limit: an alarm's
 # evaluation periods times its period may span at most one day.
