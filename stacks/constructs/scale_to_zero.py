@@ -193,6 +193,7 @@ class ScaleToZero(Construct):
         user_data.add_commands(
             # The agent stays out of the cluster while the instance sits in the warm pool.
             "echo ECS_WARM_POOLS_CHECK=true >> /etc/ecs/ecs.config",
+            f"mkdir -p {PER_BOOT_SCRIPT.rsplit('/', 1)[0]}",
             f"cat > {PER_BOOT_SCRIPT} <<'COSMOS_EOF'",
             *prepare_host_script(image, registry_secret.secret_arn).splitlines(),
             "COSMOS_EOF",
@@ -257,6 +258,8 @@ for _ in $(seq 1 60); do
 done
 command -v aws >/dev/null || dnf install -y -q awscli-2
 if [ "$STATE" = "Warmed:Stopped" ]; then
+  # User data can run before Docker is up.
+  systemctl start docker
   KEY=$(aws secretsmanager get-secret-value --region "$REGION" --secret-id "$SECRET" \\
     --query SecretString --output text | python3 -c 'import json,sys; print(json.load(sys.stdin)["password"])')
   printf '%s' "$KEY" | docker login nvcr.io --username '$oauthtoken' --password-stdin \\
