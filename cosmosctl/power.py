@@ -123,7 +123,9 @@ class Snapshot:
 
     @property
     def running_hosts(self) -> int:
-        return sum(1 for s in self.host_states if s.startswith(("InService", "Pending", "Terminating")))
+        """Hosts billed as running: in the group, or in the warm pool but not yet stopped (pulling)."""
+        in_group = sum(1 for s in self.host_states if s.startswith(("InService", "Pending", "Terminating")))
+        return in_group + sum(1 for s in self.warm_states if "Stopped" not in s and s != "Warmed:Terminated")
 
     @property
     def stopped_hosts(self) -> int:

@@ -200,6 +200,12 @@ def test_status_json_of_a_ready_endpoint_costs_one_running_host(
     assert data["monthly_usd_in_this_state"] == pytest.approx(730 * price + 16, abs=0.01)
 
 
+def test_a_warm_pool_host_still_pulling_the_image_is_billed_as_running(stubs: Stubs) -> None:
+    stubs.expect_state(desired=0, warm=["Warmed:Pending", "Warmed:Stopped"])
+    snap = power.snapshot(stubs.clients, power.Deployment.from_outputs(_outputs(), "ReasonerStack"))
+    assert (snap.state, snap.running_hosts, snap.stopped_hosts) == ("asleep", 1, 1)
+
+
 def test_a_task_starting_without_a_healthy_target_is_waking(stubs: Stubs) -> None:
     stubs.expect_state(desired=1, tasks=["PENDING"], hosts=["InService"], targets=["initial"])
     snap = power.snapshot(stubs.clients, power.Deployment.from_outputs(_outputs(), "ReasonerStack"))
