@@ -15,6 +15,7 @@ from cosmosctl.endpoint import resolve_endpoint
 from cosmosctl.errors import CosmosError
 from cosmosctl.media import check_limits, image_part, video_part
 from cosmosctl.options import ApiKeyOpt, EndpointOpt, RegionOpt, StackOpt, VideoFpsOpt
+from cosmosctl.wake import DEFAULT_WAIT_MIN, call_waking
 
 # Client-side mirror of the NIM's NIM_MAX_IMAGES_PER_PROMPT; raise both together.
 DEFAULT_MAX_IMAGES = 4
@@ -87,13 +88,19 @@ def ask_command(
     ] = cclient.DEFAULT_MAX_RETRIES,
     stack: StackOpt = REASONER_STACK,
     region: RegionOpt = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="If the endpoint is asleep (503), wait for it to wake and retry.")
+    ] = False,
+    wait_minutes: Annotated[
+        float, typer.Option(min=1.0, help="Most minutes --wait waits for a wake.")
+    ] = DEFAULT_WAIT_MIN,
 ) -> None:
     """Ask the Cosmos reasoner a question, optionally about images (--image) or a video (--video)."""
     _ask(
         question=question, endpoint=endpoint, api_key=api_key, images=image or [], video=video, fps=fps,
         model=model, system=system, max_tokens=max_tokens, temperature=temperature, stream=stream,
         as_json=as_json, max_images=max_images, max_payload_mib=max_payload_mib, timeout=timeout,
-        max_retries=max_retries, stack=stack, region=region,
+        max_retries=max_retries, stack=stack, region=region, wait=wait, wait_minutes=wait_minutes,
     )  # fmt: skip
 
 
@@ -118,13 +125,16 @@ def _ask(
     max_retries: int,
     stack: str,
     region: str | None,
+    wait: bool = False,
+    wait_minutes: float = DEFAULT_WAIT_MIN,
 ) -> None:
     # Check every input before touching the network or AWS.
     messages = build_messages(question, images, video, fps, system)
     check_limits(messages, max_images=max_images, max_payload_mib=max_payload_mib)
     url, key = resolve_endpoint(endpoint, api_key, stack, region)
     oai = cclient.make_client(url, key, timeout=timeout, max_retries=max_retries)
-    model_id = cclient.pick_model(oai, model)
+    # The first request: a sleeping endpoint answers 503 here (and wakes).
+    model_id = call_waking(lambda: cclient.pick_model(oai, model), wait=wait, wait_s=wait_minutes * 60)
     if stream is None:
         stream = sys.stdout.isatty() and not as_json
 

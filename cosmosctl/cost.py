@@ -12,6 +12,7 @@ import botocore.exceptions
 import typer
 from rich.table import Table
 
+from cosmosctl import idle_cost
 from cosmosctl.aws import session
 from cosmosctl.bench import load_bench
 from cosmosctl.console import err, handle_errors, out, print_json
@@ -373,15 +374,33 @@ def cost_command(
     ] = "auto",
     region: Annotated[str | None, typer.Option(help="Region to price (default: your profile's).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    active_hours_per_day: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0, max=24.0, help="Hours a day the endpoint is used: compare always-on with scale-to-zero."
+        ),
+    ] = None,
+    wakes_per_day: Annotated[
+        float,
+        typer.Option(min=0.0, help="Times a day a sleeping endpoint is woken (with --active-hours-per-day)."),
+    ] = 2.0,
+    idle_minutes: Annotated[
+        int, typer.Option(min=10, help="cdk idleMinutes for the scale-to-zero comparison.")
+    ] = 30,
 ) -> None:
     """Estimate cost per 1,000 reasoner requests and per generated video."""
+    usage = (
+        None
+        if active_hours_per_day is None
+        else idle_cost.UsagePattern(active_hours_per_day, wakes_per_day, idle_minutes)
+    )
     _cost(
         instance=instance, bench=bench, throughput=throughput, requests_per_hour=requests_per_hour,
         hours_per_day=hours_per_day, min_tasks=min_tasks, generator_instance=generator_instance,
         video_height=video_height, video_width=video_width, generator_overhead_s=generator_overhead_s,
         generator_path=generator_path, nat_gateways=nat_gateways, nat_gb=nat_gb, cache_gib=cache_gib, task_starts=task_starts, log_gb=log_gb,
         alb_lcu=alb_lcu, root_volume_gib=root_volume_gib, price_source=price_source, region=region,
-        as_json=as_json,
+        as_json=as_json, usage=usage,
     )  # fmt: skip
 
 
@@ -409,6 +428,7 @@ def _cost(
     price_source: str,
     region: str | None,
     as_json: bool,
+    usage: idle_cost.UsagePattern | None = None,
 ) -> None:
     if price_source not in ("auto", "aws", "catalog"):
         raise CosmosError(f"--price-source must be auto, aws or catalog, got {price_source!r}.")
@@ -455,10 +475,16 @@ def _cost(
         generator_overhead_s=generator_overhead_s, generator_nat_gateways=nat_gateways,
         generator_path=generator_path,
     )  # fmt: skip
+    if usage is not None:
+        report["scale_to_zero"] = idle_cost.compare(
+            instance_type=instance, root_volume_gib=root_volume_gib, cache_gib=cache_gib, usage=usage
+        )
     if as_json:
         print_json(report)
     else:
         print_report(report)
+        if usage is not None:
+            out.print(idle_cost.comparison_table(report["scale_to_zero"]))
 
 
 def print_report(report: dict[str, Any]) -> None:

@@ -318,6 +318,11 @@ class ReasonerConfig:
         1, "Fewest NIM tasks (and GPU instances) kept running; 0 stops the GPU bill.", key="minTasks"
     )
     max_tasks: int = setting(2, "Most NIM tasks the service scales out to.", key="maxTasks")
+    idle_minutes: int | None = setting(
+        None,
+        "Scale to zero after this many minutes without requests; the next request wakes it (docs/deploy-reasoner.md). Empty = always one warm task.",
+        key="idleMinutes",
+    )
     requests_per_target: int = setting(
         20, "Target tracking: ALB requests per minute per task before scaling out.", key="requestsPerTarget"
     )
@@ -452,6 +457,7 @@ class ReasonerConfig:
         max_num_seqs = _optional(raw("maxNumSeqs"))
         gpu_util = _optional(raw("gpuMemoryUtilization"))
         pruning = _optional(raw("videoPruningRate"))
+        idle_minutes = _idle_minutes(raw, min_tasks)
         cfg = cls(
             network=NetworkConfig.read(ctx),
             image=image,
@@ -475,6 +481,7 @@ class ReasonerConfig:
             ).upper(),
             min_tasks=min_tasks,
             max_tasks=max_tasks,
+            idle_minutes=idle_minutes,
             requests_per_target=_as_int("requestsPerTarget", raw("requestsPerTarget"), 1, 100_000),
             allowed_cidrs=cidrs,
             internet_facing=_as_bool("internetFacing", raw("internetFacing")),
@@ -520,6 +527,11 @@ class ReasonerConfig:
                 f"use <= {fit.instance.memory_gib // 2}"
             )
         return cfg
+
+    @property
+    def min_capacity(self) -> int:
+        """The service's autoscaling floor: 0 when it sleeps while idle, else minTasks."""
+        return 0 if self.idle_minutes is not None else self.min_tasks
 
     @property
     def shm_size_mib(self) -> int:
@@ -576,6 +588,33 @@ def check_context_keys(keys: Iterable[str]) -> None:
                 f"unknown setting '{key}': did you mean '{match}'? (context keys are case-sensitive; "
                 f"use -c {match}=... or fix the name in cdk.json)"
             )
+
+
+# Scale-to-zero (idleMinutes). A wake from the warm pool takes ~8 minutes (6-14, phases in
+# docs/deploy-reasoner.md): below 10 idle minutes the request that woke the endpoint would see it
+# fall asleep again before it could answer a retry. 1440 is CloudWatch's limit: an alarm's
+# evaluation periods times its period may span at most one day.
+IDLE_MINUTES_RANGE = (10, 1440)
+
+
+def _idle_minutes(raw: Any, min_tasks: int) -> int | None:
+    value = _optional(raw("idleMinutes"))
+    if value is None:
+        return None
+    minutes = _as_int("idleMinutes", value, *IDLE_MINUTES_RANGE)
+    if min_tasks > 1:
+        raise ConfigError(
+            f"idleMinutes wakes the endpoint with one task (it scales out to maxTasks under load), "
+            f"so minTasks={min_tasks} cannot apply: set minTasks to 0 or 1, or leave idleMinutes empty"
+        )
+    idle_timeout = _as_int("idleTimeoutSeconds", raw("idleTimeoutSeconds"), 60, 4000)
+    if minutes * 60 < idle_timeout:
+        raise ConfigError(
+            f"idleMinutes={minutes} is shorter than idleTimeoutSeconds={idle_timeout}: a long answer still "
+            f"being generated would be cut when the endpoint falls asleep; use idleMinutes >= "
+            f"{-(-idle_timeout // 60)} or lower idleTimeoutSeconds"
+        )
+    return minutes
 
 
 # ---------------------------------------------------------------------------- GeneratorBatchStack

@@ -30,7 +30,9 @@ from stacks.config import ReasonerConfig
 from stacks.constructs.authenticated_alb import AuthenticatedAlb
 from stacks.constructs.gpu_capacity import GpuCapacity
 from stacks.constructs.model_cache import ModelCache
+from stacks.constructs.model_prefetch import ModelPrefetch
 from stacks.constructs.network import Network, log_retention
+from stacks.constructs.scale_to_zero import ScaleToZero
 from stacks.constructs.service_alarms import ServiceAlarms
 from stacks.nag import acknowledge
 
@@ -165,7 +167,7 @@ class ReasonerStack(Stack):
         self.task_definition = ecs.Ec2TaskDefinition(
             self, "TaskDefinition", network_mode=ecs.NetworkMode.AWS_VPC
         )
-        self.task_definition.add_volume(
+        cache_volume = ecs.Volume(
             name="nim-cache",
             efs_volume_configuration=ecs.EfsVolumeConfiguration(
                 file_system_id=self.model_cache.file_system.file_system_id,
@@ -174,6 +176,9 @@ class ReasonerStack(Stack):
                     access_point_id=self.model_cache.access_point.access_point_id, iam="ENABLED"
                 ),
             ),
+        )
+        self.task_definition.add_volume(
+            name=cache_volume.name, efs_volume_configuration=cache_volume.efs_volume_configuration
         )
         self.model_cache.grant(self.task_definition.task_role)
 
@@ -277,7 +282,7 @@ class ReasonerStack(Stack):
         self.service.attach_to_application_target_group(self.endpoint.target_group)
 
         scaling = self.service.auto_scale_task_count(
-            min_capacity=config.min_tasks, max_capacity=config.max_tasks
+            min_capacity=config.min_capacity, max_capacity=config.max_tasks
         )
         scaling.scale_on_request_count(
             "RequestsPerTarget",
@@ -286,6 +291,40 @@ class ReasonerStack(Stack):
             # A new replica needs minutes to become ready; do not flap.
             scale_out_cooldown=Duration.minutes(5),
             scale_in_cooldown=Duration.minutes(15),
+        )
+
+        # Scale to zero when idle and wake on the next request (idleMinutes); the prefetch task fills
+        # the EFS cache before the first request either way (`cosmosctl endpoint prefetch`).
+        self.scale_to_zero = (
+            None
+            if config.idle_minutes is None
+            else ScaleToZero(
+                self,
+                "ScaleToZero",
+                scaling=scaling,
+                load_balancer=self.endpoint.load_balancer,
+                target_group=self.endpoint.target_group,
+                auto_scaling_group=self.gpu_capacity.auto_scaling_group,
+                launch_template=self.gpu_capacity.launch_template,
+                instance_role=self.gpu_capacity.role,
+                image=config.image,
+                registry_secret=self.ngc_secret,
+                idle_minutes=config.idle_minutes,
+            )
+        )
+        self.prefetch = ModelPrefetch(
+            self,
+            "ModelPrefetch",
+            image=ecs.ContainerImage.from_registry(config.image, credentials=self.ngc_secret),
+            environment=nim_environment(config),
+            secrets={"NGC_API_KEY": ecs.Secret.from_secrets_manager(self.ngc_secret, "password")},
+            gpu_count=fit.tensor_parallel,
+            volume=cache_volume,
+            mount_path=NIM_CACHE_PATH,
+            model_cache=self.model_cache,
+            user=f"{config.container_uid}:{config.container_uid}",
+            log_group=self.log_group,
+            model_profile=config.model_profile,
         )
 
         self.alarms = ServiceAlarms(
@@ -299,6 +338,7 @@ class ReasonerStack(Stack):
             email=config.alarm_email,
         )
         self._outputs(config)
+        self._operations_outputs(config)
 
     def _image(self, config: ReasonerConfig) -> ecs.ContainerImage:
         """nvcr.io with the NGC key as registry credential; a mirror (reasonerImageMirror) without it."""
@@ -358,6 +398,43 @@ class ReasonerStack(Stack):
             "a new key and redeploy so running tasks pick it up.",
         )
         return secret
+
+    def _operations_outputs(self, config: ReasonerConfig) -> None:
+        """What `cosmosctl endpoint up|down|status|prefetch` needs to find the service and its hosts."""
+        outputs = {
+            "ClusterName": (self.cluster.cluster_name, "ECS cluster of the NIM service"),
+            "ServiceName": (self.service.service_name, "ECS service of the NIM"),
+            "TargetGroupArn": (self.endpoint.target_group.target_group_arn, "Target group of the NIM tasks"),
+            "AutoScalingGroupName": (
+                self.gpu_capacity.auto_scaling_group.auto_scaling_group_name,
+                "Auto Scaling group of the GPU hosts",
+            ),
+            "CapacityProviderName": (
+                self.gpu_capacity.capacity_provider.capacity_provider_name,
+                "Capacity provider the NIM tasks run on",
+            ),
+            "TaskSubnets": (
+                ",".join(
+                    self.network.vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS).subnet_ids
+                ),
+                "Subnets of the NIM tasks (awsvpc)",
+            ),
+            "TaskSecurityGroupId": (
+                self.task_security_group.security_group_id,
+                "Security group of the NIM tasks",
+            ),
+            "PrefetchTaskDefinitionArn": (
+                self.prefetch.task_definition.task_definition_arn,
+                "One-off task that fills the EFS cache (cosmosctl endpoint prefetch)",
+            ),
+            "InstanceType": (config.instance_type, "GPU instance type of the hosts"),
+            "IdleMinutes": (
+                "off" if config.idle_minutes is None else str(config.idle_minutes),
+                "Minutes without requests before the endpoint scales to zero (off = always one warm task)",
+            ),
+        }
+        for key, (value, description) in outputs.items():
+            CfnOutput(self, key, value=value, description=description)
 
     def _outputs(self, config: ReasonerConfig) -> None:
         url = self.endpoint.endpoint_url

@@ -83,8 +83,18 @@ def p5_super_bf16(synth: Any) -> dict[str, Any]:
     return template_of(synth(**P5_SUPER_BF16), "ReasonerStack")
 
 
+def serving_task(template: dict[str, Any]) -> dict[str, Any]:
+    """The service's task definition (the stack also defines the one-off prefetch task)."""
+    (task,) = [
+        t["Properties"]
+        for t in resources(template, "AWS::ECS::TaskDefinition").values()
+        if "Nim" in [c["Name"] for c in t["Properties"]["ContainerDefinitions"]]
+    ]
+    return task
+
+
 def container(template: dict[str, Any]) -> dict[str, Any]:
-    (definition,) = only(template, "AWS::ECS::TaskDefinition")["ContainerDefinitions"]
+    (definition,) = [c for c in serving_task(template)["ContainerDefinitions"] if c["Name"] == "Nim"]
     return definition
 
 
@@ -299,7 +309,7 @@ def test_root_volume_and_instance_follow_settings(p5_super: dict[str, Any]) -> N
 
 
 def test_task_uses_awsvpc_on_ec2(default: dict[str, Any]) -> None:
-    task = only(default, "AWS::ECS::TaskDefinition")
+    task = serving_task(default)
     assert task["NetworkMode"] == "awsvpc"
     assert task["RequiresCompatibilities"] == ["EC2"]
 
@@ -441,7 +451,7 @@ def test_existing_ngc_secret_replaces_the_parameter(p5_super: dict[str, Any]) ->
 
 
 def test_efs_cache_volume_uses_tls_iam_and_the_access_point(default: dict[str, Any]) -> None:
-    (volume,) = only(default, "AWS::ECS::TaskDefinition")["Volumes"]
+    (volume,) = serving_task(default)["Volumes"]
     config = volume["EFSVolumeConfiguration"]
     assert config["TransitEncryption"] == "ENABLED"
     assert config["AuthorizationConfig"]["IAM"] == "ENABLED"
