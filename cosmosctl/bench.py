@@ -26,8 +26,8 @@ from cosmosctl.endpoint import resolve_endpoint
 from cosmosctl.errors import CosmosError
 from cosmosctl.media import check_limits
 from cosmosctl.options import ApiKeyOpt, EndpointOpt, RegionOpt, StackOpt, VideoFpsOpt
+from cosmosctl.shared import BENCH_FORMAT, catalog_instance
 
-BENCH_FORMAT = 1
 MAX_CONCURRENCY = 256
 MAX_REQUESTS = 10_000
 DEFAULT_PROMPT = "Describe what you see in detail."
@@ -143,23 +143,6 @@ def summarize(samples: list[Sample], wall_s: float) -> dict[str, Any]:
     }
 
 
-def load_bench(path: Path) -> dict[str, Any]:
-    """Read a bench result file written by `cosmosctl bench`."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise CosmosError(
-            f"Bench file not found: {path}", "Run cosmosctl bench first; it writes one."
-        ) from exc
-    except json.JSONDecodeError as exc:
-        raise CosmosError(f"Bench file {path} is not JSON: {exc.msg}") from exc
-    if not isinstance(data, dict) or data.get("cosmosctl_bench") != BENCH_FORMAT:
-        raise CosmosError(f"{path} is not a cosmosctl bench result.")
-    if not data.get("ok") or not data.get("requests_per_s"):
-        raise CosmosError(f"Bench file {path} has no successful requests to measure throughput from.")
-    return data
-
-
 def bench_command(
     concurrency: Annotated[
         int, typer.Option(min=1, max=MAX_CONCURRENCY, help="Requests in flight at once.")
@@ -237,8 +220,6 @@ def _bench(
     as_json: bool,
 ) -> None:
     if instance is not None:
-        from cosmosctl.cost import catalog_instance
-
         catalog_instance(instance)  # fail early on a typo
     question = prompt or (DEFAULT_PROMPT if images or video else DEFAULT_TEXT_PROMPT)
     messages = build_messages(question, images, video, fps)

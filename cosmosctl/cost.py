@@ -13,9 +13,9 @@ import typer
 from rich.table import Table
 
 from cosmosctl.aws import session
-from cosmosctl.bench import load_bench
 from cosmosctl.console import err, handle_errors, out, print_json
 from cosmosctl.errors import CosmosError
+from cosmosctl.shared import catalog_instance, load_bench
 from stacks import gpu_catalog as catalog
 
 HOURS_PER_MONTH = 730.0  # AWS's own convention for monthly estimates (8,760 h / 12)
@@ -51,14 +51,6 @@ EBS_GP3_GB_MONTH_USD = 0.08
 S3_STANDARD_GB_MONTH_USD = 0.023
 
 PriceSource = Literal["auto", "aws", "catalog"]
-
-
-def catalog_instance(name: str) -> catalog.GpuInstance:
-    """The catalog entry for ``name`` or a CosmosError listing the choices."""
-    try:
-        return catalog.get_instance(name)
-    except catalog.UnknownInstanceError as exc:
-        raise CosmosError(str(exc)[0].upper() + str(exc)[1:] + ".") from exc
 
 
 def check_generator_instance(name: str, path: str = catalog.DEFAULT_GENERATOR_PATH) -> None:

@@ -9,9 +9,10 @@ import pytest
 from fake_openai import FakeOpenAI
 from typer.testing import CliRunner
 
-from cosmosctl.bench import Sample, load_bench, percentile, summarize
+from cosmosctl.bench import Sample, percentile, summarize
 from cosmosctl.cli import app
 from cosmosctl.errors import CosmosError
+from cosmosctl.shared import load_bench
 
 
 def test_bench_writes_a_result(
