@@ -25,6 +25,10 @@ DAYS_PER_MONTH = HOURS_PER_MONTH / 24
 DEFAULT_REASONER_INSTANCE = "g6e.xlarge"
 DEFAULT_GENERATOR_INSTANCE = "g6e.2xlarge"
 DEFAULT_ROOT_VOLUME_GIB = 200
+DEFAULT_MAX_TASKS = 2  # cdk.json maxTasks
+# The generator's height and width must be multiples of 16 (Wan VAE 8x spatial compression, then the
+# transformer's 2x2 patches); stacks/gpu_catalog.py estimates its seconds on that grid.
+VIDEO_SIZE_MULTIPLE = 16
 
 # Without a bench file the throughput is an assumption, printed as such: one NIM replica answering
 # ~256-token questions about one image at a few requests in flight. Measure yours: cosmosctl bench.
@@ -114,7 +118,7 @@ def instance_price(
     fallback = Price(inst.price_per_hour_usd, f"catalog: {catalog.PRICE_SOURCE}", catalog.PRICE_REGION)
     if source == "catalog":
         return fallback, None
-    sess = sess or session(region)
+    sess = sess or session(region, require_region=False)
     want_region = region or sess.region_name or catalog.PRICE_REGION
     if sess.get_credentials() is None:
         if source == "aws":
@@ -141,6 +145,28 @@ def instance_price(
             )
         return fallback, f"Pricing API has no price for {instance_type} in {want_region}"
     return Price(usd, f"AWS Pricing API (on-demand Linux, {want_region})", want_region), None
+
+
+def check_priced_region(price: Price, wanted: str | None, *, explicit: bool, note: str | None) -> str | None:
+    """Refuse to pass off the shipped price list's region as another one.
+
+    The catalog ships list prices for one region only. When the region asked for (``--region``) got
+    catalog prices, that is an error naming what to change; when it only came from the profile, the
+    estimate goes on for the shipped region and the returned note says so.
+    """
+    if not wanted or price.region == wanted:
+        return None
+    why = f" (Pricing API not used: {note})" if note else ""
+    if explicit:
+        raise CosmosError(
+            f"No prices for {wanted}: cosmosctl ships {catalog.PRICE_REGION} list prices only{why}.",
+            f"Let the AWS Pricing API price {wanted} (configure AWS credentials; --price-source aws), "
+            f"or price {catalog.PRICE_REGION} with --region {catalog.PRICE_REGION}.",
+        )
+    return (
+        f"Your profile's region is {wanted}, but these are {price.region} prices{why}; "
+        f"prices differ by region (pass --region {wanted} with AWS credentials for the Pricing API)."
+    )
 
 
 def fixed_monthly_costs(
@@ -175,8 +201,13 @@ def estimate(
     generator_overhead_s: float,
     generator_nat_gateways: int,
     generator_path: str = catalog.DEFAULT_GENERATOR_PATH,
+    max_tasks: int | None = None,
 ) -> dict[str, Any]:
-    """Every number `cosmosctl cost` shows, with the assumptions behind them."""
+    """Every number `cosmosctl cost` shows, with the assumptions behind them.
+
+    ``max_tasks`` (cdk maxTasks) caps the instances the service scales out to: a load that needs more
+    is refused with what to change, rather than priced on instances the stack never starts.
+    """
     if throughput_rps <= 0:
         raise CosmosError("Throughput must be positive.")
     inst = catalog_instance(instance)
@@ -189,7 +220,17 @@ def estimate(
     if requests_per_hour is not None:
         if requests_per_hour <= 0:
             raise CosmosError("--requests-per-hour must be positive.")
-        instances = max(min_tasks, math.ceil(requests_per_hour / (throughput_rps * 3600)))
+        needed = math.ceil(requests_per_hour / (throughput_rps * 3600))
+        if max_tasks is not None and needed > max_tasks:
+            capacity = max_tasks * throughput_rps * 3600
+            raise CosmosError(
+                f"--requests-per-hour {requests_per_hour:g} needs {needed} instances at "
+                f"{throughput_rps:g} requests/s each, but the service scales out to at most "
+                f"{max_tasks} (maxTasks), which serve about {capacity:,.0f} requests/hour.",
+                f"Deploy with a higher maxTasks (cdk deploy -c maxTasks={needed}) and pass "
+                f"--max-tasks {needed}, or lower --requests-per-hour.",
+            )
+        instances = max(min_tasks, needed)
         busy_hours = hours_per_day * DAYS_PER_MONTH
         # Outside the busy hours the service keeps min_tasks instances (0 stops the GPU bill).
         idle_hours = HOURS_PER_MONTH - busy_hours
@@ -330,11 +371,18 @@ def cost_command(
     min_tasks: Annotated[
         int, typer.Option(min=0, help="Instances kept outside busy hours (cdk minTasks).")
     ] = 1,
+    max_tasks: Annotated[
+        int, typer.Option(min=1, help="Most instances the service scales out to (cdk maxTasks).")
+    ] = DEFAULT_MAX_TASKS,
     generator_instance: Annotated[
         str, typer.Option(help="Batch instance type for videos.")
     ] = DEFAULT_GENERATOR_INSTANCE,
-    video_height: Annotated[int, typer.Option(help="Generated video height.")] = 480,
-    video_width: Annotated[int, typer.Option(help="Generated video width.")] = 832,
+    video_height: Annotated[
+        int, typer.Option(help="Generated video height (a positive multiple of 16).")
+    ] = 480,
+    video_width: Annotated[
+        int, typer.Option(help="Generated video width (a positive multiple of 16).")
+    ] = 832,
     generator_path: Annotated[
         str,
         typer.Option(
@@ -363,14 +411,20 @@ def cost_command(
     price_source: Annotated[
         str, typer.Option(help="auto (Pricing API when credentials exist, else catalog), aws or catalog.")
     ] = "auto",
-    region: Annotated[str | None, typer.Option(help="Region to price (default: your profile's).")] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Region to price (default: your profile's). Without the Pricing API only "
+            f"{catalog.PRICE_REGION} has prices."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Estimate cost per 1,000 reasoner requests and per generated video."""
     _cost(
         instance=instance, bench=bench, throughput=throughput, requests_per_hour=requests_per_hour,
-        hours_per_day=hours_per_day, min_tasks=min_tasks, generator_instance=generator_instance,
-        video_height=video_height, video_width=video_width, generator_overhead_s=generator_overhead_s,
+        hours_per_day=hours_per_day, min_tasks=min_tasks, max_tasks=max_tasks,
+        generator_instance=generator_instance, video_height=video_height, video_width=video_width, generator_overhead_s=generator_overhead_s,
         generator_path=generator_path, nat_gateways=nat_gateways, nat_gb=nat_gb, cache_gib=cache_gib, task_starts=task_starts, log_gb=log_gb,
         alb_lcu=alb_lcu, root_volume_gib=root_volume_gib, price_source=price_source, region=region,
         as_json=as_json,
@@ -386,6 +440,7 @@ def _cost(
     requests_per_hour: float | None,
     hours_per_day: float,
     min_tasks: int,
+    max_tasks: int = DEFAULT_MAX_TASKS,
     generator_instance: str,
     video_height: int,
     video_width: int,
@@ -408,6 +463,14 @@ def _cost(
         raise CosmosError("Give --bench or --throughput, not both.")
     if requests_per_hour is not None and hours_per_day == 0:
         raise CosmosError("--hours-per-day must be above 0 with --requests-per-hour.")
+    if min_tasks > max_tasks:
+        raise CosmosError(f"--min-tasks ({min_tasks}) must not exceed --max-tasks ({max_tasks}).")
+    for flag, value in (("--video-height", video_height), ("--video-width", video_width)):
+        if value <= 0 or value % VIDEO_SIZE_MULTIPLE:
+            raise CosmosError(
+                f"{flag} must be a positive multiple of {VIDEO_SIZE_MULTIPLE}, got {value}.",
+                "The generator renders e.g. 480x832 or 720x1280 (height x width).",
+            )
     if bench is not None:
         result = load_bench(bench)
         rps = float(result["requests_per_s"])
@@ -431,10 +494,13 @@ def _cost(
     catalog_instance(instance)
     check_generator_instance(generator_instance, generator_path)
 
-    sess = None if price_source == "catalog" else session(region)
+    sess = session(region, require_region=False)
+    # The region being priced: --region, else the profile's; None prices the shipped list's region.
+    want_region = region or sess.region_name
     src: PriceSource = price_source  # type: ignore[assignment]
     price, note = instance_price(instance, region, src, sess=sess)
     gen_price, _ = instance_price(generator_instance, region, src, sess=sess)
+    region_note = check_priced_region(price, want_region, explicit=region is not None, note=note)
     fixed = fixed_monthly_costs(
         nat_gateways=nat_gateways, nat_gb=nat_gb, cache_gib=cache_gib, task_starts=task_starts, log_gb=log_gb,
         alb_lcu=alb_lcu,
@@ -445,8 +511,12 @@ def _cost(
         root_volume_gib=root_volume_gib, fixed=fixed, generator_instance=generator_instance,
         generator_price=gen_price, video_height=video_height, video_width=video_width,
         generator_overhead_s=generator_overhead_s, generator_nat_gateways=nat_gateways,
-        generator_path=generator_path,
+        generator_path=generator_path, max_tasks=max_tasks,
     )  # fmt: skip
+    if region_note:
+        report["assumptions"].append(region_note)
+        if not as_json:
+            err.print(f"[yellow]Note:[/] {region_note}")
     if as_json:
         print_json(report)
     else:
