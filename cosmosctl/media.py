@@ -219,6 +219,11 @@ def sample_video(
             index += 1
         picks.append(index)
 
+    if "libx264" not in av.codecs_available:
+        raise CosmosError(
+            "This PyAV build has no H.264 encoder (libx264) to re-encode the sampled video.",
+            "pip install --upgrade av (its wheels carry libx264), or pass --server-side-sampling.",
+        )
     # Pass 2 decodes in presentation order and encodes the picked frames as they come (one frame
     # in memory at a time, however long the video).
     out = io.BytesIO()
