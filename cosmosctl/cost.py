@@ -182,6 +182,34 @@ def fixed_monthly_costs(
     }
 
 
+def idle_endpoint_costs(
+    instance: str = DEFAULT_REASONER_INSTANCE,
+    *,
+    nat_gateways: int = 1,
+    cache_gib: float = 60.0,
+    root_volume_gib: int = DEFAULT_ROOT_VOLUME_GIB,
+) -> dict[str, Any]:
+    """What a deployed ReasonerStack costs with no requests at all, at the shipped (us-east-1) prices.
+
+    ``per_hour``/``per_month``: one GPU instance (minTasks 1) with its gp3 root volume, the ALB hour,
+    the NAT gateway hour(s), the weight cache on EFS and the two secrets (no LCUs, NAT data or logs,
+    since nothing is used). ``scaled_to_zero_per_month``: the same without the instance (minTasks 0).
+    """
+    inst = catalog_instance(instance)
+    fixed = fixed_monthly_costs(
+        nat_gateways=nat_gateways, nat_gb=0.0, cache_gib=cache_gib, task_starts=0, log_gb=0.0, alb_lcu=0.0
+    )
+    fixed_month = fixed["alb"] + fixed["nat"] + fixed["efs"] + fixed["secrets"]
+    instance_hour = inst.price_per_hour_usd + root_volume_gib * EBS_GP3_GB_MONTH_USD / HOURS_PER_MONTH
+    return {
+        "region": catalog.PRICE_REGION,
+        "instance_per_hour": round(inst.price_per_hour_usd, 3),
+        "per_hour": round(instance_hour + fixed_month / HOURS_PER_MONTH, 2),
+        "per_month": round(instance_hour * HOURS_PER_MONTH + fixed_month),
+        "scaled_to_zero_per_month": round(fixed_month),
+    }
+
+
 def estimate(
     *,
     instance: str,
