@@ -197,7 +197,7 @@ def sample_video(
             base = stream.time_base or Fraction(1, 90_000)  # MP4 streams always carry one
             times = sorted(float(p.pts * base) for p in src.demux(stream) if p.pts is not None and p.size)
     except av.error.FFmpegError as exc:
-        raise CosmosError(f"Could not decode the video {name}: {exc}", hint) from exc
+        raise CosmosError(f"Could not decode the video {name}: {exc.strerror or exc}.", hint) from exc
     if not times or not width or not height:
         raise CosmosError(f"The video {name} has no frames.", hint)
     start, duration = times[0], times[-1] - times[0]
@@ -246,7 +246,7 @@ def sample_video(
             for packet in encoder.encode():
                 dst.mux(packet)
     except av.error.FFmpegError as exc:
-        raise CosmosError(f"Could not re-encode the video {name}: {exc}", hint) from exc
+        raise CosmosError(f"Could not re-encode the video {name}: {exc.strerror or exc}.", hint) from exc
     return out.getvalue()
 
 
