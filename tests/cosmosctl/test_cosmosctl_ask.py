@@ -54,8 +54,11 @@ def test_ask_video_with_fps_is_sampled_in_the_client(
 ) -> None:
     """The body every vLLM accepts: no media_io_kwargs/mm_processor_kwargs, a re-encoded MP4 at --fps."""
     clip = tmp_path / "clip.mp4"
-    clip.write_bytes(tiny_mp4(width=1280, height=720, frames=90, fps=30))  # 3 s at 30 fps
-    result = _ask(runner, "--video", str(clip), "--fps", "2", "--model", "my-model", "What happens?")
+    clip.write_bytes(tiny_mp4(width=640, height=360, frames=60, fps=30))  # 2 s at 30 fps
+    result = _ask(
+        runner, "--video", str(clip), "--fps", "2", "--max-video-side", "320", "--model", "my-model",
+        "What happens?",
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert [r.path for r in nim_env.requests] == ["/v1/chat/completions"], "--model skips GET /v1/models"
     body = nim_env.chat_bodies()[0]
@@ -64,10 +67,10 @@ def test_ask_video_with_fps_is_sampled_in_the_client(
     video = body["messages"][0]["content"][0]
     assert set(video) == {"type", "video_url"} and set(video["video_url"]) == {"url"}
     sent = base64.b64decode(video["video_url"]["url"].removeprefix("data:video/mp4;base64,"))
-    # 2.97 s at 2 fps: frames at 0, 0.5, ..., 2.5 s; 1280x720 scaled to the 854-px default side.
+    # 1.97 s at 2 fps: frames at 0, 0.5, 1 and 1.5 s; 640x360 scaled to the 320-px side.
     assert probe_mp4(sent) == {
-        "format": "mov,mp4,m4a,3gp,3g2,mj2", "codec": "h264", "size": (854, 480), "frames": 6,
-        "rate": 2.0, "span_s": 2.5,
+        "format": "mov,mp4,m4a,3gp,3g2,mj2", "codec": "h264", "size": (320, 180), "frames": 4,
+        "rate": 2.0, "span_s": 1.5,
     }  # fmt: skip
     assert len(sent) < clip.stat().st_size
 
