@@ -84,3 +84,11 @@ def test_missing_profile_is_one_line(
     assert result.exit_code == 1
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert "AWS profile not found: nope" in result.stderr
+
+
+def test_cost_needs_no_region(runner: CliRunner, no_aws: dict[str, str]) -> None:
+    """cost prices the shipped list's region when none is set, and says which prices it used."""
+    result = runner.invoke(app, ["cost", "--json"])
+    assert result.exit_code == 0, result.output
+    assert '"region": "us-east-1"' in result.stdout
+    assert "Pricing API not used: no AWS credentials" in result.stdout
