@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
+import botocore.utils
 
 from cosmosctl.errors import CosmosError
 
@@ -43,6 +44,11 @@ def session(region: str | None = None, *, require_region: bool = True) -> boto3.
         ) from exc
     if require_region and not sess.region_name:
         raise CosmosError("No AWS region is set.", REGION_HINT)
+    try:
+        # botocore checks the name only when a client is made; check it here, where errors are caught.
+        botocore.utils.validate_region_name(sess.region_name)
+    except botocore.exceptions.InvalidRegionError as exc:
+        raise CosmosError(f"Invalid AWS region {sess.region_name!r}.", REGION_HINT) from exc
     return sess
 
 

@@ -69,8 +69,9 @@ def test_no_region_through_the_console_script(no_aws: dict[str, str]) -> None:
     assert len(done.stderr.strip().splitlines()) <= 3, done.stderr
 
 
-def test_bad_region_name_is_one_line(runner: CliRunner, no_aws: dict[str, str]) -> None:
-    result = runner.invoke(app, ["endpoint", "--region", "us east 1"])
+@pytest.mark.parametrize("args", [["endpoint"], ["generate", "list"], ["ask", "Hi?"]], ids=" ".join)
+def test_bad_region_name_is_one_line(runner: CliRunner, no_aws: dict[str, str], args: list[str]) -> None:
+    result = runner.invoke(app, [*args, "--region", "us east 1"])
     assert result.exit_code == 1
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert "Invalid AWS region 'us east 1'" in result.stderr
