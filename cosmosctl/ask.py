@@ -13,8 +13,17 @@ from cosmosctl.aws import REASONER_STACK
 from cosmosctl.console import err, handle_errors, out, print_json
 from cosmosctl.endpoint import resolve_endpoint
 from cosmosctl.errors import CosmosError
-from cosmosctl.media import check_limits, image_part, video_part
-from cosmosctl.options import ApiKeyOpt, EndpointOpt, RegionOpt, StackOpt, VideoFpsOpt
+from cosmosctl.media import DEFAULT_MAX_FRAMES, DEFAULT_MAX_SIDE, check_limits, image_part, video_part
+from cosmosctl.options import (
+    ApiKeyOpt,
+    EndpointOpt,
+    MaxFramesOpt,
+    MaxVideoSideOpt,
+    RegionOpt,
+    ServerSideSamplingOpt,
+    StackOpt,
+    VideoFpsOpt,
+)
 from cosmosctl.wake import DEFAULT_WAIT_MIN, call_waking
 
 # Client-side mirror of the NIM's NIM_MAX_IMAGES_PER_PROMPT; raise both together.
@@ -31,17 +40,31 @@ def build_messages(
     video: str | None = None,
     fps: float | None = None,
     system: str | None = None,
+    *,
+    server_side_sampling: bool = False,
+    max_frames: int = DEFAULT_MAX_FRAMES,
+    max_video_side: int = DEFAULT_MAX_SIDE,
 ) -> list[dict[str, Any]]:
-    """Chat messages for one question: media parts first, then the text (as NVIDIA's examples do)."""
+    """Chat messages for one question: media parts first, then the text (as NVIDIA's examples do).
+
+    A video is sampled in the client (``--fps``, ``--max-frames``, ``--max-video-side``) unless
+    ``server_side_sampling`` asks the NIM to do it (see ``cosmosctl.media.video_part``).
+    """
     if not question or not question.strip():
         raise CosmosError(
             "The question is empty.", 'Ask something, e.g. cosmosctl ask "What is in this image?"'
         )
     if fps is not None and video is None:
         raise CosmosError("--fps applies to a --video, but no video was given.")
+    if server_side_sampling and video is None:
+        raise CosmosError("--server-side-sampling applies to a --video, but no video was given.")
     parts: list[dict[str, Any]] = [image_part(i) for i in images or []]
     if video is not None:
-        parts.append(video_part(video, fps))
+        parts.append(
+            video_part(
+                video, fps, server_side=server_side_sampling, max_frames=max_frames, max_side=max_video_side
+            )
+        )
     parts.append({"type": "text", "text": question})
     messages: list[dict[str, Any]] = []
     if system:
@@ -59,6 +82,9 @@ def ask_command(
     ] = None,
     video: Annotated[str | None, typer.Option("--video", "-v", help="MP4 video file.")] = None,
     fps: VideoFpsOpt = None,
+    max_frames: MaxFramesOpt = DEFAULT_MAX_FRAMES,
+    max_video_side: MaxVideoSideOpt = DEFAULT_MAX_SIDE,
+    server_side_sampling: ServerSideSamplingOpt = False,
     model: Annotated[
         str | None, typer.Option(help="Model id (default: the one GET /v1/models serves).")
     ] = None,
@@ -98,6 +124,7 @@ def ask_command(
     """Ask the Cosmos reasoner a question, optionally about images (--image) or a video (--video)."""
     _ask(
         question=question, endpoint=endpoint, api_key=api_key, images=image or [], video=video, fps=fps,
+        max_frames=max_frames, max_video_side=max_video_side, server_side_sampling=server_side_sampling,
         model=model, system=system, max_tokens=max_tokens, temperature=temperature, stream=stream,
         as_json=as_json, max_images=max_images, max_payload_mib=max_payload_mib, timeout=timeout,
         max_retries=max_retries, stack=stack, region=region, wait=wait, wait_minutes=wait_minutes,
@@ -113,6 +140,9 @@ def _ask(
     images: list[str],
     video: str | None,
     fps: float | None,
+    max_frames: int,
+    max_video_side: int,
+    server_side_sampling: bool,
     model: str | None,
     system: str | None,
     max_tokens: int,
@@ -129,7 +159,10 @@ def _ask(
     wait_minutes: float = DEFAULT_WAIT_MIN,
 ) -> None:
     # Check every input before touching the network or AWS.
-    messages = build_messages(question, images, video, fps, system)
+    messages = build_messages(
+        question, images, video, fps, system, server_side_sampling=server_side_sampling,
+        max_frames=max_frames, max_video_side=max_video_side,
+    )  # fmt: skip
     check_limits(messages, max_images=max_images, max_payload_mib=max_payload_mib)
     url, key = resolve_endpoint(endpoint, api_key, stack, region)
     oai = cclient.make_client(url, key, timeout=timeout, max_retries=max_retries)

@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
+import botocore.utils
 
 from cosmosctl.errors import CosmosError
 
@@ -20,9 +21,41 @@ _DEPLOY_HINTS = {
 }
 
 
-def session(region: str | None = None) -> boto3.session.Session:
-    """A boto3 session; the region comes from ``region``, else AWS_REGION/AWS_DEFAULT_REGION/profile."""
-    return boto3.session.Session(region_name=region) if region else boto3.session.Session()
+# What to do when no region is configured (the AWS CLI and SDKs read the same places).
+REGION_HINT = (
+    "Pass --region (e.g. --region us-east-1), set AWS_REGION (export AWS_REGION=us-east-1), "
+    "or set a default with `aws configure`."
+)
+
+
+def session(region: str | None = None, *, require_region: bool = True) -> boto3.session.Session:
+    """A boto3 session; the region comes from ``region``, else AWS_REGION/AWS_DEFAULT_REGION/profile.
+
+    Every AWS client is made from such a session, so a missing region or profile is reported here as
+    one CosmosError instead of surfacing later as botocore's NoRegionError traceback from ``.client()``.
+    ``require_region=False`` is for callers with their own fallback region (pricing).
+    """
+    try:
+        sess = boto3.session.Session(region_name=region) if region else boto3.session.Session()
+    except botocore.exceptions.ProfileNotFound as exc:
+        raise CosmosError(
+            f"AWS profile not found: {exc.kwargs.get('profile')}.",
+            "Check AWS_PROFILE / --profile against `aws configure list-profiles`.",
+        ) from exc
+    if require_region and not sess.region_name:
+        raise CosmosError("No AWS region is set.", REGION_HINT)
+    try:
+        # botocore checks the name only when a client is made; check it here, where errors are caught.
+        botocore.utils.validate_region_name(sess.region_name)
+    except botocore.exceptions.InvalidRegionError as exc:
+        raise CosmosError(f"Invalid AWS region {sess.region_name!r}.", REGION_HINT) from exc
+    return sess
+
+
+def client(sess: Any, service: str, action: str, **kwargs: Any) -> Any:
+    """``sess.client(service)`` with botocore's failures (bad region name, ...) as one-line errors."""
+    with aws_errors(action):
+        return sess.client(service, **kwargs)
 
 
 @contextlib.contextmanager
@@ -36,8 +69,10 @@ def aws_errors(action: str) -> Iterator[None]:
             "Run `aws configure` / `aws sso login`, or set AWS_PROFILE.",
         ) from exc
     except botocore.exceptions.NoRegionError as exc:
+        raise CosmosError(f"No AWS region is set (needed to {action}).", REGION_HINT) from exc
+    except botocore.exceptions.InvalidRegionError as exc:
         raise CosmosError(
-            f"No AWS region set while trying to {action}.", "Pass --region or set AWS_REGION."
+            f"Invalid AWS region {exc.kwargs.get('region_name')!r} (needed to {action}).", REGION_HINT
         ) from exc
     except botocore.exceptions.EndpointConnectionError as exc:
         raise CosmosError(f"Could not reach AWS while trying to {action}: {exc}") from exc
@@ -55,7 +90,7 @@ def aws_errors(action: str) -> Iterator[None]:
 
 def stack_outputs(stack: str, region: str | None = None, *, sess: Any = None) -> dict[str, str]:
     """The CloudFormation outputs of ``stack`` as ``{OutputKey: OutputValue}``."""
-    cfn = (sess or session(region)).client("cloudformation")
+    cfn = client(sess or session(region), "cloudformation", f"read the outputs of stack {stack}")
     try:
         with aws_errors(f"read the outputs of stack {stack}"):
             stacks = cfn.describe_stacks(StackName=stack)["Stacks"]
@@ -90,8 +125,11 @@ def require_output(outputs: dict[str, str], key: str, stack: str) -> str:
 def secret_string(arn: str, region: str | None = None, *, sess: Any = None) -> str:
     """The SecretString of a Secrets Manager secret (its region is taken from the ARN)."""
     arn_region = arn.split(":")[3] if arn.startswith("arn:") and arn.count(":") >= 6 else None
-    sm = (sess or session(arn_region or region)).client(
-        "secretsmanager", **({"region_name": arn_region} if arn_region else {})
+    sm = client(
+        sess or session(arn_region or region),
+        "secretsmanager",
+        "read the API key from Secrets Manager",
+        **({"region_name": arn_region} if arn_region else {}),
     )
     with aws_errors("read the API key from Secrets Manager"):
         value = sm.get_secret_value(SecretId=arn).get("SecretString")

@@ -24,10 +24,19 @@ from cosmosctl.aws import REASONER_STACK
 from cosmosctl.console import err, handle_errors, out, print_json
 from cosmosctl.endpoint import resolve_endpoint
 from cosmosctl.errors import CosmosError
-from cosmosctl.media import check_limits
-from cosmosctl.options import ApiKeyOpt, EndpointOpt, RegionOpt, StackOpt, VideoFpsOpt
+from cosmosctl.media import DEFAULT_MAX_FRAMES, DEFAULT_MAX_SIDE, check_limits
+from cosmosctl.options import (
+    ApiKeyOpt,
+    EndpointOpt,
+    MaxFramesOpt,
+    MaxVideoSideOpt,
+    RegionOpt,
+    ServerSideSamplingOpt,
+    StackOpt,
+    VideoFpsOpt,
+)
+from cosmosctl.shared import BENCH_FORMAT, catalog_instance
 
-BENCH_FORMAT = 1
 MAX_CONCURRENCY = 256
 MAX_REQUESTS = 10_000
 DEFAULT_PROMPT = "Describe what you see in detail."
@@ -143,23 +152,6 @@ def summarize(samples: list[Sample], wall_s: float) -> dict[str, Any]:
     }
 
 
-def load_bench(path: Path) -> dict[str, Any]:
-    """Read a bench result file written by `cosmosctl bench`."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise CosmosError(
-            f"Bench file not found: {path}", "Run cosmosctl bench first; it writes one."
-        ) from exc
-    except json.JSONDecodeError as exc:
-        raise CosmosError(f"Bench file {path} is not JSON: {exc.msg}") from exc
-    if not isinstance(data, dict) or data.get("cosmosctl_bench") != BENCH_FORMAT:
-        raise CosmosError(f"{path} is not a cosmosctl bench result.")
-    if not data.get("ok") or not data.get("requests_per_s"):
-        raise CosmosError(f"Bench file {path} has no successful requests to measure throughput from.")
-    return data
-
-
 def bench_command(
     concurrency: Annotated[
         int, typer.Option(min=1, max=MAX_CONCURRENCY, help="Requests in flight at once.")
@@ -172,6 +164,9 @@ def bench_command(
         str | None, typer.Option("--video", "-v", help="MP4 video to send with every request.")
     ] = None,
     fps: VideoFpsOpt = None,
+    max_frames: MaxFramesOpt = DEFAULT_MAX_FRAMES,
+    max_video_side: MaxVideoSideOpt = DEFAULT_MAX_SIDE,
+    server_side_sampling: ServerSideSamplingOpt = False,
     prompt: Annotated[
         str | None, typer.Option(help="Question to ask (default depends on the media).")
     ] = None,
@@ -206,6 +201,7 @@ def bench_command(
     """Load-test the endpoint with a bounded number of requests and write a JSON result."""
     _bench(
         concurrency=concurrency, requests=requests, images=image or [], video=video, fps=fps, prompt=prompt,
+        max_frames=max_frames, max_video_side=max_video_side, server_side_sampling=server_side_sampling,
         max_tokens=max_tokens, warmup=warmup, instance=instance, out_file=out_file, endpoint=endpoint,
         api_key=api_key, model=model, timeout=timeout, max_retries=max_retries, max_images=max_images,
         max_payload_mib=max_payload_mib, stack=stack, region=region, as_json=as_json,
@@ -220,6 +216,9 @@ def _bench(
     images: list[str],
     video: str | None,
     fps: float | None,
+    max_frames: int,
+    max_video_side: int,
+    server_side_sampling: bool,
     prompt: str | None,
     max_tokens: int,
     warmup: int,
@@ -237,11 +236,12 @@ def _bench(
     as_json: bool,
 ) -> None:
     if instance is not None:
-        from cosmosctl.cost import catalog_instance
-
         catalog_instance(instance)  # fail early on a typo
     question = prompt or (DEFAULT_PROMPT if images or video else DEFAULT_TEXT_PROMPT)
-    messages = build_messages(question, images, video, fps)
+    messages = build_messages(
+        question, images, video, fps, server_side_sampling=server_side_sampling, max_frames=max_frames,
+        max_video_side=max_video_side,
+    )  # fmt: skip
     check_limits(messages, max_images=max_images, max_payload_mib=max_payload_mib)
     url, key = resolve_endpoint(endpoint, api_key, stack, region)
     oai = cclient.make_client(url, key, timeout=timeout, max_retries=max_retries)
@@ -276,7 +276,12 @@ def _bench(
         "requests": requests,
         "max_tokens": max_tokens,
         "warmup": warmup,
-        "media": {"images": len(images), "video": video is not None, "fps": fps},
+        "media": {
+            "images": len(images),
+            "video": video is not None,
+            "fps": fps,
+            "sampling": None if video is None else ("server" if server_side_sampling else "client"),
+        },
         **summarize(samples, wall),
     }
     path = out_file or Path(f"bench-{started_at.strftime('%Y%m%dT%H%M%SZ')}.json")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
@@ -37,6 +38,26 @@ _READY_HINT = (
 )
 
 
+# Words in a 400 that mean the server refused per-request multimodal kwargs (vLLM >= 0.31 without
+# --trust-request-mm-kwargs; https://github.com/vllm-project/vllm/releases/tag/v0.31.0).
+_MM_KWARGS_WORDS = (
+    "mm_processor_kwargs",
+    "media_io_kwargs",
+    "trust-request-mm-kwargs",
+    "trust_request_mm_kwargs",
+)
+_MM_KWARGS_HINT = (
+    "This server does not accept per-request video sampling (vLLM 0.31 and later refuse "
+    "mm_processor_kwargs and media_io_kwargs unless started with --trust-request-mm-kwargs). "
+    "Drop --server-side-sampling: by default cosmosctl samples the video itself (--fps, --max-frames)."
+)
+
+# Clients made by make_client() talk to our reasoner behind the stack's ALB; their errors get hints
+# about the ALB, the key and the NIM. Any other OpenAI endpoint (the DIY assistant's general LLM)
+# gets hints that do not blame our infrastructure.
+_REASONER_CLIENTS: weakref.WeakSet[openai.OpenAI] = weakref.WeakSet()
+
+
 def normalize_base_url(endpoint: str) -> str:
     """``https://host`` or ``https://host/v1/`` -> ``https://host/v1`` (what the OpenAI SDK wants)."""
     url = endpoint.strip().rstrip("/")
@@ -68,13 +89,23 @@ def make_client(
         raise CosmosError(f"--timeout must be positive, got {timeout}.")
     if max_retries < 0:
         raise CosmosError(f"--max-retries must be 0 or more, got {max_retries}.")
-    return openai.OpenAI(
+    client = openai.OpenAI(
         base_url=normalize_base_url(base_url),
         # The SDK refuses an empty key; a NIM run without the ALB in front needs none.
         api_key=api_key or "none",
         timeout=openai.Timeout(timeout, connect=min(timeout, 10.0)),
         max_retries=max_retries,
     )
+    _REASONER_CLIENTS.add(client)
+    return client
+
+
+def is_reasoner_client(client: object) -> bool:
+    """Whether ``client`` was made by :func:`make_client` (our reasoner endpoint)."""
+    try:
+        return client in _REASONER_CLIENTS
+    except TypeError:  # an unhashable stand-in
+        return False
 
 
 def _server_message(exc: openai.APIStatusError) -> str:
@@ -96,11 +127,21 @@ def _server_message(exc: openai.APIStatusError) -> str:
     return text[:300] + ("..." if len(text) > 300 else "")
 
 
-def map_error(exc: BaseException, base_url: str | None = None) -> CosmosError:
-    """Translate an OpenAI SDK exception into a one-line CosmosError with a hint."""
+def map_error(
+    exc: BaseException, base_url: str | None = None, *, reasoner: bool = True, sent_mm_kwargs: bool = False
+) -> CosmosError:
+    """Translate an OpenAI SDK exception into a one-line CosmosError with a hint.
+
+    ``reasoner=False`` for endpoints that are not our stack's (e.g. the DIY assistant's general LLM):
+    the hints then name that endpoint's own settings, not the ALB, its key or the NIM.
+    ``sent_mm_kwargs``: the request carried per-request multimodal kwargs, so a 400/422 is read as
+    the server refusing them (vLLM >= 0.31's default) even when its message does not name them.
+    """
     where = f" at {base_url}" if base_url else ""
     if isinstance(exc, CosmosError):
         return exc
+    if not reasoner:
+        return _map_other_error(exc, where)
     if isinstance(exc, openai.APITimeoutError):
         return CosmosError(
             f"The endpoint{where} did not answer in time.",
@@ -136,6 +177,10 @@ def map_error(exc: BaseException, base_url: str | None = None) -> CosmosError:
             return CosmosError(
                 f"Request too large for the endpoint (413){said}", "Send smaller or fewer images/videos."
             )
+        if status in (400, 422) and (sent_mm_kwargs or any(w in detail.lower() for w in _MM_KWARGS_WORDS)):
+            return CosmosError(
+                f"The NIM rejected the request's video sampling ({status}){said}", _MM_KWARGS_HINT
+            )
         if status in (400, 422):
             return CosmosError(
                 f"The NIM rejected the request ({status}){said}",
@@ -163,13 +208,44 @@ def map_error(exc: BaseException, base_url: str | None = None) -> CosmosError:
     return CosmosError(f"Unexpected error: {type(exc).__name__}: {exc}")
 
 
+def _map_other_error(exc: BaseException, where: str) -> CosmosError:
+    """One-line errors for an OpenAI-compatible endpoint that is not our reasoner."""
+    if isinstance(exc, openai.APITimeoutError):
+        return CosmosError(
+            f"The endpoint{where} did not answer in time.", "Raise --timeout or ask for a shorter answer."
+        )
+    if isinstance(exc, openai.APIConnectionError):
+        return CosmosError(
+            f"Could not connect to the endpoint{where}.",
+            "Check that URL (scheme, host, port, path) and that this machine can reach it "
+            "(network, proxy, VPN).",
+        )
+    if isinstance(exc, openai.APIStatusError):
+        detail = _server_message(exc)
+        said = f": {detail}" if detail else "."
+        hints = {
+            401: "Check the API key this endpoint expects.",
+            403: "The key lacks access to this endpoint or model.",
+            404: "Check the model id and the base URL's path (many providers serve under /v1).",
+            429: "Rate limited: retry later.",
+        }
+        return CosmosError(
+            f"The endpoint{where} answered HTTP {exc.status_code}{said}", hints.get(exc.status_code)
+        )
+    if isinstance(exc, openai.OpenAIError):
+        return CosmosError(f"OpenAI client error{where}: {exc}")
+    return CosmosError(f"Unexpected error: {type(exc).__name__}: {exc}")
+
+
 @contextlib.contextmanager
-def translate_errors(base_url: str | None = None) -> Iterator[None]:
+def translate_errors(
+    base_url: str | None = None, *, reasoner: bool = True, sent_mm_kwargs: bool = False
+) -> Iterator[None]:
     """Re-raise OpenAI SDK errors inside the block as CosmosError one-liners."""
     try:
         yield
     except openai.OpenAIError as exc:
-        raise map_error(exc, base_url) from exc
+        raise map_error(exc, base_url, reasoner=reasoner, sent_mm_kwargs=sent_mm_kwargs) from exc
 
 
 def _origin(client: openai.OpenAI) -> str:
@@ -180,16 +256,20 @@ def pick_model(client: openai.OpenAI, model: str | None) -> str:
     """``model`` when given, else the served model from ``GET /v1/models`` (a reasoner first)."""
     if model:
         return model
-    with translate_errors(_origin(client)):
+    reasoner = is_reasoner_client(client)
+    with translate_errors(_origin(client), reasoner=reasoner):
         ids = [m.id for m in client.models.list()]
     if not ids:
-        raise CosmosError("The endpoint serves no models (GET /v1/models is empty).", _READY_HINT)
+        raise CosmosError(
+            "The endpoint serves no models (GET /v1/models is empty).",
+            _READY_HINT if reasoner else "Pass the model id (e.g. --llm-model).",
+        )
     reasoners = [i for i in ids if "reasoner" in i.lower()]
     return (reasoners or ids)[0]
 
 
-def _stream_with_translation(stream: Any, base_url: str) -> Iterator[Any]:
-    with translate_errors(base_url), contextlib.closing(stream):
+def _stream_with_translation(stream: Any, base_url: str, reasoner: bool, sent_mm: bool) -> Iterator[Any]:
+    with translate_errors(base_url, reasoner=reasoner, sent_mm_kwargs=sent_mm), contextlib.closing(stream):
         yield from stream
 
 
@@ -217,10 +297,12 @@ def chat_completion(
     if body:
         kwargs["extra_body"] = body
     base = _origin(client)
-    with translate_errors(base):
+    reasoner = is_reasoner_client(client)
+    sent_mm = any(k in body for k in ("mm_processor_kwargs", "media_io_kwargs"))
+    with translate_errors(base, reasoner=reasoner, sent_mm_kwargs=sent_mm):
         if not stream:
             return client.chat.completions.create(**kwargs)
         if include_usage:
             kwargs["stream_options"] = {"include_usage": True}
         response = client.chat.completions.create(stream=True, **kwargs)
-    return _stream_with_translation(response, base)
+    return _stream_with_translation(response, base, reasoner, sent_mm)

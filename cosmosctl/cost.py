@@ -14,9 +14,9 @@ from rich.table import Table
 
 from cosmosctl import idle_cost
 from cosmosctl.aws import session
-from cosmosctl.bench import load_bench
 from cosmosctl.console import err, handle_errors, out, print_json
 from cosmosctl.errors import CosmosError
+from cosmosctl.shared import catalog_instance, load_bench
 from stacks import gpu_catalog as catalog
 
 HOURS_PER_MONTH = 730.0  # AWS's own convention for monthly estimates (8,760 h / 12)
@@ -26,6 +26,10 @@ DAYS_PER_MONTH = HOURS_PER_MONTH / 24
 DEFAULT_REASONER_INSTANCE = "g6e.xlarge"
 DEFAULT_GENERATOR_INSTANCE = "g6e.2xlarge"
 DEFAULT_ROOT_VOLUME_GIB = 200
+DEFAULT_MAX_TASKS = 2  # cdk.json maxTasks
+# The generator's height and width must be multiples of 16 (Wan VAE 8x spatial compression, then the
+# transformer's 2x2 patches); stacks/gpu_catalog.py estimates its seconds on that grid.
+VIDEO_SIZE_MULTIPLE = 16
 
 # Without a bench file the throughput is an assumption, printed as such: one NIM replica answering
 # ~256-token questions about one image at a few requests in flight. Measure yours: cosmosctl bench.
@@ -52,14 +56,6 @@ EBS_GP3_GB_MONTH_USD = 0.08
 S3_STANDARD_GB_MONTH_USD = 0.023
 
 PriceSource = Literal["auto", "aws", "catalog"]
-
-
-def catalog_instance(name: str) -> catalog.GpuInstance:
-    """The catalog entry for ``name`` or a CosmosError listing the choices."""
-    try:
-        return catalog.get_instance(name)
-    except catalog.UnknownInstanceError as exc:
-        raise CosmosError(str(exc)[0].upper() + str(exc)[1:] + ".") from exc
 
 
 def check_generator_instance(name: str, path: str = catalog.DEFAULT_GENERATOR_PATH) -> None:
@@ -123,7 +119,7 @@ def instance_price(
     fallback = Price(inst.price_per_hour_usd, f"catalog: {catalog.PRICE_SOURCE}", catalog.PRICE_REGION)
     if source == "catalog":
         return fallback, None
-    sess = sess or session(region)
+    sess = sess or session(region, require_region=False)
     want_region = region or sess.region_name or catalog.PRICE_REGION
     if sess.get_credentials() is None:
         if source == "aws":
@@ -152,6 +148,28 @@ def instance_price(
     return Price(usd, f"AWS Pricing API (on-demand Linux, {want_region})", want_region), None
 
 
+def check_priced_region(price: Price, wanted: str | None, *, explicit: bool, note: str | None) -> str | None:
+    """Refuse to pass off the shipped price list's region as another one.
+
+    The catalog ships list prices for one region only. When the region asked for (``--region``) got
+    catalog prices, that is an error naming what to change; when it only came from the profile, the
+    estimate goes on for the shipped region and the returned note says so.
+    """
+    if not wanted or price.region == wanted:
+        return None
+    why = f" (Pricing API not used: {note})" if note else ""
+    if explicit:
+        raise CosmosError(
+            f"No prices for {wanted}: cosmosctl ships {catalog.PRICE_REGION} list prices only{why}.",
+            f"Let the AWS Pricing API price {wanted} (configure AWS credentials; --price-source aws), "
+            f"or price {catalog.PRICE_REGION} with --region {catalog.PRICE_REGION}.",
+        )
+    return (
+        f"Your profile's region is {wanted}, but these are {price.region} prices{why}; "
+        f"prices differ by region (pass --region {wanted} with AWS credentials for the Pricing API)."
+    )
+
+
 def fixed_monthly_costs(
     *, nat_gateways: int, nat_gb: float, cache_gib: float, task_starts: int, log_gb: float, alb_lcu: float
 ) -> dict[str, float]:
@@ -162,6 +180,34 @@ def fixed_monthly_costs(
         "efs": cache_gib * EFS_STANDARD_GB_MONTH_USD + task_starts * cache_gib * EFS_ELASTIC_READ_GB_USD,
         "logs": log_gb * (LOGS_INGEST_GB_USD + LOGS_STORE_GB_MONTH_USD),
         "secrets": 2 * SECRET_MONTH_USD,  # the API key and the NGC key
+    }
+
+
+def idle_endpoint_costs(
+    instance: str = DEFAULT_REASONER_INSTANCE,
+    *,
+    nat_gateways: int = 1,
+    cache_gib: float = 60.0,
+    root_volume_gib: int = DEFAULT_ROOT_VOLUME_GIB,
+) -> dict[str, Any]:
+    """What a deployed ReasonerStack costs with no requests at all, at the shipped (us-east-1) prices.
+
+    ``per_hour``/``per_month``: one GPU instance (minTasks 1) with its gp3 root volume, the ALB hour,
+    the NAT gateway hour(s), the weight cache on EFS and the two secrets (no LCUs, NAT data or logs,
+    since nothing is used). ``scaled_to_zero_per_month``: the same without the instance (minTasks 0).
+    """
+    inst = catalog_instance(instance)
+    fixed = fixed_monthly_costs(
+        nat_gateways=nat_gateways, nat_gb=0.0, cache_gib=cache_gib, task_starts=0, log_gb=0.0, alb_lcu=0.0
+    )
+    fixed_month = fixed["alb"] + fixed["nat"] + fixed["efs"] + fixed["secrets"]
+    instance_hour = inst.price_per_hour_usd + root_volume_gib * EBS_GP3_GB_MONTH_USD / HOURS_PER_MONTH
+    return {
+        "region": catalog.PRICE_REGION,
+        "instance_per_hour": round(inst.price_per_hour_usd, 3),
+        "per_hour": round(instance_hour + fixed_month / HOURS_PER_MONTH, 2),
+        "per_month": round(instance_hour * HOURS_PER_MONTH + fixed_month),
+        "scaled_to_zero_per_month": round(fixed_month),
     }
 
 
@@ -184,8 +230,13 @@ def estimate(
     generator_overhead_s: float,
     generator_nat_gateways: int,
     generator_path: str = catalog.DEFAULT_GENERATOR_PATH,
+    max_tasks: int | None = None,
 ) -> dict[str, Any]:
-    """Every number `cosmosctl cost` shows, with the assumptions behind them."""
+    """Every number `cosmosctl cost` shows, with the assumptions behind them.
+
+    ``max_tasks`` (cdk maxTasks) caps the instances the service scales out to: a load that needs more
+    is refused with what to change, rather than priced on instances the stack never starts.
+    """
     if throughput_rps <= 0:
         raise CosmosError("Throughput must be positive.")
     inst = catalog_instance(instance)
@@ -198,7 +249,17 @@ def estimate(
     if requests_per_hour is not None:
         if requests_per_hour <= 0:
             raise CosmosError("--requests-per-hour must be positive.")
-        instances = max(min_tasks, math.ceil(requests_per_hour / (throughput_rps * 3600)))
+        needed = math.ceil(requests_per_hour / (throughput_rps * 3600))
+        if max_tasks is not None and needed > max_tasks:
+            capacity = max_tasks * throughput_rps * 3600
+            raise CosmosError(
+                f"--requests-per-hour {requests_per_hour:g} needs {needed} instances at "
+                f"{throughput_rps:g} requests/s each, but the service scales out to at most "
+                f"{max_tasks} (maxTasks), which serve about {capacity:,.0f} requests/hour.",
+                f"Deploy with a higher maxTasks (cdk deploy -c maxTasks={needed}) and pass "
+                f"--max-tasks {needed}, or lower --requests-per-hour.",
+            )
+        instances = max(min_tasks, needed)
         busy_hours = hours_per_day * DAYS_PER_MONTH
         # Outside the busy hours the service keeps min_tasks instances (0 stops the GPU bill).
         idle_hours = HOURS_PER_MONTH - busy_hours
@@ -339,11 +400,18 @@ def cost_command(
     min_tasks: Annotated[
         int, typer.Option(min=0, help="Instances kept outside busy hours (cdk minTasks).")
     ] = 1,
+    max_tasks: Annotated[
+        int, typer.Option(min=1, help="Most instances the service scales out to (cdk maxTasks).")
+    ] = DEFAULT_MAX_TASKS,
     generator_instance: Annotated[
         str, typer.Option(help="Batch instance type for videos.")
     ] = DEFAULT_GENERATOR_INSTANCE,
-    video_height: Annotated[int, typer.Option(help="Generated video height.")] = 480,
-    video_width: Annotated[int, typer.Option(help="Generated video width.")] = 832,
+    video_height: Annotated[
+        int, typer.Option(help="Generated video height (a positive multiple of 16).")
+    ] = 480,
+    video_width: Annotated[
+        int, typer.Option(help="Generated video width (a positive multiple of 16).")
+    ] = 832,
     generator_path: Annotated[
         str,
         typer.Option(
@@ -372,7 +440,13 @@ def cost_command(
     price_source: Annotated[
         str, typer.Option(help="auto (Pricing API when credentials exist, else catalog), aws or catalog.")
     ] = "auto",
-    region: Annotated[str | None, typer.Option(help="Region to price (default: your profile's).")] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Region to price (default: your profile's). Without the Pricing API only "
+            f"{catalog.PRICE_REGION} has prices."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     active_hours_per_day: Annotated[
         float | None,
@@ -396,8 +470,8 @@ def cost_command(
     )
     _cost(
         instance=instance, bench=bench, throughput=throughput, requests_per_hour=requests_per_hour,
-        hours_per_day=hours_per_day, min_tasks=min_tasks, generator_instance=generator_instance,
-        video_height=video_height, video_width=video_width, generator_overhead_s=generator_overhead_s,
+        hours_per_day=hours_per_day, min_tasks=min_tasks, max_tasks=max_tasks,
+        generator_instance=generator_instance, video_height=video_height, video_width=video_width, generator_overhead_s=generator_overhead_s,
         generator_path=generator_path, nat_gateways=nat_gateways, nat_gb=nat_gb, cache_gib=cache_gib, task_starts=task_starts, log_gb=log_gb,
         alb_lcu=alb_lcu, root_volume_gib=root_volume_gib, price_source=price_source, region=region,
         as_json=as_json, usage=usage,
@@ -413,6 +487,7 @@ def _cost(
     requests_per_hour: float | None,
     hours_per_day: float,
     min_tasks: int,
+    max_tasks: int = DEFAULT_MAX_TASKS,
     generator_instance: str,
     video_height: int,
     video_width: int,
@@ -436,6 +511,14 @@ def _cost(
         raise CosmosError("Give --bench or --throughput, not both.")
     if requests_per_hour is not None and hours_per_day == 0:
         raise CosmosError("--hours-per-day must be above 0 with --requests-per-hour.")
+    if min_tasks > max_tasks:
+        raise CosmosError(f"--min-tasks ({min_tasks}) must not exceed --max-tasks ({max_tasks}).")
+    for flag, value in (("--video-height", video_height), ("--video-width", video_width)):
+        if value <= 0 or value % VIDEO_SIZE_MULTIPLE:
+            raise CosmosError(
+                f"{flag} must be a positive multiple of {VIDEO_SIZE_MULTIPLE}, got {value}.",
+                "The generator renders e.g. 480x832 or 720x1280 (height x width).",
+            )
     if bench is not None:
         result = load_bench(bench)
         rps = float(result["requests_per_s"])
@@ -459,10 +542,13 @@ def _cost(
     catalog_instance(instance)
     check_generator_instance(generator_instance, generator_path)
 
-    sess = None if price_source == "catalog" else session(region)
+    sess = session(region, require_region=False)
+    # The region being priced: --region, else the profile's; None prices the shipped list's region.
+    want_region = region or sess.region_name
     src: PriceSource = price_source  # type: ignore[assignment]
     price, note = instance_price(instance, region, src, sess=sess)
     gen_price, _ = instance_price(generator_instance, region, src, sess=sess)
+    region_note = check_priced_region(price, want_region, explicit=region is not None, note=note)
     fixed = fixed_monthly_costs(
         nat_gateways=nat_gateways, nat_gb=nat_gb, cache_gib=cache_gib, task_starts=task_starts, log_gb=log_gb,
         alb_lcu=alb_lcu,
@@ -473,12 +559,16 @@ def _cost(
         root_volume_gib=root_volume_gib, fixed=fixed, generator_instance=generator_instance,
         generator_price=gen_price, video_height=video_height, video_width=video_width,
         generator_overhead_s=generator_overhead_s, generator_nat_gateways=nat_gateways,
-        generator_path=generator_path,
+        generator_path=generator_path, max_tasks=max_tasks,
     )  # fmt: skip
     if usage is not None:
         report["scale_to_zero"] = idle_cost.compare(
             instance_type=instance, root_volume_gib=root_volume_gib, cache_gib=cache_gib, usage=usage
         )
+    if region_note:
+        report["assumptions"].append(region_note)
+        if not as_json:
+            err.print(f"[yellow]Note:[/] {region_note}")
     if as_json:
         print_json(report)
     else:

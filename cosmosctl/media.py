@@ -2,16 +2,28 @@
 
 Images become ``image_url`` parts (a ``data:`` URI with the MIME type sniffed from the file's bytes,
 or an http(s) URL passed through); videos become ``video_url`` parts with a
-``data:video/mp4;base64,...`` URI. The NIM is vLLM-based: a per-request video sampling rate goes in
-the request body's top-level ``media_io_kwargs`` (``{"video": {"fps": N}}``), not in the part, so
-``video_part(..., fps=N)`` marks the part and :func:`prepare_messages` hoists the mark into the
-request's ``extra_body`` before sending.
+``data:video/mp4;base64,...`` URI.
+
+Videos are sampled here, in the client: decoded with PyAV, frames kept at the requested rate (``--fps``)
+and at most ``max_frames`` of them, scaled down so the longer side is at most ``max_side`` pixels, and
+re-encoded as H.264 MP4 (which also shrinks the upload). The NIM is vLLM-based, and vLLM 0.31 and later
+refuse per-request ``media_io_kwargs`` and ``mm_processor_kwargs`` with HTTP 400 unless the server was
+started with ``--trust-request-mm-kwargs`` (vLLM v0.31.0 release notes,
+https://github.com/vllm-project/vllm/releases/tag/v0.31.0; the flag reaches the OpenAI server's
+renderer as ``trust_request_mm_kwargs`` in vllm/entrypoints), and we cannot know which vLLM a NIM
+ships. So the default request carries no sampling kwargs at all. The form NVIDIA's reasoner guide
+documents, ``mm_processor_kwargs: {"fps": N, "do_sample_frames": true}``, is sent only with
+``server_side=True`` (``--server-side-sampling``): :func:`video_part` marks the part and
+:func:`prepare_messages` hoists the mark into the request's ``extra_body``.
 """
 
 from __future__ import annotations
 
 import base64
 import copy
+import io
+import math
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -29,8 +41,18 @@ IMAGE_TYPES: dict[str, str] = {
 }
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")
 
-# Key that video_part() puts on a part to carry its fps until prepare_messages() hoists it.
-_MEDIA_IO_KEY = "media_io_kwargs"
+# Key that video_part() puts on a part to carry server-side sampling kwargs until prepare_messages()
+# hoists them to the top level of the request (where vLLM reads them).
+MM_PROCESSOR_KEY = "mm_processor_kwargs"
+
+# Client-side sampling defaults. The frame cap keeps a long clip from becoming thousands of vision
+# tokens (30 s at 4 fps); the side cap is 480p-class (854 px wide at 16:9), the resolution NVIDIA's
+# Cosmos examples work at; the NIM's vision processor resizes frames itself, so more pixels only cost
+# upload time. Raise both with --max-frames / --max-video-side.
+DEFAULT_MAX_FRAMES = 120
+DEFAULT_MAX_SIDE = 854
+# H.264 quality (lower is better); 23 is x264's own default.
+_CRF = "23"
 
 
 def _sniff_image_mime(head: bytes) -> str | None:
@@ -95,14 +117,34 @@ def image_part(path_or_url: str) -> dict[str, Any]:
     return {"type": "image_url", "image_url": {"url": _data_uri(mime, data)}}
 
 
-def video_part(path: str, fps: float | None = None) -> dict[str, Any]:
+def video_part(
+    path: str,
+    fps: float | None = None,
+    *,
+    server_side: bool = False,
+    max_frames: int = DEFAULT_MAX_FRAMES,
+    max_side: int = DEFAULT_MAX_SIDE,
+) -> dict[str, Any]:
     """An OpenAI ``video_url`` content part (``data:video/mp4;base64,...``) for a local MP4 file.
 
-    With ``fps`` the part also carries ``media_io_kwargs`` for the request; pass the messages
-    through :func:`prepare_messages` (``cosmosctl.client.chat`` does) to move it where vLLM reads it.
+    By default the video is sampled here (see :func:`sample_video`) and the part carries nothing else,
+    which every vLLM accepts. With ``server_side=True`` the original file is sent and the part carries
+    ``mm_processor_kwargs`` ``{"fps": fps, "do_sample_frames": True}`` for the request; pass the
+    messages through :func:`prepare_messages` (``cosmosctl.client.chat_completion`` does) to move it
+    where vLLM reads it. A vLLM >= 0.31 answers that with 400 unless started with
+    ``--trust-request-mm-kwargs``.
     """
     if fps is not None and not fps > 0:
         raise CosmosError(f"--fps must be a positive number, got {fps}.")
+    if server_side and fps is None:
+        raise CosmosError(
+            "--server-side-sampling needs --fps (the rate the server samples at).",
+            "Pass e.g. --fps 4, or drop --server-side-sampling to sample in the client.",
+        )
+    if max_frames < 1:
+        raise CosmosError(f"--max-frames must be at least 1, got {max_frames}.")
+    if max_side < 16:
+        raise CosmosError(f"--max-video-side must be at least 16 pixels, got {max_side}.")
     scheme = urlparse(path).scheme.lower()
     if scheme in ("http", "https", "data", "s3"):
         raise CosmosError(
@@ -115,35 +157,116 @@ def video_part(path: str, fps: float | None = None) -> dict[str, Any]:
             f"Unsupported video type: {path} is not an MP4 file.",
             "Convert it first, e.g. ffmpeg -i input -c:v libx264 output.mp4",
         )
-    part: dict[str, Any] = {"type": "video_url", "video_url": {"url": _data_uri("video/mp4", data)}}
-    if fps is not None:
-        part[_MEDIA_IO_KEY] = {"video": {"fps": float(fps)}}
-    return part
+    if server_side:
+        part: dict[str, Any] = {"type": "video_url", "video_url": {"url": _data_uri("video/mp4", data)}}
+        part[MM_PROCESSOR_KEY] = {"fps": float(fps or 0.0), "do_sample_frames": True}
+        return part
+    sampled = sample_video(data, fps=fps, max_frames=max_frames, max_side=max_side, name=path)
+    return {"type": "video_url", "video_url": {"url": _data_uri("video/mp4", sampled)}}
 
 
-def media_io_kwargs(fps: float | None) -> dict[str, Any] | None:
-    """The request-level ``media_io_kwargs`` value for a video sampling rate (None when unset)."""
-    return {"video": {"fps": float(fps)}} if fps is not None else None
+def _even(value: float) -> int:
+    # H.264 in 4:2:0 needs even dimensions.
+    return max(2, int(value) // 2 * 2)
+
+
+def sample_video(
+    data: bytes,
+    *,
+    fps: float | None = None,
+    max_frames: int = DEFAULT_MAX_FRAMES,
+    max_side: int = DEFAULT_MAX_SIDE,
+    name: str = "video",
+) -> bytes:
+    """Decode ``data`` (an MP4), keep frames at ``fps`` (at most ``max_frames``), scale the longer side
+    down to ``max_side`` and re-encode as H.264 MP4 at the kept rate.
+
+    Without ``fps`` the video keeps its own rate unless it has more than ``max_frames`` frames, then
+    frames are kept evenly (a lower rate). A video that needs none of this is returned unchanged.
+    """
+    import av  # PyAV: FFmpeg's decoders and libx264, as wheels
+
+    hint = "Convert it first, e.g. ffmpeg -i input -c:v libx264 output.mp4"
+    try:
+        # Pass 1 reads only packet timestamps (no decoding): how many frames, over how long.
+        with av.open(io.BytesIO(data), mode="r") as src:
+            if not src.streams.video:
+                raise CosmosError(f"The video {name} has no video stream.", hint)
+            stream = src.streams.video[0]
+            width, height = stream.codec_context.width, stream.codec_context.height
+            base = stream.time_base or Fraction(1, 90_000)  # MP4 streams always carry one
+            times = sorted(float(p.pts * base) for p in src.demux(stream) if p.pts is not None and p.size)
+    except av.error.FFmpegError as exc:
+        raise CosmosError(f"Could not decode the video {name}: {exc.strerror or exc}.", hint) from exc
+    if not times or not width or not height:
+        raise CosmosError(f"The video {name} has no frames.", hint)
+    start, duration = times[0], times[-1] - times[0]
+    native = (len(times) - 1) / duration if duration > 0 else 1.0
+    rate = fps if fps is not None else native
+    if fps is None and len(times) > max_frames:
+        rate = native * max_frames / len(times)
+    scale = min(1.0, max_side / max(width, height))
+    out_w, out_h = _even(width * scale), _even(height * scale)
+    if fps is None and len(times) <= max_frames and scale == 1.0:
+        return data  # nothing to sample or shrink: send the file as it is
+
+    # One frame per 1/rate seconds: the latest frame at or before each sampling instant.
+    picks: list[int] = []
+    index = 0
+    for k in range(min(max_frames, math.floor(duration * rate + 1e-6) + 1)):
+        instant = start + k / rate
+        while index + 1 < len(times) and times[index + 1] <= instant + 1e-6:
+            index += 1
+        picks.append(index)
+
+    if "libx264" not in av.codecs_available:
+        raise CosmosError(
+            "This PyAV build has no H.264 encoder (libx264) to re-encode the sampled video.",
+            "pip install --upgrade av (its wheels carry libx264), or pass --server-side-sampling.",
+        )
+    # Pass 2 decodes in presentation order and encodes the picked frames as they come (one frame
+    # in memory at a time, however long the video).
+    out = io.BytesIO()
+    out_rate = Fraction(rate).limit_denominator(1001)
+    try:
+        with av.open(io.BytesIO(data), mode="r") as src, av.open(out, mode="w", format="mp4") as dst:
+            encoder = dst.add_stream("libx264", rate=out_rate, options={"crf": _CRF, "preset": "veryfast"})
+            encoder.width, encoder.height, encoder.pix_fmt = out_w, out_h, "yuv420p"
+            encoder.codec_context.time_base = 1 / out_rate
+            written = 0
+            for position, frame in enumerate(src.decode(src.streams.video[0])):
+                while written < len(picks) and picks[written] == position:
+                    scaled = frame.reformat(width=out_w, height=out_h, format="yuv420p")
+                    scaled.pts, scaled.time_base = written, encoder.codec_context.time_base
+                    for packet in encoder.encode(scaled):
+                        dst.mux(packet)
+                    written += 1
+                if written == len(picks):
+                    break
+            for packet in encoder.encode():
+                dst.mux(packet)
+    except av.error.FFmpegError as exc:
+        raise CosmosError(f"Could not re-encode the video {name}: {exc.strerror or exc}.", hint) from exc
+    return out.getvalue()
 
 
 def prepare_messages(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Split per-part markers out of ``messages``: returns (clean messages, extra request body).
 
-    Parts built by :func:`video_part` with an fps carry ``media_io_kwargs``; vLLM reads that field
-    at the top level of the chat completion request, so it is removed from the part and merged
-    into the returned ``extra_body``.
+    Parts built by :func:`video_part` with ``server_side=True`` carry ``mm_processor_kwargs``; vLLM
+    reads that field at the top level of the chat completion request, so it is removed from the part
+    and merged into the returned ``extra_body``.
     """
     clean = copy.deepcopy(messages)
-    merged: dict[str, dict[str, Any]] = {}
+    merged: dict[str, Any] = {}
     for message in clean:
         content = message.get("content")
         if not isinstance(content, list):
             continue
         for part in content:
-            if isinstance(part, dict) and _MEDIA_IO_KEY in part:
-                for modality, kwargs in part.pop(_MEDIA_IO_KEY).items():
-                    merged.setdefault(modality, {}).update(kwargs)
-    return clean, ({_MEDIA_IO_KEY: merged} if merged else {})
+            if isinstance(part, dict) and MM_PROCESSOR_KEY in part:
+                merged.update(part.pop(MM_PROCESSOR_KEY))
+    return clean, ({MM_PROCESSOR_KEY: merged} if merged else {})
 
 
 def count_parts(messages: list[dict[str, Any]], part_type: str) -> int:

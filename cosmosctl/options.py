@@ -31,7 +31,27 @@ ApiKeyOpt = Annotated[
 StackOpt = Annotated[str, typer.Option("--stack", help="Stack to read the endpoint from.")]
 RegionOpt = Annotated[str | None, typer.Option("--region", help="AWS region of the stack.")]
 VideoFpsOpt = Annotated[
-    float | None, typer.Option("--fps", help="Frames per second the NIM samples from --video.")
+    float | None,
+    typer.Option(
+        "--fps", help="Frames per second to keep from --video (sampled here, in the client, by default)."
+    ),
+]
+MaxFramesOpt = Annotated[
+    int, typer.Option("--max-frames", min=1, help="Most frames of --video to send (sampled evenly beyond).")
+]
+MaxVideoSideOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-video-side", min=16, help="Scale --video down to this many pixels on its longer side."
+    ),
+]
+ServerSideSamplingOpt = Annotated[
+    bool,
+    typer.Option(
+        "--server-side-sampling",
+        help="Send --video as is with mm_processor_kwargs {fps, do_sample_frames} for the NIM to sample "
+        "(vLLM >= 0.31 refuses that unless started with --trust-request-mm-kwargs).",
+    ),
 ]
 
 

@@ -22,6 +22,7 @@ from stacks.constructs.batch_gpu import GpuBatchCompute, GpuBatchComputeProps
 from stacks.constructs.job_bucket import INPUT_PREFIX, OUTPUT_PREFIX, JobBucket
 from stacks.constructs.model_cache import ModelCache
 from stacks.constructs.network import Network, log_retention
+from stacks.constructs.region_check import warn_if_region_lacks
 from stacks.nag import acknowledge
 
 JOB_IMAGE_DIR = Path(__file__).resolve().parent.parent / "container" / "generator"
@@ -55,6 +56,7 @@ class GeneratorBatchStack(Stack):
         self.config = config
 
         self.network = Network(self, "Network", config=config.network)
+        warn_if_region_lacks(self, config.instance_types)
         self.job_bucket = JobBucket(
             self,
             "JobBucket",

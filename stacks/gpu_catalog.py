@@ -175,6 +175,43 @@ INSTANCES: dict[str, GpuInstance] = {
 FAMILIES = ("g5", "g6e", "p5")
 
 
+# Regions known to offer each family, from AWS's launch and regional-expansion announcements
+# ("What's New with AWS", 2022-2025). Not exhaustive and not re-checked against a live account here:
+# AWS adds regions over time, so synth only *warns* when a concrete target region is missing, and the
+# warning gives the command that answers for your account (AWS EC2 User Guide: "The available instance
+# types vary by Region ... use the describe-instance-type-offerings command", docs.aws.amazon.com/
+# AWSEC2/latest/UserGuide/ec2-instance-topology-prerequisites.html).
+def _regions(names: str) -> frozenset[str]:
+    return frozenset(names.split())
+
+
+FAMILY_REGIONS: dict[str, frozenset[str]] = {
+    "g5": _regions(
+        "us-east-1 us-east-2 us-west-2 ca-central-1 sa-east-1 eu-central-1 eu-west-1 eu-west-2 "
+        "eu-north-1 ap-northeast-1 ap-northeast-2 ap-south-1 ap-southeast-1 ap-southeast-2"
+    ),
+    "g6e": _regions("us-east-1 us-east-2 us-west-2 eu-central-1 eu-north-1 ap-northeast-1"),
+    "p5": _regions(
+        "us-east-1 us-east-2 us-west-2 eu-north-1 ap-northeast-1 ap-south-1 ap-southeast-2 sa-east-1"
+    ),
+}
+FAMILY_REGIONS_AS_OF = "2026-11"
+
+
+def region_offering_warning(instance_type: str, region: str) -> str | None:
+    """One line when ``region`` is not known to offer ``instance_type``'s family; None when it is."""
+    family = instance_type.split(".", 1)[0]
+    known = FAMILY_REGIONS.get(family)
+    if known is None or region in known:
+        return None
+    return (
+        f"{instance_type}: {family} is not known to be offered in {region} (catalog list as of "
+        f"{FAMILY_REGIONS_AS_OF}: {', '.join(sorted(known))}). Check with `aws ec2 "
+        f"describe-instance-type-offerings --region {region} --filters Name=instance-type,Values={instance_type}`; "
+        "if it is empty, deploy to a listed region or pick another instance type."
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Reasoner NIM footprints
 # --------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from stacks.constructs.gpu_capacity import GpuCapacity
 from stacks.constructs.model_cache import ModelCache
 from stacks.constructs.model_prefetch import ModelPrefetch
 from stacks.constructs.network import Network, log_retention
+from stacks.constructs.region_check import warn_if_region_lacks
 from stacks.constructs.scale_to_zero import ScaleToZero
 from stacks.constructs.service_alarms import ServiceAlarms
 from stacks.nag import acknowledge
@@ -496,6 +497,7 @@ class ReasonerStack(Stack):
                 "Set -c allowedCidrs='[\"<your IP>/32\"]'.",
             )
         CfnOutput(self, "AllowedCidrs", value=cidr_note, description="Who may reach the load balancer")
+        warn_if_region_lacks(self, [config.instance_type])
         if config.certificate_arn is None and config.internet_facing:
             Annotations.of(self).add_warning_v2(
                 "cosmos3:plain-http",

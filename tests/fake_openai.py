@@ -46,6 +46,8 @@ class FakeOpenAI:
     - `mode`: "ok" | "401" | "500" | "400" | "slow" (waits `slow_s` seconds, then answers) |
       "flaky" (answers 503 to the first `failures` requests, then as "ok").
     - `requests`: every request received, as `Recorded`.
+    - `trust_request_mm_kwargs`: like vLLM >= 0.31 started without `--trust-request-mm-kwargs` (False,
+      the default), a chat request with top-level `mm_processor_kwargs` or `media_io_kwargs` gets a 400.
 
     `url` is the base URL with /v1 (what an OpenAI client is given); `origin` is the one without.
     Use it as a context manager, or call `start()` and `stop()`.
@@ -57,6 +59,7 @@ class FakeOpenAI:
         self.answer = answer
         self.replies: list[Reply] = []
         self.mode = "ok"
+        self.trust_request_mm_kwargs = False
         self.failures = 1
         self.slow_s = 2.0
         self.requests: list[Recorded] = []
@@ -173,6 +176,14 @@ class FakeOpenAI:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 self._record(body)
                 if not self._routed(CHAT_PATH) or self._failed():
+                    return
+                mm_kwargs = [k for k in ("mm_processor_kwargs", "media_io_kwargs") if k in body]
+                if mm_kwargs and not fake.trust_request_mm_kwargs:
+                    # Our wording; what matters is the 400 for any per-request multimodal kwargs.
+                    message = (
+                        f"{mm_kwargs[0]} is not allowed per request unless --trust-request-mm-kwargs is set"
+                    )
+                    self._json(400, {"object": "error", "message": message, "code": 400})
                     return
                 text = fake._next_reply(body)
                 if text is None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import socket
-import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 from fake_openai import FakeOpenAI
-from media_utils import tiny_png
+from media_utils import tiny_mp4, tiny_png
 from typer.testing import CliRunner
 
 API_KEY = "test-key-0123456789abcdef"
@@ -84,9 +83,9 @@ def jpeg_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def mp4_file(tmp_path: Path) -> Path:
+    """A real 1-second H.264 MP4, 64x48 at 30 fps (the client decodes and re-samples videos)."""
     path = tmp_path / "clip.mp4"
-    ftyp = struct.pack(">I", 24) + b"ftypisom" + b"\x00\x00\x02\x00" + b"isomiso2"
-    path.write_bytes(ftyp + struct.pack(">I", 8) + b"mdat")
+    path.write_bytes(tiny_mp4(width=64, height=48, frames=30, fps=30))
     return path
 
 

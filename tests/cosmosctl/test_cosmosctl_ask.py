@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from fake_openai import FakeOpenAI
+from media_utils import probe_mp4, tiny_mp4
 from typer.testing import CliRunner
 
 from cosmosctl import client as cclient
@@ -48,20 +49,73 @@ def test_ask_with_image_sends_what_the_nim_expects(
     assert text == {"type": "text", "text": "What is leaking here?"}
 
 
-def test_ask_video_with_fps_puts_media_io_kwargs_at_top_level(
-    runner: CliRunner, nim_env: FakeOpenAI, mp4_file: Path
+def test_ask_video_with_fps_is_sampled_in_the_client(
+    runner: CliRunner, nim_env: FakeOpenAI, tmp_path: Path
 ) -> None:
-    result = _ask(runner, "--video", str(mp4_file), "--fps", "2", "--model", "my-model", "What happens?")
+    """The body every vLLM accepts: no media_io_kwargs/mm_processor_kwargs, a re-encoded MP4 at --fps."""
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(tiny_mp4(width=640, height=360, frames=60, fps=30))  # 2 s at 30 fps
+    result = _ask(
+        runner, "--video", str(clip), "--fps", "2", "--max-video-side", "320", "--model", "my-model",
+        "What happens?",
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert [r.path for r in nim_env.requests] == ["/v1/chat/completions"], "--model skips GET /v1/models"
     body = nim_env.chat_bodies()[0]
     assert body["model"] == "my-model"
-    assert body["media_io_kwargs"] == {"video": {"fps": 2.0}}
+    assert "media_io_kwargs" not in body and "mm_processor_kwargs" not in body
+    video = body["messages"][0]["content"][0]
+    assert set(video) == {"type", "video_url"} and set(video["video_url"]) == {"url"}
+    sent = base64.b64decode(video["video_url"]["url"].removeprefix("data:video/mp4;base64,"))
+    # 1.97 s at 2 fps: frames at 0, 0.5, 1 and 1.5 s; 640x360 scaled to the 320-px side.
+    assert probe_mp4(sent) == {
+        "format": "mov,mp4,m4a,3gp,3g2,mj2", "codec": "h264", "size": (320, 180), "frames": 4,
+        "rate": 2.0, "span_s": 1.5,
+    }  # fmt: skip
+    assert len(sent) < clip.stat().st_size
+
+
+def test_ask_video_server_side_sampling_sends_nvidias_form(
+    runner: CliRunner, nim_env: FakeOpenAI, mp4_file: Path
+) -> None:
+    nim_env.trust_request_mm_kwargs = True  # a server started with --trust-request-mm-kwargs
+    result = _ask(runner, "--video", str(mp4_file), "--fps", "4", "--server-side-sampling", "What happens?")
+    assert result.exit_code == 0, result.output
+    body = nim_env.chat_bodies()[0]
+    assert body["mm_processor_kwargs"] == {"fps": 4.0, "do_sample_frames": True}
+    assert "media_io_kwargs" not in body
     video = body["messages"][0]["content"][0]
     assert video == {
         "type": "video_url",
         "video_url": {"url": "data:video/mp4;base64," + base64.b64encode(mp4_file.read_bytes()).decode()},
     }
+
+
+def test_ask_400_about_mm_kwargs_says_what_to_do(
+    runner: CliRunner, nim_env: FakeOpenAI, mp4_file: Path
+) -> None:
+    # The fake answers like a vLLM >= 0.31 started without --trust-request-mm-kwargs.
+    result = _ask(runner, "--video", str(mp4_file), "--fps", "4", "--server-side-sampling", "What happens?")
+    assert result.exit_code == 1
+    assert "rejected the request's video sampling (400)" in result.stderr
+    assert "--trust-request-mm-kwargs" in result.stderr
+    assert "Drop --server-side-sampling" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_400_hint_is_about_mm_kwargs_whenever_they_were_sent(
+    runner: CliRunner, nim_env: FakeOpenAI, mp4_file: Path
+) -> None:
+    """A 400 whose message does not name the kwargs still gets the kwargs hint when we sent them."""
+    nim_env.trust_request_mm_kwargs, nim_env.mode = True, "400"
+    result = _ask(
+        runner, "--model", "m", "--video", str(mp4_file), "--fps", "4", "--server-side-sampling", "Why?"
+    )
+    assert result.exit_code == 1 and "--trust-request-mm-kwargs" in result.stderr
+    # Without the kwargs, the same 400 keeps the usual hint.
+    result = _ask(runner, "--model", "m", "--video", str(mp4_file), "--fps", "4", "What happens?")
+    assert result.exit_code == 1
+    assert "--trust-request-mm-kwargs" not in result.stderr and "NIM_MAX_IMAGES_PER_PROMPT" in result.stderr
 
 
 def test_ask_stream_prints_tokens_and_requests_usage(runner: CliRunner, nim_env: FakeOpenAI) -> None:

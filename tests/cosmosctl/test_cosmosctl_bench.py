@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -9,9 +10,10 @@ import pytest
 from fake_openai import FakeOpenAI
 from typer.testing import CliRunner
 
-from cosmosctl.bench import Sample, load_bench, percentile, summarize
+from cosmosctl.bench import Sample, percentile, summarize
 from cosmosctl.cli import app
 from cosmosctl.errors import CosmosError
+from cosmosctl.shared import load_bench
 
 
 def test_bench_writes_a_result(
@@ -63,8 +65,20 @@ def test_bench_video_json(runner: CliRunner, nim_env: FakeOpenAI, tmp_path: Path
         ],
     )
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["media"] == {"images": 0, "video": True, "fps": 1.0}
-    assert all(b["media_io_kwargs"] == {"video": {"fps": 1.0}} for b in nim_env.chat_bodies())
+    assert json.loads(result.stdout)["media"] == {
+        "images": 0,
+        "video": True,
+        "fps": 1.0,
+        "sampling": "client",
+    }
+    bodies = nim_env.chat_bodies()
+    assert len(bodies) == 2
+    assert not any("media_io_kwargs" in b or "mm_processor_kwargs" in b for b in bodies)
+    # The video is sampled once, before the run: every request carries the same 1-fps re-encoding.
+    urls = {b["messages"][0]["content"][0]["video_url"]["url"] for b in bodies}
+    assert len(urls) == 1 and urls != {
+        "data:video/mp4;base64," + base64.b64encode(mp4_file.read_bytes()).decode()
+    }
 
 
 def test_bench_counts_errors(runner: CliRunner, nim_env: FakeOpenAI, tmp_path: Path) -> None:

@@ -332,3 +332,60 @@ def test_cost_compares_videos_across_instances_and_paths(runner: CliRunner) -> N
         "Per video by instance and path" in result.output
         and "bf16-compiled (deployed default)" in result.output
     )
+
+
+# ---------------------------------------------------------------- mistakes get one line, not a wrong price
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--video-height", "481"], "--video-height must be a positive multiple of 16, got 481"),
+        (["--video-width", "0"], "--video-width must be a positive multiple of 16, got 0"),
+        (["--video-width", "-832"], "--video-width must be a positive multiple of 16, got -832"),
+        (["--min-tasks", "3", "--max-tasks", "2"], "--min-tasks (3) must not exceed --max-tasks (2)"),
+        # 0.5 req/s per instance = 1,800 req/h; maxTasks 2 serves 3,600 req/h at most.
+        (["--throughput", "0.5", "--requests-per-hour", "5000"], "needs 3 instances"),
+    ],
+)
+def test_cost_refuses_impossible_inputs(runner: CliRunner, args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["cost", "--price-source", "catalog", *args])
+    assert result.exit_code == 1, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_cost_load_beyond_max_tasks_names_the_fix(runner: CliRunner) -> None:
+    args = ["cost", "--price-source", "catalog", "--throughput", "0.5", "--requests-per-hour", "5000"]
+    refused = runner.invoke(app, args)
+    assert "maxTasks" in refused.stderr and "-c maxTasks=3" in refused.stderr
+    allowed = runner.invoke(app, [*args, "--max-tasks", "3", "--json"])
+    assert allowed.exit_code == 0, allowed.output
+    assert json.loads(allowed.stdout)["reasoner"]["load"]["instances_when_busy"] == 3
+
+
+def test_cost_region_outside_the_price_list_says_so(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["cost", "--price-source", "catalog", "--region", "eu-west-1"])
+    assert result.exit_code == 1
+    assert "No prices for eu-west-1: cosmosctl ships us-east-1 list prices only" in result.stderr
+    assert "--price-source aws" in result.stderr
+    # The shipped region itself still prices.
+    assert runner.invoke(app, ["cost", "--price-source", "catalog", "--region", "us-east-1"]).exit_code == 0
+
+
+def test_cost_profile_region_outside_the_price_list_is_noted(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-south-1")
+    result = runner.invoke(app, ["cost", "--price-source", "catalog", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["region"] == "us-east-1"
+    assert any(
+        "profile's region is ap-south-1, but these are us-east-1 prices" in a for a in data["assumptions"]
+    )
+
+
+def test_cost_region_priced_by_the_pricing_api_is_accepted() -> None:
+    price = cost.Price(2.0, "AWS Pricing API (on-demand Linux, eu-west-1)", "eu-west-1")
+    assert cost.check_priced_region(price, "eu-west-1", explicit=True, note=None) is None

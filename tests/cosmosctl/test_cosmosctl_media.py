@@ -5,10 +5,19 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+import numpy as np
 import pytest
+from media_utils import probe_mp4, tiny_mp4
 
 from cosmosctl.errors import CosmosError
-from cosmosctl.media import check_limits, count_parts, image_part, prepare_messages, video_part
+from cosmosctl.media import (
+    check_limits,
+    count_parts,
+    image_part,
+    prepare_messages,
+    sample_video,
+    video_part,
+)
 
 
 def _decoded(url: str, mime: str) -> bytes:
@@ -61,21 +70,69 @@ def test_other_url_scheme_rejected() -> None:
         image_part("ftp://example.com/a.png")
 
 
-def test_video_part_and_fps_hoisting(mp4_file: Path) -> None:
-    part = video_part(str(mp4_file), fps=2)
+def test_server_side_sampling_hoists_nvidias_kwargs(mp4_file: Path) -> None:
+    part = video_part(str(mp4_file), fps=2, server_side=True)
     assert part["type"] == "video_url"
-    assert _decoded(part["video_url"]["url"], "video/mp4") == mp4_file.read_bytes()
+    assert _decoded(part["video_url"]["url"], "video/mp4") == mp4_file.read_bytes()  # sent as is
     messages = [{"role": "user", "content": [part, {"type": "text", "text": "what happens?"}]}]
     clean, extra = prepare_messages(messages)
-    assert extra == {"media_io_kwargs": {"video": {"fps": 2.0}}}
+    assert extra == {"mm_processor_kwargs": {"fps": 2.0, "do_sample_frames": True}}
     assert set(clean[0]["content"][0]) == {"type", "video_url"}
-    assert "media_io_kwargs" in messages[0]["content"][0], "the caller's messages are not mutated"
+    assert "mm_processor_kwargs" in messages[0]["content"][0], "the caller's messages are not mutated"
 
 
-def test_video_without_fps_adds_nothing(mp4_file: Path) -> None:
-    clean, extra = prepare_messages([{"role": "user", "content": [video_part(str(mp4_file))]}])
+def test_server_side_sampling_needs_fps(mp4_file: Path) -> None:
+    with pytest.raises(CosmosError, match="--server-side-sampling needs --fps"):
+        video_part(str(mp4_file), server_side=True)
+
+
+def test_client_side_fps_adds_no_request_kwargs(mp4_file: Path) -> None:
+    part = video_part(str(mp4_file), fps=2)
+    assert set(part) == {"type", "video_url"}
+    _, extra = prepare_messages([{"role": "user", "content": [part]}])
     assert extra == {}
-    assert clean[0]["content"][0]["type"] == "video_url"
+    # 1 s at 30 fps sampled at 2 fps: frames at 0 and 0.5 s, size kept (already small).
+    sent = probe_mp4(_decoded(part["video_url"]["url"], "video/mp4"))
+    assert (sent["frames"], sent["rate"], sent["size"], sent["codec"]) == (2, 2.0, (64, 48), "h264")
+
+
+def test_video_that_needs_nothing_is_sent_unchanged(mp4_file: Path) -> None:
+    part = video_part(str(mp4_file))
+    assert _decoded(part["video_url"]["url"], "video/mp4") == mp4_file.read_bytes()
+
+
+def test_sampling_keeps_the_right_frames() -> None:
+    # Source frame i is grey level 8*i at 30 fps; at 5 fps frame k is source frame 6k.
+    sent = sample_video(tiny_mp4(width=64, height=48, frames=30, fps=30), fps=5)
+    assert probe_mp4(sent)["frames"] == 5
+    levels = [round(float(np.asarray(f.to_ndarray(format="gray")).mean())) for f in _frames(sent)]
+    assert all(abs(level - 48 * k) <= 4 for k, level in enumerate(levels)), levels
+
+
+def test_frame_cap_and_side_cap() -> None:
+    src = tiny_mp4(width=320, height=180, frames=60, fps=30)
+    capped = probe_mp4(sample_video(src, fps=30, max_frames=10, max_side=160))
+    assert (capped["frames"], capped["size"], capped["rate"]) == (10, (160, 90), 30.0)
+    # Without --fps a video over the cap is thinned evenly: 60 frames -> 20 at 10 fps, same span.
+    thinned = probe_mp4(sample_video(src, max_frames=20))
+    assert (thinned["frames"], thinned["rate"], thinned["size"]) == (20, 10.0, (320, 180))
+
+
+def test_undecodable_video_is_one_line(tmp_path: Path) -> None:
+    fake = tmp_path / "fake.mp4"
+    fake.write_bytes(b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64)
+    with pytest.raises(CosmosError, match="Could not decode the video") as info:
+        video_part(str(fake), fps=2)
+    assert info.value.hint and "ffmpeg" in info.value.hint
+
+
+def _frames(data: bytes) -> list:
+    import io
+
+    import av
+
+    with av.open(io.BytesIO(data)) as container:
+        return list(container.decode(video=0))
 
 
 def test_video_must_be_mp4(tmp_path: Path, png_file: Path) -> None:

@@ -47,7 +47,9 @@ def photo(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def clip(tmp_path: Path) -> Path:
-    """Bytes that start like an MP4 (an 'ftyp' box): enough for the client, which only sends them."""
+    """A real tiny H.264 MP4: the client decodes it and samples frames before sending."""
+    from media_utils import tiny_mp4
+
     path = tmp_path / "toilet.mp4"
-    path.write_bytes(b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64)
+    path.write_bytes(tiny_mp4(width=64, height=48, frames=30, fps=30))
     return path
