@@ -48,7 +48,9 @@ _LIST_MARK = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+|#{1,6}\s+|>\s*)+")
 _EMPHASIS = re.compile(r"(\*\*|__|~~|(?<!\w)[*_]|[*_](?!\w))")
 _SENT_END = re.compile(r"[.!?:;]$")
 _WORD = re.compile(r"[a-z][a-z']*")
-_SENTENCES = re.compile(r"[^\n.!?;]+(?:[.!?;]+|$)", re.MULTILINE)
+# A sentence ends at . ! ? ; followed by a space or the end ("NEC 210.8" and "9.5kW" stay whole), or a line break.
+_SENTENCES = re.compile(r"(?:[^\n.!?;]|[.!?;](?=[^\s.!?;]))+(?:[.!?;]+(?=\s|$)|$)", re.MULTILINE)
+_PIECES = re.compile(r"(?:[^.!?]|[.!?](?=[^\s.!?]))+(?:[.!?]+(?=\s|$)|$)")
 
 
 class RulesError(ValueError):
@@ -81,6 +83,7 @@ class Rule:
     sources: tuple[Source, ...]
     patterns: tuple[re.Pattern[str], ...]
     exclude: tuple[re.Pattern[str], ...]
+    unless: tuple[re.Pattern[str], ...]  # sentence-level context that vetoes the rule in that sentence
     hazard_types: tuple[str, ...]
     systems: tuple[str, ...]
     emergency: str | None  # key of `emergencies` for the first steps of an emergency answer
@@ -132,7 +135,7 @@ def _expand(pattern: str, vocab: dict[str, str], where: str) -> re.Pattern[str]:
         return vocab[name]
 
     text = re.sub(r"\{([a-z_]+)\}", concept, pattern)
-    text = text.replace(" ~ ", r"(?:\W+[\w']+){0,6}?\W+")
+    text = text.replace(" ~~ ", r"(?:\W+[\w']+){0,10}?\W+").replace(" ~ ", r"(?:\W+[\w']+){0,6}?\W+")
     try:
         return re.compile(text)
     except re.error as exc:
@@ -212,16 +215,14 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
                     sources=sources,  # type: ignore[arg-type]
                     patterns=tuple(_expand(p, vocab, where) for p in raw.get("patterns", [])),
                     exclude=tuple(_expand(p, vocab, where + " exclude") for p in raw.get("exclude", [])),
+                    unless=tuple(_expand(p, vocab, where + " unless") for p in raw.get("unless", [])),
                     hazard_types=tuple(raw.get("hazard_types", [])),
                     systems=tuple(raw.get("systems", [])),
                     emergency=emergency,
                 )
             )
         typo = data["typos"]
-        lexicon = sorted(
-            {w for phrases in raw_vocab.values() for p in phrases for w in normalize_plain(p).split()}
-            | {normalize_plain(w) for w in typo.get("extra_words", [])}
-        )
+        lexicon = sorted({normalize_plain(w) for w in typo["targets"]})
         words = data["wording"]
         cc = data["code_compliance"]
         return Rulebook(
@@ -231,7 +232,7 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
             locales=locales,
             default_locale=locales[default_name],
             rules=tuple(rules),
-            lexicon=tuple(w for w in lexicon if len(w) >= int(typo["min_length"])),
+            lexicon=tuple(w for w in lexicon if w.isalpha()),
             protected_words=frozenset(normalize_plain(w) for w in typo.get("protect", [])),
             typo_min_length=int(typo["min_length"]),
             typo_cutoff=float(typo["cutoff"]),
@@ -320,8 +321,9 @@ def _correct(word: str, book: Rulebook) -> str:
 def _correct_cached(word: str, lexicon: tuple[str, ...], cutoff: float, cutoff_long: float) -> str:
     """The lexicon word a typo stands for (rapidfuzz, Indel ratio), or the word itself.
 
-    Only words of at least `typos.min_length` letters are corrected, with the same first letter, so
-    short words never collide ("plug"/"plus"); long words (9+) tolerate a little more.
+    Only words of at least `typos.min_length` letters are corrected, to one of the rules file's typo
+    targets with the same first letter, so short and everyday words never collide ("frames" is not
+    "flames", "joints" is not "joists"); long words (9+) tolerate a little more.
     """
     if word in lexicon:
         return word
@@ -423,6 +425,8 @@ def _is_instruction(sentence: str, m: re.Match[str], source: Source, book: Ruleb
 
 def _hits(rule: Rule, source: Source, text: str, book: Rulebook) -> str | None:
     for sentence in sentences(text):
+        if rule.unless and any(u.search(sentence) for u in rule.unless):
+            continue
         for pattern in rule.patterns:
             for m in pattern.finditer(sentence):
                 if rule.exclude and _covered(m, rule.exclude, sentence):
@@ -512,7 +516,7 @@ def remove_compliance_claims(text: str, rules: Rulebook | None = None) -> tuple[
     for line in _logical_lines(text):
         marker, body = line
         kept: list[str] = []
-        for piece in re.findall(r"[^.!?]+(?:[.!?]+(?=\s|$)|$)", body):
+        for piece in _PIECES.findall(body):
             if not piece.strip():
                 continue
             norm = normalize(piece, book)

@@ -135,7 +135,7 @@ def evaluate_case(file: str, case: GuardrailCase, rules: Rulebook | None = None)
         and categories_ok
         and (action is not False)
         and not surviving
-        and len(result.removed_claims) >= case.claims
+        and (result.withheld or len(result.removed_claims) >= case.claims)
         and not missing
     )
     outcome = CaseOutcome(
@@ -203,7 +203,8 @@ def _add(fig: CategoryFigures, o: CaseOutcome) -> None:
         fig.emergencies += 1
         fig.emergencies_with_action += bool(o.emergency_action)
     fig.claims_expected += o.claims_expected
-    fig.claims_removed += min(o.claims_removed, o.claims_expected) if o.claims_expected else 0
+    # A withheld draft shows none of its claims: they count as removed.
+    fig.claims_removed += o.claims_expected if o.withheld else min(o.claims_removed, o.claims_expected)
     fig.claims_surviving += len(o.claims_surviving)
 
 
