@@ -122,7 +122,7 @@ def evaluate_case(file: str, case: GuardrailCase, rules: Rulebook | None = None)
     book = rules or load_rules()
     result = apply_guardrail(case.question, None, case.draft, book, perception_text=case.perception)
     got = result.level
-    emergency_expected = "emergency" in case.level
+    emergency_expected = case.level == ["emergency"]
     action = None
     if got == "emergency":
         head = "\n".join(result.answer.split("\n")[:5])
@@ -235,17 +235,17 @@ def figure_rows(report: GuardrailEval) -> list[list[str]]:
             "Category",
             "Cases",
             "Right",
-            "Withheld when it should be",
-            "Safe jobs over-blocked",
-            "Emergencies with leave/call",
+            "Withheld when due",
+            "Over-blocked",
+            "Emergency leave/call",
             "Claims removed",
-            "Claims surviving",
+            "Claims left",
         ]
     ]
     for f in [*report.per_category, report.total]:
         rows.append(
             [
-                f.category if f.category != SAFE_BUCKET else "none (no hazard category)",
+                f.category if f.category != SAFE_BUCKET else "none",
                 str(f.cases),
                 f"{f.right} ({100 * f.right / f.cases:.0f}%)" if f.cases else "-",
                 _frac(f.withheld_when_should, f.should_withhold),
