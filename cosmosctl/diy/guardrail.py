@@ -283,12 +283,15 @@ def join_lines(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).translate(_CHAR_MAP)
     out: list[str] = []
     pending = ""
+    pending_header = False
     for raw in text.split("\n"):
         starts_item = bool(_LIST_MARK.match(raw)) or not raw.strip()
         line = _EMPHASIS.sub("", _LIST_MARK.sub("", raw)).strip()
-        if pending and (starts_item or _SENT_END.search(pending)):
+        if pending and (starts_item or pending_header or _SENT_END.search(pending)):
             out.append(pending)
             pending = ""
+        if not pending:
+            pending_header = raw.lstrip().startswith("#")
         if not line:
             if pending:
                 out.append(pending)
@@ -513,6 +516,8 @@ def remove_compliance_claims(text: str, rules: Rulebook | None = None) -> tuple[
     book = rules or load_rules()
     kept_lines: list[str] = []
     removed: list[str] = []
+    if not find_claims(text, book):
+        return text, []
     for line in _logical_lines(text):
         marker, body = line
         kept: list[str] = []
@@ -535,14 +540,20 @@ def remove_compliance_claims(text: str, rules: Rulebook | None = None) -> tuple[
 def _logical_lines(text: str) -> list[tuple[str, str]]:
     """(list marker, text) per logical line: a step split over two lines joined, blank lines kept."""
     out: list[tuple[str, str]] = []
-    for raw in unicodedata.normalize("NFKC", text or "").split("\n"):
+    for raw in (text or "").split("\n"):
         marker_match = re.match(r"^(\s*(?:[-*+]\s+|\d+[.)]\s+|#{1,6}\s+|>\s*)*)", raw)
         marker = marker_match.group(1) if marker_match else ""
         body = raw[len(marker) :].strip()
         if not body:
             out.append(("", ""))
             continue
-        if out and not marker and out[-1][1] and not re.search(r"[.!?:;]$", out[-1][1]):
+        if (
+            out
+            and not marker
+            and out[-1][1]
+            and "#" not in out[-1][0]
+            and not re.search(r"[.!?:;]$", out[-1][1])
+        ):
             prev_marker, prev = out[-1]
             joined = prev + body if prev.endswith("-") and body[:1].isalpha() else f"{prev} {body}"
             out[-1] = (prev_marker, joined)
