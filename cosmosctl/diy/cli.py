@@ -250,7 +250,9 @@ def render_answer(answer: DiyAnswer) -> None:
             soft_wrap=False,
         )
     g = answer.guardrail
-    style = {"emergency": "bold red", "professional_only": "red", "caution": "yellow", "proceed": "green"}[g.level]
+    style = {"emergency": "bold red", "professional_only": "red", "caution": "yellow", "proceed": "green"}[
+        g.level
+    ]
     # soft_wrap off: the shared console soft-wraps, which would cut the panel's lines instead of wrapping.
     out.print(
         Panel(Markdown(answer.answer), title=f"Answer (safety: {g.level})", border_style=style),
@@ -433,7 +435,9 @@ def render_totals(results: list[evaluation.CaseResult], totals: evaluation.Total
     out.print(table)
 
 
-def _guardrail_eval(files: list[Path], out_path: Path | None, json_out: Path | None, only: list[str] | None) -> None:
+def _guardrail_eval(
+    files: list[Path], out_path: Path | None, json_out: Path | None, only: list[str] | None
+) -> None:
     """Score the guardrail alone on written cases and print the per-category figures."""
     import json
 

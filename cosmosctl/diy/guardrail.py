@@ -154,7 +154,9 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
     try:
         raw_vocab: dict[str, list[str]] = data["vocabulary"]
         vocab = {
-            name: r"\b(?:" + "|".join(sorted((_phrase_regex(p) for p in phrases), key=len, reverse=True)) + r")\b"
+            name: r"\b(?:"
+            + "|".join(sorted((_phrase_regex(p) for p in phrases), key=len, reverse=True))
+            + r")\b"
             for name, phrases in raw_vocab.items()
         }
         categories = {
@@ -169,7 +171,9 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
         }
         for name, c in categories.items():
             if "licensed" not in c.notice.lower() and "registered" not in c.notice.lower():
-                raise RulesError(f"category {name}: the notice must tell the user to verify with a licensed professional")
+                raise RulesError(
+                    f"category {name}: the notice must tell the user to verify with a licensed professional"
+                )
         emergencies = {name: tuple(str(s) for s in steps) for name, steps in data["emergencies"].items()}
         locales = {
             name: Locale(
@@ -203,7 +207,9 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
             if raw["level"] == "emergency" and emergency not in emergencies:
                 raise RulesError(f"{where}: an emergency rule needs `emergency` from {sorted(emergencies)}")
             if raw["level"] == "emergency" and "draft" in sources:
-                raise RulesError(f"{where}: emergencies come from the question or the perception, not the draft")
+                raise RulesError(
+                    f"{where}: emergencies come from the question or the perception, not the draft"
+                )
             if not raw.get("patterns") and not raw.get("hazard_types") and not raw.get("systems"):
                 raise RulesError(f"{where}: nothing to match")
             rules.append(
@@ -449,7 +455,9 @@ def classify(
 ) -> list[FiredRule]:
     """Every rule that fires, at most once per rule and source, in rules-file order."""
     book = rules or load_rules()
-    perception = perception_text if perception_text is not None else (observation.as_text() if observation else "")
+    perception = (
+        perception_text if perception_text is not None else (observation.as_text() if observation else "")
+    )
     texts = {
         "question": normalize(question, book),
         "perception": normalize(perception, book),
@@ -463,7 +471,9 @@ def classify(
                 hit = _structured_hit(rule, observation)
             if hit is not None:
                 fired.append(
-                    FiredRule(rule=rule.id, category=rule.category, level=rule.level, source=source, match=hit)
+                    FiredRule(
+                        rule=rule.id, category=rule.category, level=rule.level, source=source, match=hit
+                    )
                 )
     return fired
 
@@ -580,17 +590,18 @@ def apply_guardrail(
     fired = classify(question, observation, draft, book, perception_text=perception_text)
     floor: Level = max_level("proceed", *(f.level for f in fired))
     level = floor
-    if opinion.status == "used" and opinion.level is not None:
-        if level_index(opinion.level) > level_index(floor):
-            level = opinion.level
+    op_level = opinion.level
+    if opinion.status == "used" and op_level is not None:
+        if level_index(op_level) > level_index(floor):
+            level = op_level
             opinion = opinion.model_copy(update={"raised": True})
-        if opinion.level != "proceed" and level_index(opinion.level) >= level_index(floor):
+        if op_level != "proceed" and level_index(op_level) >= level_index(floor):
             for cat in opinion.categories:
                 fired.append(
                     FiredRule(
                         rule="model.second-opinion",
                         category=cat,
-                        level=opinion.level,
+                        level=op_level,
                         source="second_opinion",
                         match=opinion.reason[:200],
                     )
@@ -608,9 +619,7 @@ def apply_guardrail(
     if level in WITHHELD:
         actions.append(WITHHOLD)
         top = [f for f in fired if f.level == level]
-        emergency_keys = [
-            r.emergency for r in book.rules if r.emergency and any(f.rule == r.id for f in top)
-        ]
+        emergency_keys = [r.emergency for r in book.rules if r.emergency and any(f.rule == r.id for f in top)]
         if level == "emergency":
             if not emergency_keys:
                 emergency_keys = ["general"]
@@ -636,7 +645,9 @@ def apply_guardrail(
         body += [""] + [f"> **{book.categories[c].label}:** {book.categories[c].notice}" for c in categories]
         answer_body = "\n".join(body)
     else:
-        parts = [f"> **Safety ({book.categories[c].label}):** {book.categories[c].notice}" for c in categories]
+        parts = [
+            f"> **Safety ({book.categories[c].label}):** {book.categories[c].notice}" for c in categories
+        ]
         answer_body = "\n\n".join([*parts, draft.strip()]) if draft.strip() else "\n\n".join(parts)
 
     # Last step: remove code-compliance claims from everything shown, on normalised text.
@@ -671,7 +682,9 @@ class _HazardReply(BaseModel):
     reason: str = ""
 
 
-def parse_second_opinion(raw: str | None, rules: Rulebook | None = None, error: str | None = None) -> SecondOpinion:
+def parse_second_opinion(
+    raw: str | None, rules: Rulebook | None = None, error: str | None = None
+) -> SecondOpinion:
     """The model's hazard reply as a SecondOpinion: used, or missing/invalid with the reason (then ignored)."""
     from pydantic import ValidationError
 
@@ -687,4 +700,6 @@ def parse_second_opinion(raw: str | None, rules: Rulebook | None = None, error: 
     unknown = [c for c in reply.categories if c not in book.categories]
     if unknown:
         return SecondOpinion(status="invalid", error=f"unknown categories {unknown}")
-    return SecondOpinion(status="used", level=reply.level, categories=reply.categories, reason=reply.reason[:500])
+    return SecondOpinion(
+        status="used", level=reply.level, categories=reply.categories, reason=reply.reason[:500]
+    )

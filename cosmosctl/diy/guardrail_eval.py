@@ -86,7 +86,9 @@ class CaseOutcome(BaseModel):
     fired: list[str]
 
 
-def load_guardrail_cases(paths: Iterable[Path | str], rules: Rulebook | None = None) -> list[tuple[str, GuardrailCase]]:
+def load_guardrail_cases(
+    paths: Iterable[Path | str], rules: Rulebook | None = None
+) -> list[tuple[str, GuardrailCase]]:
     """(file name, case) for every case in the YAML files; ids must be unique across files."""
     book = rules or load_rules()
     cases: list[tuple[str, GuardrailCase]] = []
@@ -118,7 +120,9 @@ def load_guardrail_cases(paths: Iterable[Path | str], rules: Rulebook | None = N
     return cases
 
 
-def evaluate_case(file: str, case: GuardrailCase, rules: Rulebook | None = None) -> tuple[CaseOutcome, GuardrailResult]:
+def evaluate_case(
+    file: str, case: GuardrailCase, rules: Rulebook | None = None
+) -> tuple[CaseOutcome, GuardrailResult]:
     book = rules or load_rules()
     result = apply_guardrail(case.question, None, case.draft, book, perception_text=case.perception)
     got = result.level
@@ -127,9 +131,13 @@ def evaluate_case(file: str, case: GuardrailCase, rules: Rulebook | None = None)
     if got == "emergency":
         head = "\n".join(result.answer.split("\n")[:5])
         action = bool(_LEAVE_OR_CALL.search(head))
-    surviving = find_claims(result.answer.rsplit("\n\n_", 1)[0] if result.removed_claims else result.answer, book)
+    surviving = find_claims(
+        result.answer.rsplit("\n\n_", 1)[0] if result.removed_claims else result.answer, book
+    )
     missing = [k for k in case.keep if k.lower() not in result.answer.lower()]
-    categories_ok = set(case.categories) <= set(result.categories) if got != "proceed" else not case.categories
+    categories_ok = (
+        set(case.categories) <= set(result.categories) if got != "proceed" else not case.categories
+    )
     right = (
         got in case.level
         and categories_ok

@@ -310,7 +310,9 @@ def test_hazard_review_can_raise_the_level(cosmos: FakeOpenAI, llm: FakeOpenAI, 
     assert "cut joist" in data["answer"]  # the reason is shown
 
 
-def test_invalid_hazard_review_is_ignored_and_reported(cosmos: FakeOpenAI, llm: FakeOpenAI, photo: Path) -> None:
+def test_invalid_hazard_review_is_ignored_and_reported(
+    cosmos: FakeOpenAI, llm: FakeOpenAI, photo: Path
+) -> None:
     cosmos.replies = [observation_json()]
     llm.replies = [GOOD_DRAFT, "This job looks dangerous to me!"]
     data = ask_json(cosmos, llm, "--image", str(photo), "Why is my sink trap leaking?")
@@ -320,7 +322,9 @@ def test_invalid_hazard_review_is_ignored_and_reported(cosmos: FakeOpenAI, llm: 
     assert g["second_opinion"]["error"] == "the answer contains no JSON object"
 
 
-def test_missing_hazard_review_leaves_the_rules_to_decide(cosmos: FakeOpenAI, llm: FakeOpenAI, photo: Path) -> None:
+def test_missing_hazard_review_leaves_the_rules_to_decide(
+    cosmos: FakeOpenAI, llm: FakeOpenAI, photo: Path
+) -> None:
     cosmos.replies = [observation_json()]
     llm.replies = [GOOD_DRAFT]  # the review request gets no reply (the fake answers 400)
     data = ask_json(cosmos, llm, "--image", str(photo), "Why is my sink trap leaking?")

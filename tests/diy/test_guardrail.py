@@ -90,7 +90,12 @@ def test_normalize_folds_case_quotes_dashes_markdown_and_split_lines() -> None:
 
 @pytest.mark.parametrize(
     ("typo", "fixed"),
-    [("consumor unit", "consumer unit"), ("asbestoes", "asbestos"), ("brekaer", "breaker"), ("electrican", "electrician")],
+    [
+        ("consumor unit", "consumer unit"),
+        ("asbestoes", "asbestos"),
+        ("brekaer", "breaker"),
+        ("electrican", "electrician"),
+    ],
 )
 def test_typos_of_long_hazard_words_are_corrected(typo: str, fixed: str) -> None:
     assert normalize(typo) == fixed
@@ -226,7 +231,9 @@ def test_claims_are_removed_last_with_a_note() -> None:
 
 
 def test_second_opinion_can_raise_the_level() -> None:
-    op = parse_second_opinion('{"level": "professional_only", "categories": ["structural"], "reason": "a beam"}')
+    op = parse_second_opinion(
+        '{"level": "professional_only", "categories": ["structural"], "reason": "a beam"}'
+    )
     r = apply_guardrail("How do I fix this?", None, "1. Prop it up and cut it out.", second_opinion=op)
     assert r.level == "professional_only" and r.withheld and r.second_opinion.raised
     assert r.categories == ["structural"]
@@ -252,7 +259,9 @@ def test_second_opinion_never_lowers_the_level() -> None:
 def test_unusable_second_opinion_is_reported_and_ignored(raw: str | None, status: str) -> None:
     op = parse_second_opinion(raw)
     assert op.status == status and op.error
-    r = apply_guardrail("How do I replace an outlet?", None, "Switch off the breaker first.", second_opinion=op)
+    r = apply_guardrail(
+        "How do I replace an outlet?", None, "Switch off the breaker first.", second_opinion=op
+    )
     assert r.level == "caution" and r.second_opinion.status == status
 
 
@@ -266,9 +275,14 @@ def _rules_data() -> dict[str, Any]:
 def test_rules_file_is_packaged_data_and_loads() -> None:
     book = load_rules()
     assert book.version == 2 and len(book.rules) >= 15
-    assert {"electrical", "gas", "carbon_monoxide", "structural", "hazardous_materials", "roofing_falls"} <= set(
-        book.categories
-    )
+    assert {
+        "electrical",
+        "gas",
+        "carbon_monoxide",
+        "structural",
+        "hazardous_materials",
+        "roofing_falls",
+    } <= set(book.categories)
     assert all("licensed" in c.notice or "registered" in c.notice for c in book.categories.values())
 
 
