@@ -47,7 +47,7 @@ _CHAR_MAP = str.maketrans(
 _LIST_MARK = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+|#{1,6}\s+|>\s*)+")
 _EMPHASIS = re.compile(r"(\*\*|__|~~|(?<!\w)[*_]|[*_](?!\w))")
 _SENT_END = re.compile(r"[.!?:;]$")
-_WORD = re.compile(r"[a-z][a-z']*")
+_WORD = re.compile(r"[a-z][a-z']{4,}")  # only words long enough to be typo-corrected
 # A sentence ends at . ! ? ; followed by a space or the end ("NEC 210.8" and "9.5kW" stay whole), or a line break.
 _SENTENCES = re.compile(r"(?:[^\n.!?;]|[.!?;](?=[^\s.!?;]))+(?:[.!?;]+(?=\s|$)|$)", re.MULTILINE)
 _PIECES = re.compile(r"(?:[^.!?]|[.!?](?=[^\s.!?]))+(?:[.!?]+(?=\s|$)|$)")
@@ -84,6 +84,7 @@ class Rule:
     patterns: tuple[re.Pattern[str], ...]
     exclude: tuple[re.Pattern[str], ...]
     unless: tuple[re.Pattern[str], ...]  # sentence-level context that vetoes the rule in that sentence
+    all_of: tuple[tuple[re.Pattern[str], ...], ...]  # job-level: each group must match in some source
     hazard_types: tuple[str, ...]
     systems: tuple[str, ...]
     emergency: str | None  # key of `emergencies` for the first steps of an emergency answer
@@ -115,6 +116,7 @@ class Rulebook:
     negation: re.Pattern[str]
     question_negation: re.Pattern[str]
     referral: re.Pattern[str]
+    claim_trigger: re.Pattern[str]  # cheap pre-check: a sentence without it cannot hold a claim
     claim_patterns: tuple[re.Pattern[str], ...]
     claim_keep: tuple[re.Pattern[str], ...]
     claim_note: str
@@ -210,7 +212,7 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
                 raise RulesError(
                     f"{where}: emergencies come from the question or the perception, not the draft"
                 )
-            if not raw.get("patterns") and not raw.get("hazard_types") and not raw.get("systems"):
+            if not any(raw.get(k) for k in ("patterns", "hazard_types", "systems", "all_of")):
                 raise RulesError(f"{where}: nothing to match")
             rules.append(
                 Rule(
@@ -222,6 +224,10 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
                     patterns=tuple(_expand(p, vocab, where) for p in raw.get("patterns", [])),
                     exclude=tuple(_expand(p, vocab, where + " exclude") for p in raw.get("exclude", [])),
                     unless=tuple(_expand(p, vocab, where + " unless") for p in raw.get("unless", [])),
+                    all_of=tuple(
+                        tuple(_expand(p, vocab, where + " all_of") for p in group)
+                        for group in raw.get("all_of", [])
+                    ),
                     hazard_types=tuple(raw.get("hazard_types", [])),
                     systems=tuple(raw.get("systems", [])),
                     emergency=emergency,
@@ -247,6 +253,7 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
             negation=_expand(words["negation"], vocab, "wording.negation"),
             question_negation=_expand(words["question_negation"], vocab, "wording.question_negation"),
             referral=_expand(words["referral"], vocab, "wording.referral"),
+            claim_trigger=_expand(cc["trigger"], vocab, "code_compliance.trigger"),
             claim_patterns=tuple(_expand(p, vocab, "code_compliance") for p in cc["patterns"]),
             claim_keep=tuple(_expand(p, vocab, "code_compliance keep") for p in cc.get("keep", [])),
             claim_note=" ".join(str(cc["note"]).split()),
@@ -312,12 +319,21 @@ def join_lines(text: str) -> str:
     return "\n".join(out)
 
 
+_NORMALIZED: dict[tuple[int, str], str] = {}
+
+
 def normalize(text: str, rules: Rulebook | None = None) -> str:
     """The text the rules read: lines joined, Markdown gone, case/quotes/dashes folded, typos fixed."""
     book = rules or load_rules()
+    key = (id(book), text or "")
+    if key in _NORMALIZED:
+        return _NORMALIZED[key]
     lines = [normalize_plain(line) for line in join_lines(text or "").split("\n")]
-    fixed = "\n".join(lines)
-    return _WORD.sub(lambda m: _correct(m.group(0), book), fixed)
+    fixed = _WORD.sub(lambda m: _correct(m.group(0), book), "\n".join(lines))
+    if len(_NORMALIZED) > 4096:
+        _NORMALIZED.clear()
+    _NORMALIZED[key] = fixed
+    return fixed
 
 
 def _correct(word: str, book: Rulebook) -> str:
@@ -338,7 +354,12 @@ def _correct_cached(word: str, lexicon: tuple[str, ...], cutoff: float, cutoff_l
         return word
     if word.endswith("s") and word[:-1] in lexicon:
         return word
-    choices = [w for w in lexicon if w[0] == word[0] and abs(len(w) - len(word)) <= 2]
+    # Same first letter, similar length, and not an inflection of the word ("switch" is not "switches").
+    choices = [
+        w
+        for w in lexicon
+        if w[0] == word[0] and abs(len(w) - len(word)) <= 2 and not (w.startswith(word) or word.startswith(w))
+    ]
     if not choices:
         return word
     best = process.extractOne(
@@ -359,7 +380,7 @@ class FiredRule(BaseModel):
     rule: str
     category: str
     level: Level
-    source: Source | Literal["second_opinion"]
+    source: Source | Literal["job", "second_opinion"]
     match: str
 
 
@@ -432,11 +453,17 @@ def _is_instruction(sentence: str, m: re.Match[str], source: Source, book: Ruleb
     return not book.question_negation.search(before[-40:])
 
 
-def _hits(rule: Rule, source: Source, text: str, book: Rulebook) -> str | None:
+def _hits(
+    rule: Rule,
+    source: Source,
+    text: str,
+    book: Rulebook,
+    patterns: tuple[re.Pattern[str], ...] | None = None,
+) -> str | None:
     for sentence in sentences(text):
         if rule.unless and any(u.search(sentence) for u in rule.unless):
             continue
-        for pattern in rule.patterns:
+        for pattern in rule.patterns if patterns is None else patterns:
             for m in pattern.finditer(sentence):
                 if rule.exclude and _covered(m, rule.exclude, sentence):
                     continue
@@ -465,6 +492,33 @@ def classify(
     }
     fired: list[FiredRule] = []
     for rule in book.rules:
+        if rule.all_of:
+            # A job-level rule: the hazard may be named in one source and the work in another
+            # (Cosmos sees fibro sheeting; the draft says to drill it).
+            parts: list[str] = []
+            for group in rule.all_of:
+                hit = next(
+                    (
+                        h
+                        for src in rule.sources
+                        if texts[src] and (h := _hits(rule, src, texts[src], book, group))
+                    ),
+                    None,
+                )
+                if hit is None:
+                    break
+                parts.append(hit)
+            else:
+                fired.append(
+                    FiredRule(
+                        rule=rule.id,
+                        category=rule.category,
+                        level=rule.level,
+                        source="job",
+                        match=" + ".join(parts),
+                    )
+                )
+            continue
         for source in rule.sources:
             hit = _hits(rule, source, texts[source], book) if texts[source] else None
             if hit is None and source == "perception" and observation is not None:
@@ -510,6 +564,8 @@ def find_claims(text: str, rules: Rulebook | None = None) -> list[str]:
 
 
 def _claim_in(sentence: str, book: Rulebook) -> bool:
+    if not book.claim_trigger.search(sentence):
+        return False
     for p in book.claim_patterns:
         for m in p.finditer(sentence):
             if not _covered(m, book.claim_keep, sentence):
