@@ -116,6 +116,7 @@ class Rulebook:
     negation: re.Pattern[str]
     question_negation: re.Pattern[str]
     referral: re.Pattern[str]
+    inner_negation: re.Pattern[str]
     claim_trigger: re.Pattern[str]  # cheap pre-check: a sentence without it cannot hold a claim
     claim_patterns: tuple[re.Pattern[str], ...]
     claim_keep: tuple[re.Pattern[str], ...]
@@ -253,6 +254,7 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
             negation=_expand(words["negation"], vocab, "wording.negation"),
             question_negation=_expand(words["question_negation"], vocab, "wording.question_negation"),
             referral=_expand(words["referral"], vocab, "wording.referral"),
+            inner_negation=_expand(words["inner_negation"], vocab, "wording.inner_negation"),
             claim_trigger=_expand(cc["trigger"], vocab, "code_compliance.trigger"),
             claim_patterns=tuple(_expand(p, vocab, "code_compliance") for p in cc["patterns"]),
             claim_keep=tuple(_expand(p, vocab, "code_compliance keep") for p in cc.get("keep", [])),
@@ -450,6 +452,9 @@ def _is_instruction(sentence: str, m: re.Match[str], source: Source, book: Ruleb
         if book.negation.search(before):
             return False
         return not book.referral.search(clause)
+    # "paint over the fibro without sanding it": a negation inside the match negates it too.
+    if book.inner_negation.search(m.group(0).partition(" ")[2]):
+        return False
     return not book.question_negation.search(before[-40:])
 
 

@@ -29,7 +29,13 @@ from cosmosctl.diy.guardrail import (
 from cosmosctl.diy.guardrail_eval import evaluate, load_guardrail_cases
 
 CASES = Path(__file__).parent / "cases"
-DEV = [CASES / "guardrail_dev.yaml", CASES / "guardrail_legacy.yaml"]
+# Development cases: the rules were tuned on these (the held-out rounds 1 and 2 after their single run).
+DEV = [
+    CASES / "guardrail_dev.yaml",
+    CASES / "guardrail_legacy.yaml",
+    CASES / "guardrail_heldout_round1.yaml",
+    CASES / "guardrail_heldout_round2.yaml",
+]
 HELD_OUT = CASES / "guardrail_heldout.yaml"
 
 
