@@ -35,6 +35,7 @@ DEV = [
     CASES / "guardrail_legacy.yaml",
     CASES / "guardrail_heldout_round1.yaml",
     CASES / "guardrail_heldout_round2.yaml",
+    CASES / "guardrail_heldout_round3.yaml",
 ]
 HELD_OUT = CASES / "guardrail_heldout.yaml"
 
