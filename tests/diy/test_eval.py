@@ -423,7 +423,11 @@ def test_eval_shipped_guardrail_cases_through_the_command() -> None:
     files = sorted(str(p) for p in (REPO / "tests" / "diy" / "cases").glob("*.yaml"))
     result = CliRunner().invoke(app, ["eval", *files], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert "not right" not in result.stdout.replace("not right\n", "") or True
+    # 821 cases; only the held-out set's 10 known misses are listed (docs/diy-assistant.md).
+    assert result.stdout.count("not right") == 10
+    assert all(
+        line.split()[2].startswith("r4-") for line in result.stdout.splitlines() if "not right" in line
+    )
     assert "hazardous_materials" in result.stdout and "roofing_falls" in result.stdout
 
 
