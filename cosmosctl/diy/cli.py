@@ -25,7 +25,7 @@ from rich.table import Table
 from cosmosctl.aws import REASONER_STACK
 from cosmosctl.client import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, make_client, pick_model
 from cosmosctl.console import err, handle_errors, out, print_json
-from cosmosctl.diy import evaluation
+from cosmosctl.diy import evaluation, guardrail_eval
 from cosmosctl.diy.pipeline import DiyAnswer, MediaKind, ModelEndpoint, run_pipeline
 from cosmosctl.endpoint import resolve_endpoint
 from cosmosctl.errors import CosmosError
@@ -148,6 +148,13 @@ def ask_command(
     include_draft: Annotated[
         bool, typer.Option("--include-draft", help="With --json, include the LLM's unguarded draft.")
     ] = False,
+    hazard_review: Annotated[
+        bool,
+        typer.Option(
+            "--hazard-review/--no-hazard-review",
+            help="Also ask the general LLM to rate the job's hazard (it can only raise the guardrail's level).",
+        ),
+    ] = True,
     *,
     models: ModelOptions,
 ) -> None:
@@ -164,6 +171,7 @@ def _ask(
     llm_only: bool,
     as_json: bool,
     include_draft: bool,
+    hazard_review: bool,
     models: ModelOptions,
 ) -> None:
     media, kind, parts = _media(image, video, models.fps)
@@ -193,6 +201,7 @@ def _ask(
             media=media,
             llm_only=llm_only,
             llm_sees_media=models.llm_sees_media,
+            hazard_review=hazard_review,
         )
     if as_json:
         print_json(answer.to_json(include_draft=include_draft))
@@ -241,7 +250,9 @@ def render_answer(answer: DiyAnswer) -> None:
             soft_wrap=False,
         )
     g = answer.guardrail
-    style = {"stop": "red", "caution": "yellow", "none": "green"}[g.level]
+    style = {"emergency": "bold red", "professional_only": "red", "caution": "yellow", "proceed": "green"}[
+        g.level
+    ]
     # soft_wrap off: the shared console soft-wraps, which would cut the panel's lines instead of wrapping.
     out.print(
         Panel(Markdown(answer.answer), title=f"Answer (safety: {g.level})", border_style=style),
@@ -267,13 +278,29 @@ def render_answer(answer: DiyAnswer) -> None:
         out.print("[bold]Removed code-compliance claims:[/]", markup=True)
         for claim in g.removed_claims:
             out.print(f"  - {escape(claim)}", markup=True)
+    op = g.second_opinion
+    if op.status == "used":
+        verdict = "raised the level" if op.raised else "did not raise the level"
+        out.print(f"[dim]Hazard review ({op.level}): {verdict}. {escape(op.reason)}[/]", markup=True)
+    elif op.status != "off":
+        out.print(
+            f"[yellow]Hazard review {op.status} ({escape(op.error or '')}): ignored; "
+            "the fixed rules alone decided.[/]",
+            markup=True,
+        )
     out.print(f"[dim]Guardrail actions: {', '.join(g.actions) or 'none'}[/]", markup=True)
 
 
 @app.command("eval")
 @with_options(ModelOptions)
 def eval_command(
-    cases: Annotated[Path, typer.Argument(help="CASES.jsonl (see docs/diy-eval/).")],
+    cases: Annotated[
+        list[Path],
+        typer.Argument(
+            help="CASES.jsonl (see docs/diy-eval/), or guardrail case files (*.yaml, see tests/diy/cases/), "
+            "which are scored offline with no model endpoint."
+        ),
+    ],
     out_path: Annotated[
         Path | None, typer.Option("--out", help="Write the Markdown report here (default: print it).")
     ] = None,
@@ -303,7 +330,7 @@ def eval_command(
 @handle_errors
 def _eval(
     *,
-    cases: Path,
+    cases: list[Path],
     out_path: Path | None,
     json_out: Path | None,
     only: list[str] | None,
@@ -312,7 +339,15 @@ def _eval(
     judge_model: str | None,
     models: ModelOptions,
 ) -> None:
-    loaded = evaluation.load_cases(cases)
+    guardrail_files = [c for c in cases if c.suffix in (".yaml", ".yml")]
+    if guardrail_files:
+        if len(guardrail_files) != len(cases):
+            raise CosmosError("Pass either guardrail case files (*.yaml) or one CASES.jsonl, not both.")
+        _guardrail_eval(guardrail_files, out_path, json_out, only)
+        return
+    if len(cases) != 1:
+        raise CosmosError("Pass one CASES.jsonl file.")
+    loaded = evaluation.load_cases(cases[0])
     if only:
         unknown = sorted(set(only) - {c.id for c in loaded})
         if unknown:
@@ -358,7 +393,7 @@ def _eval(
             progress.advance(task)
     totals = evaluation.summarize(results)
     meta = {
-        "Cases": str(cases),
+        "Cases": str(cases[0]),
         "Reasoner": reasoner.model,
         "General LLM": llm.model,
         "Judge": grader.model if grader else "off",
@@ -398,3 +433,37 @@ def render_totals(results: list[evaluation.CaseResult], totals: evaluation.Total
         f"{len(totals.captioner_cases)} captioner, {totals.perception_failures} perception failures",
     )
     out.print(table)
+
+
+def _guardrail_eval(
+    files: list[Path], out_path: Path | None, json_out: Path | None, only: list[str] | None
+) -> None:
+    """Score the guardrail alone on written cases and print the per-category figures."""
+    import json
+
+    loaded = guardrail_eval.load_guardrail_cases(files)
+    if only:
+        unknown = sorted(set(only) - {c.id for _, c in loaded})
+        if unknown:
+            raise CosmosError(f"No such case id(s): {', '.join(unknown)}")
+        loaded = [(f, c) for f, c in loaded if c.id in only]
+    report = guardrail_eval.evaluate(loaded)
+    rows = guardrail_eval.figure_rows(report)
+    table = Table(title=f"Guardrail eval: {', '.join(f.name for f in files)}", title_justify="left")
+    for col in rows[0]:
+        table.add_column(col)
+    for row in rows[1:-1]:
+        table.add_row(*row)
+    table.add_row(*(f"[bold]{cell}[/]" for cell in rows[-1]))
+    out.print(table)
+    for o in report.failures:
+        out.print(
+            f"[red]not right[/] {escape(o.id)}: expected {'/'.join(o.expected)} {o.categories_expected}, "
+            f"got {o.got} {o.categories_got}",
+            markup=True,
+        )
+    if out_path:
+        out_path.write_text(guardrail_eval.render_markdown(report), encoding="utf-8")
+        out.print(f"Report written to {escape(str(out_path))}")
+    if json_out:
+        json_out.write_text(json.dumps(report.model_dump(mode="json"), indent=2), encoding="utf-8")

@@ -1,36 +1,68 @@
-"""The deterministic safety guardrail: the last layer of the DIY assistant, driven by guardrail_rules.yaml."""
+"""The safety guardrail: the last layer of the DIY assistant, driven by guardrail_rules.yaml.
+
+It decides per job, not per line. The question, the perception and the draft are normalised
+(case, quotes, dashes, Markdown, line breaks, typos) and read together; every rule that fires
+raises the job to a level: proceed < caution < professional_only < emergency. At
+professional_only or emergency the whole draft is withheld and replaced by what is safe to do now,
+what to tell the professional and the notice; it is never edited line by line. A model's second
+opinion may raise the level, never lower it. Code-compliance claims are removed last.
+"""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+from rapidfuzz import fuzz, process
 
 from cosmosctl.diy.observation import Observation
 
 RULES_PATH = Path(__file__).parent / "guardrail_rules.yaml"
 
-Source = Literal["question", "observation", "draft"]
-Level = Literal["none", "caution", "stop"]
-SOURCES: tuple[Source, ...] = ("question", "observation", "draft")
+Source = Literal["question", "perception", "draft"]
+Level = Literal["proceed", "caution", "professional_only", "emergency"]
+SOURCES: tuple[Source, ...] = ("question", "perception", "draft")
+LEVELS: tuple[Level, ...] = ("proceed", "caution", "professional_only", "emergency")
+WITHHELD: frozenset[str] = frozenset({"professional_only", "emergency"})
 
 ADD_NOTICE = "add_professional_notice"
+WITHHOLD = "withhold_procedure"
 REMOVE_CLAIMS = "remove_code_compliance_claims"
-REPLACE_PROCEDURE = "replace_with_safe_actions"
 
-_FLAGS = re.IGNORECASE
-# A "sentence" for matching and removal: text up to ., ! or ? followed by space, or a line break.
-_SENTENCE = re.compile(r"[^\n]*?(?:[.!?](?=\s|$)|$)", re.MULTILINE)
-_EMPTY_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])?\s*$")
+# Typographic characters mapped to ASCII before matching.
+_CHAR_MAP = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "`": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"',
+        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": " - ", "\u2015": " - ",
+        "\u2212": "-", "\u00a0": " ", "\u2022": "-", "\u00b7": "-", "\u2026": "...",
+    }
+)  # fmt: skip
+_LIST_MARK = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+|#{1,6}\s+|>\s*)+")
+_EMPHASIS = re.compile(r"(\*\*|__|~~|(?<!\w)[*_]|[*_](?!\w))")
+_SENT_END = re.compile(r"[.!?:;]$")
+_WORD = re.compile(r"[a-z][a-z']{4,}")  # only words long enough to be typo-corrected
+# A sentence ends at . ! ? ; followed by a space or the end ("NEC 210.8" and "9.5kW" stay whole), or a line break.
+_SENTENCES = re.compile(r"(?:[^\n.!?;]|[.!?;](?=[^\s.!?;]))+(?:[.!?;]+(?=\s|$)|$)", re.MULTILINE)
+_PIECES = re.compile(r"(?:[^.!?]|[.!?](?=[^\s.!?]))+(?:[.!?]+(?=\s|$)|$)")
 
 
 class RulesError(ValueError):
     """The rules file is malformed; raised at load time so a typo never silently disables a rule."""
+
+
+def level_index(level: str) -> int:
+    return LEVELS.index(level)  # type: ignore[arg-type]
+
+
+def max_level(*levels: Level) -> Level:
+    return max(levels, key=level_index)
 
 
 @dataclass(frozen=True)
@@ -38,81 +70,151 @@ class Category:
     name: str
     label: str
     notice: str
+    safe_now: tuple[str, ...]
+    tell_pro: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class Rule:
     id: str
     category: str
-    level: Literal["caution", "stop"]
+    level: Level
     description: str
     sources: tuple[Source, ...]
     patterns: tuple[re.Pattern[str], ...]
     exclude: tuple[re.Pattern[str], ...]
+    unless: tuple[re.Pattern[str], ...]  # sentence-level context that vetoes the rule in that sentence
+    all_of: tuple[tuple[re.Pattern[str], ...], ...]  # job-level: each group must match in some source
     hazard_types: tuple[str, ...]
     systems: tuple[str, ...]
-    safe_actions: str | None
+    emergency: str | None  # key of `emergencies` for the first steps of an emergency answer
+
+
+@dataclass(frozen=True)
+class Locale:
+    name: str
+    label: str
+    markers: tuple[re.Pattern[str], ...]
+    emergency_number: str
+    gas_line: str
 
 
 @dataclass(frozen=True)
 class Rulebook:
     version: int
     categories: dict[str, Category]
-    safe_actions: dict[str, tuple[str, ...]]
+    emergencies: dict[str, tuple[str, ...]]
+    locales: dict[str, Locale]
+    default_locale: Locale
     rules: tuple[Rule, ...]
-    draft_warning_sentences: tuple[re.Pattern[str], ...]
-    compliance_patterns: tuple[re.Pattern[str], ...]
-    compliance_exclude: tuple[re.Pattern[str], ...]
-    compliance_note: str
+    lexicon: tuple[str, ...]
+    protected_words: frozenset[str]
+    typo_min_length: int
+    typo_cutoff: float
+    typo_cutoff_long: float
+    clause_split: re.Pattern[str]
+    negation: re.Pattern[str]
+    question_negation: re.Pattern[str]
+    referral: re.Pattern[str]
+    inner_negation: re.Pattern[str]
+    claim_trigger: re.Pattern[str]  # cheap pre-check: a sentence without it cannot hold a claim
+    claim_patterns: tuple[re.Pattern[str], ...]
+    claim_keep: tuple[re.Pattern[str], ...]
+    claim_note: str
+    withheld_heading: str
+    emergency_heading: str
 
 
-def _compile(pattern: str, where: str) -> re.Pattern[str]:
+# ------------------------------------------------------------------------------------ loading
+
+
+def _expand(pattern: str, vocab: dict[str, str], where: str) -> re.Pattern[str]:
+    """Replace {concept} by the concept's alternation and " ~ " by a gap of up to six words."""
+
+    def concept(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in vocab:
+            raise RulesError(f"{where}: unknown vocabulary {{{name}}} in {pattern!r}")
+        return vocab[name]
+
+    text = re.sub(r"\{([a-z_]+)\}", concept, pattern)
+    text = text.replace(" ~~ ", r"(?:\W+[\w']+){0,10}?\W+").replace(" ~ ", r"(?:\W+[\w']+){0,6}?\W+")
     try:
-        return re.compile(pattern, _FLAGS)
+        return re.compile(text)
     except re.error as exc:
         raise RulesError(f"{where}: bad regular expression {pattern!r}: {exc}") from exc
+
+
+def _phrase_regex(phrase: str) -> str:
+    """A vocabulary phrase as a regex body: words apart by spaces, a plural s/es allowed at the end."""
+    phrase = normalize_plain(phrase)
+    words = [re.escape(w) for w in phrase.split()]
+    return r"\s+".join(words) + r"(?:e?s)?"
 
 
 def parse_rules(data: dict[str, Any]) -> Rulebook:
     """Build a Rulebook from the YAML data, checking every cross-reference."""
     try:
+        raw_vocab: dict[str, list[str]] = data["vocabulary"]
+        vocab = {
+            name: r"\b(?:"
+            + "|".join(sorted((_phrase_regex(p) for p in phrases), key=len, reverse=True))
+            + r")\b"
+            for name, phrases in raw_vocab.items()
+        }
         categories = {
-            name: Category(name=name, label=str(c["label"]), notice=" ".join(str(c["notice"]).split()))
+            name: Category(
+                name=name,
+                label=str(c["label"]),
+                notice=" ".join(str(c["notice"]).split()),
+                safe_now=tuple(str(s) for s in c["safe_now"]),
+                tell_pro=tuple(str(s) for s in c["tell_pro"]),
+            )
             for name, c in data["categories"].items()
         }
-        safe_actions = {name: tuple(str(a) for a in steps) for name, steps in data["safe_actions"].items()}
-        exclude_sets: dict[str, list[str]] = data.get("exclude_sets", {})
-
-        def expand(patterns: list[str], where: str) -> tuple[re.Pattern[str], ...]:
-            out: list[re.Pattern[str]] = []
-            for p in patterns:
-                if p.startswith("@"):
-                    if p[1:] not in exclude_sets:
-                        raise RulesError(f"{where}: unknown exclude set {p!r}")
-                    out.extend(_compile(x, f"{where} {p}") for x in exclude_sets[p[1:]])
-                else:
-                    out.append(_compile(p, where))
-            return tuple(out)
-
+        for name, c in categories.items():
+            if "licensed" not in c.notice.lower() and "registered" not in c.notice.lower():
+                raise RulesError(
+                    f"category {name}: the notice must tell the user to verify with a licensed professional"
+                )
+        emergencies = {name: tuple(str(s) for s in steps) for name, steps in data["emergencies"].items()}
+        locales = {
+            name: Locale(
+                name=name,
+                label=str(loc["label"]),
+                markers=tuple(_expand(p, vocab, f"locale {name}") for p in loc.get("markers", [])),
+                emergency_number=str(loc["emergency_number"]),
+                gas_line=str(loc["gas_line"]),
+            )
+            for name, loc in data["locales"].items()
+        }
+        default_name = str(data["default_locale"])
+        if default_name not in locales:
+            raise RulesError(f"default_locale {default_name!r} is not a locale")
         rules: list[Rule] = []
         seen: set[str] = set()
         for raw in data["rules"]:
             rid = str(raw["id"])
+            where = f"rule {rid}"
             if rid in seen:
                 raise RulesError(f"duplicate rule id {rid!r}")
             seen.add(rid)
             if raw["category"] not in categories:
-                raise RulesError(f"rule {rid}: unknown category {raw['category']!r}")
-            if raw["level"] not in ("caution", "stop"):
-                raise RulesError(f"rule {rid}: level must be caution or stop")
+                raise RulesError(f"{where}: unknown category {raw['category']!r}")
+            if raw["level"] not in LEVELS[1:]:
+                raise RulesError(f"{where}: level must be one of {LEVELS[1:]}")
             sources = tuple(raw["sources"])
             if not sources or any(s not in SOURCES for s in sources):
-                raise RulesError(f"rule {rid}: sources must be some of {SOURCES}")
-            actions = raw.get("safe_actions")
-            if raw["level"] == "stop" and actions not in safe_actions:
-                raise RulesError(f"rule {rid}: a stop rule needs safe_actions from {sorted(safe_actions)}")
-            if not raw.get("patterns") and not raw.get("hazard_types") and not raw.get("systems"):
-                raise RulesError(f"rule {rid}: nothing to match")
+                raise RulesError(f"{where}: sources must be some of {SOURCES}")
+            emergency = raw.get("emergency")
+            if raw["level"] == "emergency" and emergency not in emergencies:
+                raise RulesError(f"{where}: an emergency rule needs `emergency` from {sorted(emergencies)}")
+            if raw["level"] == "emergency" and "draft" in sources:
+                raise RulesError(
+                    f"{where}: emergencies come from the question or the perception, not the draft"
+                )
+            if not any(raw.get(k) for k in ("patterns", "hazard_types", "systems", "all_of")):
+                raise RulesError(f"{where}: nothing to match")
             rules.append(
                 Rule(
                     id=rid,
@@ -120,25 +222,45 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
                     level=raw["level"],
                     description=str(raw["description"]),
                     sources=sources,  # type: ignore[arg-type]
-                    patterns=expand(raw.get("patterns", []), f"rule {rid}"),
-                    exclude=expand(raw.get("exclude", []), f"rule {rid} exclude"),
+                    patterns=tuple(_expand(p, vocab, where) for p in raw.get("patterns", [])),
+                    exclude=tuple(_expand(p, vocab, where + " exclude") for p in raw.get("exclude", [])),
+                    unless=tuple(_expand(p, vocab, where + " unless") for p in raw.get("unless", [])),
+                    all_of=tuple(
+                        tuple(_expand(p, vocab, where + " all_of") for p in group)
+                        for group in raw.get("all_of", [])
+                    ),
                     hazard_types=tuple(raw.get("hazard_types", [])),
                     systems=tuple(raw.get("systems", [])),
-                    safe_actions=actions,
+                    emergency=emergency,
                 )
             )
+        typo = data["typos"]
+        lexicon = sorted({normalize_plain(w) for w in typo["targets"]})
+        words = data["wording"]
         cc = data["code_compliance"]
         return Rulebook(
             version=int(data["version"]),
             categories=categories,
-            safe_actions=safe_actions,
+            emergencies=emergencies,
+            locales=locales,
+            default_locale=locales[default_name],
             rules=tuple(rules),
-            draft_warning_sentences=expand(
-                data.get("draft_warning_sentences", []), "draft_warning_sentences"
-            ),
-            compliance_patterns=expand(cc["patterns"], "code_compliance"),
-            compliance_exclude=expand(cc.get("exclude", []), "code_compliance exclude"),
-            compliance_note=" ".join(str(cc["note"]).split()),
+            lexicon=tuple(w for w in lexicon if w.isalpha()),
+            protected_words=frozenset(normalize_plain(w) for w in typo.get("protect", [])),
+            typo_min_length=int(typo["min_length"]),
+            typo_cutoff=float(typo["cutoff"]),
+            typo_cutoff_long=float(typo["cutoff_long"]),
+            clause_split=_expand(words["clause_split"], vocab, "wording.clause_split"),
+            negation=_expand(words["negation"], vocab, "wording.negation"),
+            question_negation=_expand(words["question_negation"], vocab, "wording.question_negation"),
+            referral=_expand(words["referral"], vocab, "wording.referral"),
+            inner_negation=_expand(words["inner_negation"], vocab, "wording.inner_negation"),
+            claim_trigger=_expand(cc["trigger"], vocab, "code_compliance.trigger"),
+            claim_patterns=tuple(_expand(p, vocab, "code_compliance") for p in cc["patterns"]),
+            claim_keep=tuple(_expand(p, vocab, "code_compliance keep") for p in cc.get("keep", [])),
+            claim_note=" ".join(str(cc["note"]).split()),
+            withheld_heading=str(data["answers"]["withheld_heading"]),
+            emergency_heading=str(data["answers"]["emergency_heading"]),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise RulesError(f"malformed rules file: {exc!r}") from exc
@@ -156,24 +278,139 @@ def _default_rules() -> Rulebook:
     return parse_rules(yaml.safe_load(RULES_PATH.read_text(encoding="utf-8")))
 
 
+# ------------------------------------------------------------------------------------ normalising
+
+
+def normalize_plain(text: str) -> str:
+    """Case, quotes, dashes and hyphens folded; whitespace collapsed. No Markdown handling, no typo fixing."""
+    text = unicodedata.normalize("NFKC", text).translate(_CHAR_MAP).lower()
+    text = text.replace("&", " and ")
+    text = re.sub(r"(?<=[a-z0-9])-(?=[a-z0-9])", " ", text)  # load-bearing -> load bearing
+    return re.sub(r"[ \t]+", " ", text).strip()
+
+
+def join_lines(text: str) -> str:
+    """Markdown undone and a step split over two lines joined: one logical line per item or sentence run.
+
+    A line that does not end a sentence is joined to the next unless the next starts a list item,
+    a header or a paragraph; a word hyphenated across a line break is joined without a space.
+    """
+    text = unicodedata.normalize("NFKC", text).translate(_CHAR_MAP)
+    out: list[str] = []
+    pending = ""
+    pending_header = False
+    for raw in text.split("\n"):
+        starts_item = bool(_LIST_MARK.match(raw)) or not raw.strip()
+        line = _EMPHASIS.sub("", _LIST_MARK.sub("", raw)).strip()
+        if pending and (starts_item or pending_header or _SENT_END.search(pending)):
+            out.append(pending)
+            pending = ""
+        if not pending:
+            pending_header = raw.lstrip().startswith("#")
+        if not line:
+            if pending:
+                out.append(pending)
+                pending = ""
+            continue
+        if pending.endswith("-") and line[:1].isalpha():
+            pending = pending + line
+        else:
+            pending = f"{pending} {line}".strip()
+    if pending:
+        out.append(pending)
+    return "\n".join(out)
+
+
+_NORMALIZED: dict[tuple[int, str], str] = {}
+
+
+def normalize(text: str, rules: Rulebook | None = None) -> str:
+    """The text the rules read: lines joined, Markdown gone, case/quotes/dashes folded, typos fixed."""
+    book = rules or load_rules()
+    key = (id(book), text or "")
+    if key in _NORMALIZED:
+        return _NORMALIZED[key]
+    lines = [normalize_plain(line) for line in join_lines(text or "").split("\n")]
+    fixed = _WORD.sub(lambda m: _correct(m.group(0), book), "\n".join(lines))
+    if len(_NORMALIZED) > 4096:
+        _NORMALIZED.clear()
+    _NORMALIZED[key] = fixed
+    return fixed
+
+
+def _correct(word: str, book: Rulebook) -> str:
+    if len(word) < book.typo_min_length or word in book.protected_words:
+        return word
+    return _correct_cached(word, book.lexicon, book.typo_cutoff, book.typo_cutoff_long)
+
+
+@lru_cache(maxsize=65536)
+def _correct_cached(word: str, lexicon: tuple[str, ...], cutoff: float, cutoff_long: float) -> str:
+    """The lexicon word a typo stands for (rapidfuzz, Indel ratio), or the word itself.
+
+    Only words of at least `typos.min_length` letters are corrected, to one of the rules file's typo
+    targets with the same first letter, so short and everyday words never collide ("frames" is not
+    "flames", "joints" is not "joists"); long words (9+) tolerate a little more.
+    """
+    if word in lexicon:
+        return word
+    if word.endswith("s") and word[:-1] in lexicon:
+        return word
+    # Same first letter, similar length, and not an inflection of the word ("switch" is not "switches").
+    choices = [
+        w
+        for w in lexicon
+        if w[0] == word[0] and abs(len(w) - len(word)) <= 2 and not (w.startswith(word) or word.startswith(w))
+    ]
+    if not choices:
+        return word
+    best = process.extractOne(
+        word, choices, scorer=fuzz.ratio, score_cutoff=cutoff_long if len(word) >= 9 else cutoff
+    )
+    return best[0] if best else word
+
+
+def sentences(text: str) -> list[str]:
+    """Normalised text cut into sentences (a line, or up to . ! ? ;)."""
+    return [s.strip() for s in _SENTENCES.findall(text) if s.strip(" .!?;")]
+
+
+# ------------------------------------------------------------------------------------ classifying
+
+
 class FiredRule(BaseModel):
     rule: str
     category: str
-    level: Literal["caution", "stop"]
-    source: Source
+    level: Level
+    source: Source | Literal["job", "second_opinion"]
     match: str
+
+
+class SecondOpinion(BaseModel):
+    """The general LLM's answer to the structured hazard question, and what became of it."""
+
+    status: Literal["off", "used", "missing", "invalid"]
+    level: Level | None = None
+    categories: list[str] = Field(default_factory=list)
+    reason: str = ""
+    error: str | None = None
+    raised: bool = False
 
 
 class GuardrailResult(BaseModel):
     """What the guardrail decided and the answer the user is shown."""
 
-    categories: list[str]
     level: Level
-    actions: list[str]
+    categories: list[str]
     fired: list[FiredRule]
+    actions: list[str]
+    locale: str | None
+    withheld: bool
     removed_claims: list[str]
     notices: list[str]
     safe_actions: list[str]
+    tell_professional: list[str]
+    second_opinion: SecondOpinion
     answer: str
 
     @property
@@ -181,56 +418,115 @@ class GuardrailResult(BaseModel):
         return list(dict.fromkeys(f.rule for f in self.fired))
 
 
-def _sentence_spans(text: str) -> list[tuple[int, int]]:
-    return [(m.start(), m.end()) for m in _SENTENCE.finditer(text) if m.end() > m.start()]
+def _covered(m: re.Match[str], exclude: tuple[re.Pattern[str], ...], text: str) -> bool:
+    """Whether an exclude match covers the first or last character of `m` (the words a rule anchors on)."""
+    last = max(m.start(), m.end() - 1)
+    for x in exclude:
+        for e in x.finditer(text):
+            if e.start() <= m.start() < e.end() or e.start() <= last < e.end():
+                return True
+    return False
 
 
-def _sentence_at(text: str, pos: int) -> str:
-    for start, end in _sentence_spans(text):
-        if start <= pos < end:
-            return text[start:end]
-    return text
+def _clause_before(sentence: str, pos: int, book: Rulebook) -> tuple[str, str]:
+    """The clause holding `pos`: its text before `pos`, and the whole clause."""
+    start, end = 0, len(sentence)
+    for cut in book.clause_split.finditer(sentence):
+        if cut.end() <= pos:
+            start = cut.end()
+        elif cut.start() >= pos:
+            end = cut.start()
+            break
+    return sentence[start:pos], sentence[start:end]
 
 
-def _valid_matches(
-    patterns: tuple[re.Pattern[str], ...], exclude: tuple[re.Pattern[str], ...], text: str
-) -> list[re.Match[str]]:
-    """Every match of `patterns` whose first or last character no `exclude` match covers.
+def _is_instruction(sentence: str, m: re.Match[str], source: Source, book: Rulebook) -> bool:
+    """Whether a match is a live statement, not negated (or, in the draft, not a referral).
 
-    All start positions are tried. Only the ends of a match are checked because they are the words
-    a pattern anchors on ("A ... B"): an excluded phrase that merely sits in the middle of a longer
-    match ("A, near the excluded phrase, onto B") must not veto it, or a real hazard would pass
-    unflagged (see the rules file's "How a rule fires").
+    A warning word negates only its own clause: "Never work live - first remove the cover of the
+    consumer unit" still instructs to open it. In the draft, a clause that hands the work to a
+    professional ("have an electrician replace the consumer unit") is a referral, not an instruction.
     """
-    blocked = [(m.start(), m.end()) for x in exclude for m in x.finditer(text)]
-    found: list[re.Match[str]] = []
-    for pattern in patterns:
-        pos = 0
-        while (m := pattern.search(text, pos)) is not None:
-            last = max(m.start(), m.end() - 1)
-            if not any(start <= m.start() < end or start <= last < end for start, end in blocked):
-                found.append(m)
-                pos = m.end() if m.end() > m.start() else m.start() + 1
-            else:
-                pos = m.start() + 1
-    return sorted(found, key=lambda m: (m.start(), -len(m.group(0))))
+    before, clause = _clause_before(sentence, m.start(), book)
+    if source == "draft":
+        if book.negation.search(before):
+            return False
+        return not book.referral.search(clause)
+    # "paint over the fibro without sanding it": a negation inside the match negates it too.
+    if book.inner_negation.search(m.group(0).partition(" ")[2]):
+        return False
+    return not book.question_negation.search(before[-40:])
+
+
+def _hits(
+    rule: Rule,
+    source: Source,
+    text: str,
+    book: Rulebook,
+    patterns: tuple[re.Pattern[str], ...] | None = None,
+) -> str | None:
+    for sentence in sentences(text):
+        if rule.unless and any(u.search(sentence) for u in rule.unless):
+            continue
+        for pattern in rule.patterns if patterns is None else patterns:
+            for m in pattern.finditer(sentence):
+                if rule.exclude and _covered(m, rule.exclude, sentence):
+                    continue
+                if _is_instruction(sentence, m, source, book):
+                    return m.group(0)
+    return None
 
 
 def classify(
-    question: str, observation: Observation | None, draft: str, rules: Rulebook | None = None
+    question: str,
+    observation: Observation | None,
+    draft: str,
+    rules: Rulebook | None = None,
+    *,
+    perception_text: str | None = None,
 ) -> list[FiredRule]:
     """Every rule that fires, at most once per rule and source, in rules-file order."""
     book = rules or load_rules()
-    texts: dict[Source, str] = {
-        "question": question or "",
-        "observation": observation.as_text() if observation else "",
-        "draft": draft or "",
+    perception = (
+        perception_text if perception_text is not None else (observation.as_text() if observation else "")
+    )
+    texts = {
+        "question": normalize(question, book),
+        "perception": normalize(perception, book),
+        "draft": normalize(draft, book),
     }
     fired: list[FiredRule] = []
     for rule in book.rules:
+        if rule.all_of:
+            # A job-level rule: the hazard may be named in one source and the work in another
+            # (Cosmos sees fibro sheeting; the draft says to drill it).
+            parts: list[str] = []
+            for group in rule.all_of:
+                hit = next(
+                    (
+                        h
+                        for src in rule.sources
+                        if texts[src] and (h := _hits(rule, src, texts[src], book, group))
+                    ),
+                    None,
+                )
+                if hit is None:
+                    break
+                parts.append(hit)
+            else:
+                fired.append(
+                    FiredRule(
+                        rule=rule.id,
+                        category=rule.category,
+                        level=rule.level,
+                        source="job",
+                        match=" + ".join(parts),
+                    )
+                )
+            continue
         for source in rule.sources:
-            hit = _first_hit(rule, source, texts[source], book)
-            if hit is None and source == "observation" and observation is not None:
+            hit = _hits(rule, source, texts[source], book) if texts[source] else None
+            if hit is None and source == "perception" and observation is not None:
                 hit = _structured_hit(rule, observation)
             if hit is not None:
                 fired.append(
@@ -239,18 +535,6 @@ def classify(
                     )
                 )
     return fired
-
-
-def _first_hit(rule: Rule, source: Source, text: str, book: Rulebook) -> str | None:
-    if not text:
-        return None
-    for m in _valid_matches(rule.patterns, rule.exclude, text):
-        if source == "draft" and rule.level == "stop":
-            sentence = _sentence_at(text, m.start())
-            if any(w.search(sentence) for w in book.draft_warning_sentences):
-                continue  # a warning or referral in the draft, not an instruction
-        return m.group(0)
-    return None
 
 
 def _structured_hit(rule: Rule, observation: Observation) -> str | None:
@@ -262,68 +546,221 @@ def _structured_hit(rule: Rule, observation: Observation) -> str | None:
     return None
 
 
-def remove_compliance_claims(text: str, rules: Rulebook | None = None) -> tuple[str, list[str]]:
-    """Drop every sentence that claims code compliance; return the cleaned text and the removed sentences."""
+def detect_locale(text: str, rules: Rulebook | None = None) -> Locale | None:
+    """The locale the question's wording shows (first marker in rules-file order wins), or None."""
     book = rules or load_rules()
-    matches = _valid_matches(book.compliance_patterns, book.compliance_exclude, text)
-    if not matches:
+    norm = normalize(text, book)
+    scores = {name: sum(len(p.findall(norm)) for p in loc.markers) for name, loc in book.locales.items()}
+    best = max(scores, key=lambda n: scores[n])
+    return book.locales[best] if scores[best] else None
+
+
+# ------------------------------------------------------------------------------------ claims
+
+
+def find_claims(text: str, rules: Rulebook | None = None) -> list[str]:
+    """Code-compliance claims in `text` (normalised here), sentence by sentence."""
+    book = rules or load_rules()
+    found = []
+    for sentence in sentences(normalize(text, book)):
+        if _claim_in(sentence, book):
+            found.append(sentence)
+    return found
+
+
+def _claim_in(sentence: str, book: Rulebook) -> bool:
+    if not book.claim_trigger.search(sentence):
+        return False
+    for p in book.claim_patterns:
+        for m in p.finditer(sentence):
+            if not _covered(m, book.claim_keep, sentence):
+                return True
+    return False
+
+
+def remove_compliance_claims(text: str, rules: Rulebook | None = None) -> tuple[str, list[str]]:
+    """Drop every sentence whose normalised form claims code compliance; keep the rest as written.
+
+    Sentences are cut from the text with its lines joined (so a claim split over a line break or
+    hyphenated across one is one sentence); the kept sentences keep their wording.
+    """
+    book = rules or load_rules()
+    kept_lines: list[str] = []
+    removed: list[str] = []
+    if not find_claims(text, book):
         return text, []
-    spans = _sentence_spans(text)
-    doomed = sorted({s for m in matches for s in spans if s[0] <= m.start() < s[1]})
-    removed = [text[a:b].strip() for a, b in doomed]
-    for a, b in reversed(doomed):
-        text = text[:a] + text[b:]
-    # A bullet or numbered item whose only sentence was removed leaves a bare list marker: drop it.
-    lines = [
-        line.rstrip() for line in text.split("\n") if not (line.strip() and _EMPTY_LIST_ITEM.match(line))
-    ]
-    cleaned = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    for line in _logical_lines(text):
+        marker, body = line
+        kept: list[str] = []
+        for piece in _PIECES.findall(body):
+            if not piece.strip():
+                continue
+            norm = normalize(piece, book)
+            if any(_claim_in(s, book) for s in sentences(norm)):
+                removed.append(piece.strip())
+            else:
+                kept.append(piece.strip())
+        if kept:
+            kept_lines.append(marker + " ".join(kept))
+        elif not body.strip():
+            kept_lines.append("")
+    cleaned = re.sub(r"\n{3,}", "\n\n", "\n".join(kept_lines)).strip()
     return cleaned, removed
 
 
+def _logical_lines(text: str) -> list[tuple[str, str]]:
+    """(list marker, text) per logical line: a step split over two lines joined, blank lines kept."""
+    out: list[tuple[str, str]] = []
+    for raw in (text or "").split("\n"):
+        marker_match = re.match(r"^(\s*(?:[-*+]\s+|\d+[.)]\s+|#{1,6}\s+|>\s*)*)", raw)
+        marker = marker_match.group(1) if marker_match else ""
+        body = raw[len(marker) :].strip()
+        if not body:
+            out.append(("", ""))
+            continue
+        if (
+            out
+            and not marker
+            and out[-1][1]
+            and "#" not in out[-1][0]
+            and not re.search(r"[.!?:;]$", out[-1][1])
+        ):
+            prev_marker, prev = out[-1]
+            joined = prev + body if prev.endswith("-") and body[:1].isalpha() else f"{prev} {body}"
+            out[-1] = (prev_marker, joined)
+        else:
+            out.append((marker, body))
+    return out
+
+
+# ------------------------------------------------------------------------------------ deciding
+
+
 def apply_guardrail(
-    question: str, observation: Observation | None, draft: str, rules: Rulebook | None = None
+    question: str,
+    observation: Observation | None,
+    draft: str,
+    rules: Rulebook | None = None,
+    *,
+    second_opinion: SecondOpinion | None = None,
+    perception_text: str | None = None,
 ) -> GuardrailResult:
-    """Classify the question, observation and draft, and build the answer the user sees."""
+    """Classify the whole job, decide the level and build the answer the user sees."""
     book = rules or load_rules()
-    fired = classify(question, observation, draft, book)
+    opinion = second_opinion or SecondOpinion(status="off")
+    fired = classify(question, observation, draft, book, perception_text=perception_text)
+    floor: Level = max_level("proceed", *(f.level for f in fired))
+    level = floor
+    op_level = opinion.level
+    if opinion.status == "used" and op_level is not None:
+        if level_index(op_level) > level_index(floor):
+            level = op_level
+            opinion = opinion.model_copy(update={"raised": True})
+        if op_level != "proceed" and level_index(op_level) >= level_index(floor):
+            for cat in opinion.categories:
+                fired.append(
+                    FiredRule(
+                        rule="model.second-opinion",
+                        category=cat,
+                        level=op_level,
+                        source="second_opinion",
+                        match=opinion.reason[:200],
+                    )
+                )
     categories = [c for c in book.categories if any(f.category == c for f in fired)]
-    stop_rules = [r for r in book.rules if any(f.rule == r.id and f.level == "stop" for f in fired)]
-    level: Level = "stop" if stop_rules else ("caution" if fired else "none")
+    if level != "proceed" and not categories:
+        categories = ["general"] if "general" in book.categories else list(book.categories)[:1]
+    locale = detect_locale(question, book)
+    loc = locale or book.default_locale
     notices = [book.categories[c].notice for c in categories]
     actions: list[str] = [ADD_NOTICE] if categories else []
     safe: list[str] = []
-    removed: list[str] = []
+    tell: list[str] = []
 
-    if level == "stop":
-        for rule in stop_rules:
-            assert rule.safe_actions is not None  # checked at load time
-            safe.extend(a for a in book.safe_actions[rule.safe_actions] if a not in safe)
-        actions.append(REPLACE_PROCEDURE)
-        reasons = " ".join(dict.fromkeys(r.description for r in stop_rules))
-        body = [f"**Stop: this is not a do-it-yourself job.** {reasons}", "", "**Do this now:**"]
+    if level in WITHHELD:
+        actions.append(WITHHOLD)
+        top = [f for f in fired if f.level == level]
+        emergency_keys = [r.emergency for r in book.rules if r.emergency and any(f.rule == r.id for f in top)]
+        if level == "emergency":
+            if not emergency_keys:
+                emergency_keys = ["general"]
+            for key in emergency_keys:
+                for step in book.emergencies.get(key, book.emergencies["general"]):
+                    text = step.format(emergency=loc.emergency_number, gas_line=loc.gas_line)
+                    if text not in safe:
+                        safe.append(text)
+        for c in categories:
+            for step in book.categories[c].safe_now:
+                text = step.format(emergency=loc.emergency_number, gas_line=loc.gas_line)
+                if text not in safe:
+                    safe.append(text)
+            tell.extend(t for t in book.categories[c].tell_pro if t not in tell)
+        reasons = list(dict.fromkeys(r.description for r in book.rules if any(f.rule == r.id for f in top)))
+        if opinion.raised:
+            reasons.append(f"A second review of the job rated it {level.replace('_', ' ')}: {opinion.reason}")
+        heading = book.emergency_heading if level == "emergency" else book.withheld_heading
+        body = [heading, "", "**Do this now:**"]
         body += [f"{i}. {step}" for i, step in enumerate(safe, 1)]
+        body += ["", "**Why:** " + " ".join(reasons)] if reasons else []
+        body += ["", "**Tell the professional:**"] + [f"- {t}" for t in tell]
         body += [""] + [f"> **{book.categories[c].label}:** {book.categories[c].notice}" for c in categories]
-        answer = "\n".join(body)
+        answer_body = "\n".join(body)
     else:
-        cleaned, removed = remove_compliance_claims(draft, book)
-        if removed:
-            actions.append(REMOVE_CLAIMS)
         parts = [
             f"> **Safety ({book.categories[c].label}):** {book.categories[c].notice}" for c in categories
         ]
-        parts.append(cleaned)
-        if removed:
-            parts.append("_" + book.compliance_note.format(count=len(removed)) + "_")
-        answer = "\n\n".join(p for p in parts if p)
+        answer_body = "\n\n".join([*parts, draft.strip()]) if draft.strip() else "\n\n".join(parts)
+
+    # Last step: remove code-compliance claims from everything shown, on normalised text.
+    cleaned, removed = remove_compliance_claims(answer_body, book)
+    answer = cleaned
+    if removed:
+        actions.append(REMOVE_CLAIMS)
+        answer += "\n\n_" + book.claim_note.format(count=len(removed)) + "_"
 
     return GuardrailResult(
-        categories=categories,
         level=level,
-        actions=actions,
+        categories=categories,
         fired=fired,
+        actions=actions,
+        locale=locale.name if locale else None,
+        withheld=level in WITHHELD,
         removed_claims=removed,
         notices=notices,
         safe_actions=safe,
+        tell_professional=tell,
+        second_opinion=opinion,
         answer=answer,
+    )
+
+
+# ------------------------------------------------------------------------------------ second opinion
+
+
+class _HazardReply(BaseModel):
+    level: Level
+    categories: list[str] = Field(default_factory=list)
+    reason: str = ""
+
+
+def parse_second_opinion(
+    raw: str | None, rules: Rulebook | None = None, error: str | None = None
+) -> SecondOpinion:
+    """The model's hazard reply as a SecondOpinion: used, or missing/invalid with the reason (then ignored)."""
+    from pydantic import ValidationError
+
+    from cosmosctl.diy.observation import ObservationParseError, extract_json_object
+
+    book = rules or load_rules()
+    if raw is None or not raw.strip():
+        return SecondOpinion(status="missing", error=error or "no reply")
+    try:
+        reply = _HazardReply.model_validate(extract_json_object(raw))
+    except (ObservationParseError, ValidationError) as exc:
+        return SecondOpinion(status="invalid", error=str(exc).splitlines()[0][:300])
+    unknown = [c for c in reply.categories if c not in book.categories]
+    if unknown:
+        return SecondOpinion(status="invalid", error=f"unknown categories {unknown}")
+    return SecondOpinion(
+        status="used", level=reply.level, categories=reply.categories, reason=reply.reason[:500]
     )

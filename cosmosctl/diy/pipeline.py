@@ -11,7 +11,14 @@ from pydantic import BaseModel
 
 from cosmosctl.client import chat_completion
 from cosmosctl.diy import prompts
-from cosmosctl.diy.guardrail import GuardrailResult, Rulebook, apply_guardrail
+from cosmosctl.diy.guardrail import (
+    GuardrailResult,
+    Rulebook,
+    SecondOpinion,
+    apply_guardrail,
+    load_rules,
+    parse_second_opinion,
+)
 from cosmosctl.diy.observation import Observation, ObservationParseError, parse_observation
 from cosmosctl.errors import CosmosError
 
@@ -20,6 +27,7 @@ Mode = Literal["grounded", "llm-only"]
 
 PERCEPTION_MAX_TOKENS = 4096  # room for <think> reasoning before the JSON
 PROCEDURE_MAX_TOKENS = 2048
+HAZARD_MAX_TOKENS = 512
 
 
 @dataclass(frozen=True)
@@ -147,6 +155,30 @@ def draft_procedure(
     return draft.strip()
 
 
+def second_opinion(
+    llm: ModelEndpoint,
+    question: str,
+    observation: Observation | None,
+    draft: str,
+    rules: Rulebook | None = None,
+) -> SecondOpinion:
+    """Ask the general LLM the structured hazard question. Never raises: a failed call or an unusable
+    reply comes back as status "missing" or "invalid" (reported, then ignored by the guardrail)."""
+    book = rules or load_rules()
+    text = prompts.hazard_prompt(
+        question, observation.as_text() if observation else "", draft, list(book.categories)
+    )
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": prompts.HAZARD_SYSTEM},
+        {"role": "user", "content": text},
+    ]
+    try:
+        raw = _call("Hazard review", llm, messages, max_tokens=HAZARD_MAX_TOKENS, temperature=0.0)
+    except CosmosError as exc:
+        return parse_second_opinion(None, book, error=str(exc))
+    return parse_second_opinion(raw, book)
+
+
 def run_pipeline(
     question: str,
     *,
@@ -158,12 +190,15 @@ def run_pipeline(
     llm_only: bool = False,
     llm_sees_media: bool = False,
     rules: Rulebook | None = None,
+    hazard_review: bool = True,
 ) -> DiyAnswer:
     """Run perception (unless `llm_only`), the procedure and the guardrail.
 
     If perception fails twice the procedure is drafted without an observation and the answer says
     so (`grounded` is False, `perception.errors` and `perception.raw_answers` tell why). With
-    `llm_sees_media` the media also goes to the general LLM (only for vision-capable LLMs).
+    `llm_sees_media` the media also goes to the general LLM (only for vision-capable LLMs). With
+    `hazard_review` the general LLM is also asked to classify the job's hazard; its answer may only
+    raise the guardrail's level.
     """
     question = question.strip()
     if not question:
@@ -193,8 +228,13 @@ def run_pipeline(
         media_parts=parts if (llm_sees_media and parts) else None,
     )
     seconds["procedure"] = round(time.perf_counter() - t0, 3)
+    opinion = None
+    if hazard_review:
+        t0 = time.perf_counter()
+        opinion = second_opinion(llm, question, observation, draft, rules)
+        seconds["hazard_review"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
-    verdict = apply_guardrail(question, observation, draft, rules)
+    verdict = apply_guardrail(question, observation, draft, rules, second_opinion=opinion)
     seconds["guardrail"] = round(time.perf_counter() - t0, 3)
     return DiyAnswer(
         question=question,

@@ -121,3 +121,36 @@ def grounded_prompt(question: str, observation: Observation, media_kind: str) ->
 def ungrounded_prompt(question: str, media_attached: bool, media_kind: str = "image") -> str:
     note = f"The homeowner's {media_word(media_kind)} is attached.\n" if media_attached else ""
     return UNGROUNDED_INSTRUCTIONS.format(question=question, media_note=note)
+
+
+HAZARD_SYSTEM = (
+    "You are a home-safety reviewer. You classify home-repair jobs by hazard. Reply with one JSON object "
+    "only."
+)
+
+HAZARD_INSTRUCTIONS = (
+    "Classify the whole job below: the homeowner's question, what a vision model saw, and the draft "
+    "answer another assistant wrote.\n\n"
+    "QUESTION: {question}\n"
+    "PERCEPTION: {perception}\n"
+    "DRAFT:\n{draft}\n\n"
+    "Levels:\n"
+    "- proceed: ordinary DIY with no special hazard\n"
+    "- caution: DIY is reasonable with the power, gas or water off and care taken\n"
+    "- professional_only: a homeowner must not do this (work inside the electrical panel, consumer "
+    "unit or switchboard, new circuits, any gas pipe or fitting work, load-bearing or damaged "
+    "structure, disturbing asbestos, lead paint or vermiculite, high or fragile roofs)\n"
+    "- emergency: there is danger now (gas smell, carbon monoxide alarm or symptoms, burning smell, "
+    "smoke or sparks at electrics, water at outlets or the panel, a sagging ceiling)\n"
+    "Categories: {categories}.\n"
+    'Reply exactly as {{"level": "...", "categories": ["..."], "reason": "one sentence"}}.'
+)
+
+
+def hazard_prompt(question: str, perception: str, draft: str, categories: list[str]) -> str:
+    return HAZARD_INSTRUCTIONS.format(
+        question=question,
+        perception=perception or "(none)",
+        draft=draft[:6000],
+        categories=", ".join(categories),
+    )

@@ -9,11 +9,14 @@ from typing import Any
 from fake_openai import FakeOpenAI
 from typer.testing import CliRunner
 
+from cosmosctl.diy import prompts
 from cosmosctl.diy.cli import app
 
 from .fakes import observation_json, part_types, user_text
 
 runner = CliRunner()
+
+REVIEW_PROCEED = '{"level": "proceed", "categories": [], "reason": "a slip-joint washer"}'
 
 GOOD_DRAFT = (
     "## Summary\nThe slip-joint washer at the trap arm slip nut is worn.\n\n"
@@ -46,7 +49,7 @@ def ask_json(cosmos: FakeOpenAI, llm: FakeOpenAI, *args: str) -> dict[str, Any]:
 
 def test_grounded_answer_uses_the_observation(cosmos: FakeOpenAI, llm: FakeOpenAI, photo: Path) -> None:
     cosmos.replies = ["<think>\nThe trap arm joint is wet.\n</think>\n\n" + observation_json()]
-    llm.replies = [GOOD_DRAFT]
+    llm.replies = [GOOD_DRAFT, REVIEW_PROCEED]
     data = ask_json(cosmos, llm, "--image", str(photo), "Why is my sink trap leaking?")
 
     assert data["mode"] == "grounded" and data["grounded"] is True
@@ -56,13 +59,24 @@ def test_grounded_answer_uses_the_observation(cosmos: FakeOpenAI, llm: FakeOpenA
     assert data["perception"]["raw_answers"][0].startswith("<think>")
     assert data["answer"] == GOOD_DRAFT
     assert data["guardrail"] == {
+        "level": "proceed",
         "categories": [],
-        "level": "none",
-        "actions": [],
         "fired": [],
+        "actions": [],
+        "locale": None,
+        "withheld": False,
         "removed_claims": [],
         "notices": [],
         "safe_actions": [],
+        "tell_professional": [],
+        "second_opinion": {
+            "status": "used",
+            "level": "proceed",
+            "categories": [],
+            "reason": "a slip-joint washer",
+            "error": None,
+            "raised": False,
+        },
         "answer": GOOD_DRAFT,
     }
     assert "draft" not in data
@@ -77,13 +91,16 @@ def test_grounded_answer_uses_the_observation(cosmos: FakeOpenAI, llm: FakeOpenA
     assert chat_headers[0]["authorization"] == "Bearer cosmos-test-key"
 
     # The general LLM got the observation as text, no image, and its key from the environment.
-    [procedure] = llm.chat_bodies()
+    procedure, review = llm.chat_bodies()
     assert procedure["model"] == "test-general-llm"
     assert part_types(procedure) == []
     assert '"trap arm slip nut"' in user_text(procedure)
     assert "Do not invent components" in user_text(procedure)
     llm_headers = [r.headers for r in llm.requests if r.path.endswith("/chat/completions")]
     assert llm_headers[0]["authorization"] == "Bearer llm-test-key"
+    # The second opinion: the same LLM, asked the structured hazard question about the whole job.
+    assert review["messages"][0]["content"] == prompts.HAZARD_SYSTEM
+    assert "Why is my sink trap leaking?" in user_text(review) and "slip-joint washer" in user_text(review)
 
 
 def test_invalid_perception_json_is_retried_once(cosmos: FakeOpenAI, llm: FakeOpenAI, photo: Path) -> None:
@@ -123,6 +140,7 @@ def test_invalid_perception_twice_is_reported(cosmos: FakeOpenAI, llm: FakeOpenA
     assert "vision model examined" not in user_text(llm.chat_bodies()[0])
 
     cosmos.replies = ["Still a sink.", "And a pipe."]
+    llm.replies = [GOOD_DRAFT]
     human = ask(cosmos, llm, "--image", str(photo), "Why is my sink trap leaking?")
     assert human.exit_code == 0, human.output
     assert "Perception failed twice" in human.stdout
@@ -149,12 +167,14 @@ def test_guardrail_overrides_a_dangerous_draft(cosmos: FakeOpenAI, llm: FakeOpen
     )
 
     g = data["guardrail"]
-    assert g["level"] == "stop"
+    assert g["level"] == "professional_only" and g["withheld"] is True
     assert g["categories"] == ["electrical"]
-    assert g["actions"] == ["add_professional_notice", "replace_with_safe_actions"]
-    assert ("electrical.panel-work", "draft") in {(f["rule"], f["source"]) for f in g["fired"]}
+    assert g["actions"] == ["add_professional_notice", "withhold_procedure"]
+    fired = {(f["rule"], f["source"]) for f in g["fired"]}
+    assert {("electrical.panel-open", "draft"), ("electrical.panel-change", "draft")} <= fired
     assert "30 amp" not in data["answer"] and "up to code" not in data["answer"]
-    assert data["answer"].startswith("**Stop: this is not a do-it-yourself job.**")
+    assert data["answer"].startswith("**Not a do-it-yourself job")
+    assert g["second_opinion"]["status"] == "missing"  # no reply scripted: ignored, reported
     assert data["draft"] == dangerous  # only because --include-draft asked for it
 
     llm.replies = [dangerous]
@@ -163,7 +183,8 @@ def test_guardrail_overrides_a_dangerous_draft(cosmos: FakeOpenAI, llm: FakeOpen
     assert human.exit_code == 0, human.output
     assert "30 amp" not in human.stdout
     assert "Guardrail rules fired" in human.stdout
-    assert "electrical.panel-work" in human.stdout
+    assert "electrical.panel-open" in human.stdout
+    assert "Hazard review missing" in human.stdout
     assert "Cautions" in human.stdout
 
 
@@ -174,7 +195,7 @@ def test_llm_only_sends_nothing_to_the_reasoner(cosmos: FakeOpenAI, llm: FakeOpe
     assert cosmos.requests == []
     assert data["mode"] == "llm-only" and data["perception"] is None and data["grounded"] is False
     assert data["models"] == {"llm": "test-general-llm"}
-    [procedure] = llm.chat_bodies()
+    procedure = llm.chat_bodies()[0]
     assert part_types(procedure) == []  # text-only baseline: the LLM does not get the photo either
     assert "Why is my sink trap leaking?" in user_text(procedure)
 
@@ -227,7 +248,7 @@ def test_human_output_shows_observation_answer_and_cautions(
     assert "Observation: bathroom sink drain (P-trap) (plumbing)" in out
     assert "slip nut" in out and "Likely failure at trap arm slip nut" in out
     assert "Hazard water_near_electricity" in out
-    assert "Answer (safety: stop)" in out
+    assert "Answer (safety: emergency)" in out
     assert "water_electricity.contact" in out
     assert "drip onto a power strip" in out
     assert "loosen the slip nut" not in out.lower()  # the draft was replaced
@@ -275,3 +296,47 @@ def test_llm_error_names_the_layer(cosmos: FakeOpenAI, llm: FakeOpenAI, photo: P
     result = ask(cosmos, llm, "--image", str(photo), "Why is my trap leaking?")
     assert result.exit_code == 1
     assert "Procedure (test-general-llm)" in result.stderr
+
+
+def test_hazard_review_can_raise_the_level(cosmos: FakeOpenAI, llm: FakeOpenAI, photo: Path) -> None:
+    cosmos.replies = [observation_json()]
+    review = '{"level": "professional_only", "categories": ["structural"], "reason": "the trap arm runs through a cut joist"}'
+    llm.replies = [GOOD_DRAFT, review]
+    data = ask_json(cosmos, llm, "--image", str(photo), "Why is my sink trap leaking?")
+    g = data["guardrail"]
+    assert g["level"] == "professional_only" and g["withheld"] is True
+    assert g["second_opinion"]["status"] == "used" and g["second_opinion"]["raised"] is True
+    assert g["categories"] == ["structural"]
+    assert "Loosen the slip nut" not in data["answer"]
+    assert "cut joist" in data["answer"]  # the reason is shown
+
+
+def test_invalid_hazard_review_is_ignored_and_reported(
+    cosmos: FakeOpenAI, llm: FakeOpenAI, photo: Path
+) -> None:
+    cosmos.replies = [observation_json()]
+    llm.replies = [GOOD_DRAFT, "This job looks dangerous to me!"]
+    data = ask_json(cosmos, llm, "--image", str(photo), "Why is my sink trap leaking?")
+    g = data["guardrail"]
+    assert g["level"] == "proceed" and data["answer"] == GOOD_DRAFT
+    assert g["second_opinion"]["status"] == "invalid"
+    assert g["second_opinion"]["error"] == "the answer contains no JSON object"
+
+
+def test_missing_hazard_review_leaves_the_rules_to_decide(
+    cosmos: FakeOpenAI, llm: FakeOpenAI, photo: Path
+) -> None:
+    cosmos.replies = [observation_json()]
+    llm.replies = [GOOD_DRAFT]  # the review request gets no reply (the fake answers 400)
+    data = ask_json(cosmos, llm, "--image", str(photo), "Why is my sink trap leaking?")
+    op = data["guardrail"]["second_opinion"]
+    assert op["status"] == "missing" and "Hazard review (test-general-llm)" in op["error"]
+    assert data["guardrail"]["level"] == "proceed" and data["answer"] == GOOD_DRAFT
+
+
+def test_no_hazard_review_makes_one_llm_call(cosmos: FakeOpenAI, llm: FakeOpenAI, photo: Path) -> None:
+    cosmos.replies = [observation_json()]
+    llm.replies = [GOOD_DRAFT]
+    data = ask_json(cosmos, llm, "--no-hazard-review", "--image", str(photo), "Why is my sink trap leaking?")
+    assert len(llm.chat_bodies()) == 1
+    assert data["guardrail"]["second_opinion"]["status"] == "off"
