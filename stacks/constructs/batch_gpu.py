@@ -192,5 +192,10 @@ class GpuBatchCompute(Construct):
             f"chmod 0750 {props.host_dir}",
         )
         user_data = ec2.MultipartUserData()
-        user_data.add_user_data_part(script, ec2.MultipartBody.SHELL_SCRIPT, True)
+        # A plain-text part (no base64) so the template shows exactly what runs on the host.
+        user_data.add_part(
+            ec2.MultipartBody.from_raw_body(
+                content_type='text/x-shellscript; charset="us-ascii"', body=script.render()
+            )
+        )
         return user_data
