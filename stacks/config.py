@@ -527,7 +527,7 @@ class GeneratorConfig:
         key="generatorJobTimeoutMinutes",
     )
     root_volume_gib: int = setting(
-        200,
+        250,
         "Encrypted gp3 root volume per Batch instance: the job image, the host's weights cache and the "
         "guardrail (synth checks the model fits).",
         key="generatorRootVolumeGiB",

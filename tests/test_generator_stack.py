@@ -146,7 +146,7 @@ def test_launch_template_pinned_with_encrypted_root_volume_and_imdsv2(template: 
             "Ebs": {
                 "DeleteOnTermination": True,
                 "Encrypted": True,
-                "VolumeSize": 200,
+                "VolumeSize": BASE_CONTEXT["generatorRootVolumeGiB"],
                 "VolumeType": "gp3",
                 # the host's weights cache is read from this volume: above gp3's 125 MiB/s baseline
                 "Throughput": BASE_CONTEXT["generatorRootVolumeThroughput"],
@@ -748,6 +748,7 @@ def test_cfn_lint_clean(which: str, template: dict[str, Any], variant: dict[str,
                 "generatorPrecision": "fp8",
                 "generatorOffload": True,
                 "generatorInstanceTypes": ["p5.4xlarge"],
+                "generatorRootVolumeGiB": 200,
             },
             r"generatorRootVolumeGiB=200 cannot hold the job image, the super weights and the guardrail on "
             r"each host; set it to >= 222$",
