@@ -3,7 +3,8 @@
 # pinned with hashes and resolved for the image's Python (3.12) and platform (x86_64 manylinux).
 # torch, torchvision, triton and the CUDA wheels (nvidia-*, cuda-*) come from the base image
 # (Dockerfile BASE_IMAGE): they are resolved at the base image's torch version, so the rest fits
-# it, and left out of the lock so the build never replaces them.
+# it, and left out of the lock so the build never replaces them. setuptools too (only torch needs
+# it): on an Ubuntu-based image it may be the distribution's package, which pip cannot uninstall.
 # Needs uv (https://docs.astral.sh/uv/): `pip install uv`.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -12,7 +13,7 @@ constraints=$(mktemp)
 trap 'rm -f "$constraints"' EXIT
 echo "torch==${TORCH_VERSION}" > "$constraints"
 base_image_packages=(
-  torch torchvision triton cuda-toolkit cuda-bindings cuda-pathfinder
+  torch torchvision triton cuda-toolkit cuda-bindings cuda-pathfinder setuptools
   nvidia-cublas nvidia-cuda-cupti nvidia-cuda-nvrtc nvidia-cuda-runtime nvidia-cudnn-cu13
   nvidia-cufft nvidia-cufile nvidia-curand nvidia-cusolver nvidia-cusparse nvidia-cusparselt-cu13
   nvidia-nccl-cu13 nvidia-nvjitlink nvidia-nvshmem-cu13 nvidia-nvtx
