@@ -787,3 +787,17 @@ def test_a10g_with_group_offload_synthesizes_without_compile(synth: Any) -> None
     assert only(template, "AWS::Batch::ComputeEnvironment")["ComputeResources"]["InstanceTypes"] == [
         "g5.4xlarge"
     ]
+
+
+def test_weights_mirror_reaches_hosts_through_the_s3_gateway_endpoint(template: dict[str, Any]) -> None:
+    """The per-host copy from s3://<bucket>/weights/ must not run through the NAT gateway ($0.045/GB)."""
+    endpoints = resources(template, "AWS::EC2::VPCEndpoint")
+    s3 = [e for e in endpoints.values() if e["Properties"].get("VpcEndpointType", "Gateway") == "Gateway"]
+    assert len(s3) == 1
+    assert "s3" in json.dumps(s3[0]["Properties"]["ServiceName"])
+    private_tables = {
+        r["Properties"]["RouteTableId"]["Ref"]
+        for r in resources(template, "AWS::EC2::SubnetRouteTableAssociation").values()
+        if "private" in json.dumps(r["Properties"]["SubnetId"]).lower()
+    }
+    assert private_tables and private_tables <= {t["Ref"] for t in s3[0]["Properties"]["RouteTableIds"]}
