@@ -516,8 +516,9 @@ class GeneratorConfig:
         key="hfTokenSecretArn",
     )
     model_revision: str = setting(
-        "main",
-        "Hugging Face revision (branch, tag or commit) of the model weights.",
+        None,
+        "Hugging Face revision (branch, tag or commit) of the model weights; empty = a pinned commit for "
+        "nano, main for super (stacks/gpu_catalog.py GENERATOR_MODEL_REVISIONS).",
         key="generatorModelRevision",
     )
     job_timeout_minutes: int = setting(
@@ -634,7 +635,8 @@ class GeneratorConfig:
                     f"generatorInstanceTypes: {t} cannot render {model} {precision}: {fit.reason}{hint}"
                 )
         image = _optional(raw("generatorImage"))
-        revision = str(raw("generatorModelRevision")).strip()
+        given = _optional(raw("generatorModelRevision"))
+        revision = catalog.GENERATOR_MODEL_REVISIONS[model] if given is None else str(given).strip()
         if not re.match(r"^[A-Za-z0-9._/-]{1,128}$", revision):
             raise ConfigError(f"generatorModelRevision must be a branch, tag or commit, got {revision!r}")
         max_vcpus = _as_int("generatorMaxVcpus", raw("generatorMaxVcpus"), 1, 10_000)

@@ -217,6 +217,15 @@ class GeneratorProfile:
 
 
 GENERATOR_MODEL_IDS: dict[str, str] = {"nano": "nvidia/Cosmos3-Nano", "super": "nvidia/Cosmos3-Super"}
+# The Hugging Face commit a deployment loads unless generatorModelRevision names another: the same
+# weights in every job and in the S3 mirror. Nano: the commit public Cosmos 3 generator benchmarks and
+# Hugging Face cache snapshots name (e59a53c2..., 34.99 GB; e.g. the snapshot path
+# models--nvidia--Cosmos3-Nano/snapshots/e59a53c2...); not verifiable from here, a deploy confirms it
+# (the job records the commit it loaded). Super: no commit found, so its main branch.
+GENERATOR_MODEL_REVISIONS: dict[str, str] = {
+    "nano": "e59a53c25979a090fa8706c9acc0c254a6e89b92",
+    "super": "main",
+}
 
 GENERATOR_PROFILES: tuple[GeneratorProfile, ...] = (
     # 41.0 GiB at 720p (34.6 at 480p); host RAM stages ~30 GiB of bf16 weights.

@@ -280,7 +280,7 @@ def test_job_environment_and_logs(template: dict[str, Any]) -> None:
         "WEIGHTS_DIR": "/weights",
         "HF_HOME": "/weights/hf-home",
         "HF_HUB_DISABLE_TELEMETRY": "1",
-        "MODEL_REVISION": BASE_CONTEXT["generatorModelRevision"],
+        "MODEL_REVISION": catalog.GENERATOR_MODEL_REVISIONS["nano"],
         "OUTPUT_BUCKET": {"Ref": bucket},
         "OUTPUT_PREFIX": "outputs/",
         "SAFETY_CHECKER": "on",
@@ -801,3 +801,17 @@ def test_weights_mirror_reaches_hosts_through_the_s3_gateway_endpoint(template: 
         if "private" in json.dumps(r["Properties"]["SubnetId"]).lower()
     }
     assert private_tables and private_tables <= {t["Ref"] for t in s3[0]["Properties"]["RouteTableIds"]}
+
+
+def test_model_revision_defaults_to_a_pinned_commit_for_nano() -> None:
+    assert re.fullmatch(r"[0-9a-f]{40}", config_for().model_revision)
+    assert (
+        config_for(
+            generatorModel="super",
+            generatorPrecision="fp8",
+            generatorOffload=True,
+            generatorInstanceTypes=["p5.4xlarge"],
+        ).model_revision
+        == "main"
+    )
+    assert config_for(generatorModelRevision="v1.0").model_revision == "v1.0"
