@@ -82,7 +82,7 @@ class GeneratorBatchStack(Stack):
                 root_volume_gib=config.root_volume_gib,
                 root_volume_throughput=config.root_volume_throughput,
                 root_volume_iops=config.root_volume_iops,
-                ecs_reserved_memory_mib=catalog.ECS_RESERVED_MEMORY_MIB,
+                ecs_reserved_memory_percent=catalog.ECS_RESERVED_MEMORY_PERCENT,
                 host_dir=WEIGHTS_HOST_DIR,
                 host_dir_uid=config.container_uid,
             ),

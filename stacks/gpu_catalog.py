@@ -504,17 +504,19 @@ def estimated_generator_seconds(
 # Generator job sizing: one job per GPU, so a multi-GPU host runs one job on each of its GPUs
 # --------------------------------------------------------------------------------------------
 # ECS registers a container instance's memory as the OS memory total minus ECS_RESERVED_MEMORY
-# (Amazon ECS Developer Guide, "Amazon ECS Linux container instance memory management":
-# docs.aws.amazon.com/AmazonECS/latest/developerguide/memory-management.html). `ecs_memory_mib`
-# models the OS total conservatively (6 % below nominal); the Batch launch template sets
-# ECS_RESERVED_MEMORY to this much more for the Docker daemon, the ECS/SSM agents and the NVIDIA
-# persistence daemon, so jobs sized to the rest never starve them.
-ECS_RESERVED_MEMORY_MIB = 2048
+# (Amazon ECS Developer Guide, "Reserving Amazon ECS Linux container instance memory":
+# docs.aws.amazon.com/AmazonECS/latest/developerguide/memory-management.html). AWS Batch recommends
+# reserving 5 % for the ECS agent and other critical system processes (Batch User Guide, "Reserve
+# system memory": docs.aws.amazon.com/batch/latest/userguide/ecs-reserved-memory.html); the Batch
+# launch template's user data sets ECS_RESERVED_MEMORY to 5 % of the host's MemTotal. The OS total
+# is modelled by `ecs_memory_mib` (94 % of nominal; AWS's m4.large example registers 97.5 %), so the
+# jobs sized below always fit what a host really registers.
+ECS_RESERVED_MEMORY_PERCENT = 5
 
 
 def ecs_registered_memory_mib(inst: GpuInstance) -> int:
     """Memory ECS registers for `inst` (and Batch can place jobs into) with our reservation."""
-    return inst.ecs_memory_mib - ECS_RESERVED_MEMORY_MIB
+    return inst.ecs_memory_mib * (100 - ECS_RESERVED_MEMORY_PERCENT) // 100
 
 
 @dataclass(frozen=True)

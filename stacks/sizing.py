@@ -147,8 +147,9 @@ def _generator_jobs_per_host() -> list[str]:
         "### Generator jobs per host (Nano bf16)",
         "",
         "A Batch job takes one GPU and that GPU's share of the host: vCPUs / GPUs, and the memory ECS "
-        f"registers (OS total, modelled as 94 % of nominal, minus ECS_RESERVED_MEMORY="
-        f"{cat.ECS_RESERVED_MEMORY_MIB} MiB) / GPUs. So a multi-GPU host runs one job per GPU side by side. "
+        "registers (OS total, modelled as 94 % of nominal, minus ECS_RESERVED_MEMORY = "
+        f"{cat.ECS_RESERVED_MEMORY_PERCENT} % of it, as AWS Batch recommends) / GPUs. So a multi-GPU host "
+        "runs one job per GPU side by side. "
         "With several instance types allowed, every job takes the smallest share among them.",
         "",
         "| instance | GPUs | vCPUs per job | memory per job GiB | jobs per host | USD per GPU-hour |",

@@ -172,7 +172,9 @@ def test_user_data_is_mime_multipart_reserving_ecs_memory_and_creating_the_weigh
     assert text.startswith("Content-Type: multipart/mixed; boundary=")
     assert 'Content-Type: text/x-shellscript; charset="us-ascii"' in text
     # the memory the jobs are sized around (catalog) is what the ECS agent keeps back
-    assert f"echo ECS_RESERVED_MEMORY={catalog.ECS_RESERVED_MEMORY_MIB} >> /etc/ecs/ecs.config" in text
+    assert "total_mib=$(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo)" in text
+    percent = catalog.ECS_RESERVED_MEMORY_PERCENT
+    assert f'echo "ECS_RESERVED_MEMORY=$((total_mib * {percent} / 100))" >> /etc/ecs/ecs.config' in text
     uid = BASE_CONTEXT["generatorContainerUid"]
     assert f"mkdir -p {WEIGHTS_HOST_DIR}" in text
     assert f"chown {uid}:{uid} {WEIGHTS_HOST_DIR}" in text
@@ -213,7 +215,7 @@ def test_job_resources_one_gpu_memory_vcpus_shm(template: dict[str, Any]) -> Non
     # g6e.2xlarge has one GPU: the job takes its 8 vCPUs and what ECS registers, minus the reserve
     g6e_2xl = catalog.INSTANCES["g6e.2xlarge"]
     assert config.job_vcpus == 8
-    assert config.job_memory_mib == g6e_2xl.ecs_memory_mib - catalog.ECS_RESERVED_MEMORY_MIB
+    assert config.job_memory_mib == catalog.ecs_registered_memory_mib(g6e_2xl)
     # 14 GiB of /dev/shm (a quarter of the job's memory; Docker's 64 MB default breaks PyTorch workers)
     assert container["LinuxParameters"] == {"SharedMemorySize": 14 * 1024, "InitProcessEnabled": True}
     assert container["LinuxParameters"]["SharedMemorySize"] < config.job_memory_mib // 2
@@ -224,7 +226,7 @@ def test_multi_gpu_hosts_run_one_job_per_gpu(instance_type: str, gpus: int) -> N
     """A job asks for one GPU's share, so ECS places one job per GPU on the registered resources."""
     config = config_for(generatorInstanceTypes=[instance_type], generatorMaxVcpus=192)
     inst = catalog.INSTANCES[instance_type]
-    registered_mib = inst.ecs_memory_mib - catalog.ECS_RESERVED_MEMORY_MIB
+    registered_mib = catalog.ecs_registered_memory_mib(inst)
     assert config.job_vcpus * gpus <= inst.vcpus
     assert config.job_memory_mib * gpus <= registered_mib
     assert config.job_vcpus == inst.vcpus // gpus
@@ -238,7 +240,7 @@ def test_multi_gpu_host_job_definition_asks_for_one_gpus_share(synth: Any) -> No
     template = template_of(synth(generatorInstanceTypes=["g6e.12xlarge"], generatorMaxVcpus=96), STACK)
     requirements = {r["Type"]: r["Value"] for r in job_container(template)["ResourceRequirements"]}
     g6e_12xl = catalog.INSTANCES["g6e.12xlarge"]
-    registered_mib = g6e_12xl.ecs_memory_mib - catalog.ECS_RESERVED_MEMORY_MIB
+    registered_mib = catalog.ecs_registered_memory_mib(g6e_12xl)
     assert requirements == {"GPU": "1", "VCPU": "12", "MEMORY": str(registered_mib // 4)}
     # four jobs fill the 48 vCPUs and the registered memory of one host
     assert 4 * int(requirements["VCPU"]) == g6e_12xl.vcpus

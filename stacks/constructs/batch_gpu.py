@@ -27,8 +27,9 @@ class GpuBatchComputeProps:
     # gp3 throughput (MiB/s) and IOPS: the host's weights cache is read from this volume.
     root_volume_throughput: int
     root_volume_iops: int
-    # ECS_RESERVED_MEMORY: MiB ECS keeps back from the jobs for the host's own processes.
-    ecs_reserved_memory_mib: int
+    # ECS_RESERVED_MEMORY as a percentage of the host's MemTotal: kept back from the jobs for the
+    # host's own processes.
+    ecs_reserved_memory_percent: int
     # A directory on the root volume owned by `host_dir_uid` for the jobs to mount (the weights cache).
     host_dir: str
     host_dir_uid: int
@@ -182,9 +183,11 @@ class GpuBatchCompute(Construct):
         """
         script = ec2.UserData.for_linux()
         script.add_commands(
-            # ECS registers the OS memory total minus this (ECS Developer Guide, "Container instance
-            # memory management"); jobs are sized to the rest, so the host's own daemons keep room.
-            f"echo ECS_RESERVED_MEMORY={props.ecs_reserved_memory_mib} >> /etc/ecs/ecs.config",
+            # ECS registers the OS memory total minus this (ECS Developer Guide, "Reserving Amazon ECS
+            # Linux container instance memory"); jobs are sized to the rest, so the host's own
+            # daemons keep room. One launch template serves every instance size: compute it here.
+            "total_mib=$(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo)",
+            f'echo "ECS_RESERVED_MEMORY=$((total_mib * {props.ecs_reserved_memory_percent} / 100))" >> /etc/ecs/ecs.config',
             # The weights cache each job mounts: on the root volume, owned by the job's non-root
             # user (a new host directory would be root-owned and unwritable for the job).
             f"mkdir -p {props.host_dir}",
