@@ -337,6 +337,12 @@ class GeneratorBatchStack(Stack):
             "InputPrefix": (INPUT_PREFIX, "Key prefix for uploaded specs, manifests and conditioning media"),
             "OutputPrefix": (OUTPUT_PREFIX, "Key prefix where jobs write <job id>/<index>.mp4 and .json"),
             "LogGroupName": (self.log_group.log_group_name, "CloudWatch Logs group of the generator jobs"),
+            # One job per GPU: how many can run at once under generatorMaxVcpus (the client sizes
+            # array jobs with it).
+            "MaxConcurrentJobs": (
+                str(self.config.max_gpus),
+                "One-GPU jobs (GPUs) the compute environment runs at once at most (generatorMaxVcpus)",
+            ),
             "SubmitJobExample": (
                 "aws batch submit-job --job-name cosmos3-example"
                 f" --job-queue {self.compute.job_queue.job_queue_arn}"

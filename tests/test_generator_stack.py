@@ -668,6 +668,10 @@ def test_outputs_the_cli_relies_on(template: dict[str, Any]) -> None:
     assert outputs["JobDefinitionArn"]["Value"] == {
         "Ref": logical_id(template, "AWS::Batch::JobDefinition", "Job")
     }
+    # default: 32 vCPUs of g6e.2xlarge (8 vCPUs, 1 GPU) = 4 instances = 4 one-GPU jobs at once
+    assert outputs["MaxConcurrentJobs"]["Value"] == "4"
+    assert config_for(generatorInstanceTypes=["g6e.12xlarge"], generatorMaxVcpus=96).max_gpus == 8
+    assert config_for(generatorInstanceTypes=["p5.48xlarge"], generatorMaxVcpus=192).max_gpus == 8
     assert outputs["InputPrefix"]["Value"] == "inputs/"
     assert outputs["OutputPrefix"]["Value"] == "outputs/"
     assert outputs["LogGroupName"]["Value"] == {"Ref": logical_id(template, "AWS::Logs::LogGroup", "JobLogs")}
