@@ -8,8 +8,9 @@ API reference documents them:
 - a HEAD or GET of a missing key answers 404 only when the caller may `s3:ListBucket` the bucket,
   else 403 (docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html, "Permissions");
 - policy conditions (moto ignores `StringLike`): ListBucket is evaluated with the request's
-  `s3:prefix`, and a HEAD carries none (docs.aws.amazon.com/service-authorization/latest/reference/
-  list_amazons3.html: s3:prefix is a condition key of ListBucket only).
+  `s3:prefix` (a listing's Prefix parameter), and a HEAD or GET of an object carries none, so a
+  plain `StringLike s3:prefix` condition cannot match it (Service Authorization Reference, Amazon S3
+  condition keys: docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html).
 
 The evaluator is checked against the policy this stack used before (ListBucket under a
 `StringLike s3:prefix` condition): there a HEAD of a missing output answers 403, as on AWS.
