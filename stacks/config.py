@@ -627,7 +627,8 @@ class GeneratorConfig:
     network: NetworkConfig
     instance_types: list[str] = setting(
         ["g6e.2xlarge"],
-        "GPU instance types Batch may launch (one GPU per job); each must fit the model.",
+        "GPU instance types Batch may launch; each must fit the model per GPU. Jobs take one GPU and "
+        "that GPU's share of vCPUs and memory, so a 4- or 8-GPU host runs 4 or 8 jobs at once.",
         key="generatorInstanceTypes",
     )
     model: str = setting(
@@ -648,7 +649,8 @@ class GeneratorConfig:
     )
     spot: bool = setting(
         False,
-        "Use Spot capacity (interrupted jobs retry; SPOT_PRICE_CAPACITY_OPTIMIZED).",
+        "Use Spot capacity (interrupted jobs retry; SPOT_PRICE_CAPACITY_OPTIMIZED). Batch may then also "
+        "launch the other sizes of the chosen families that fit (more Spot pools).",
         key="generatorSpot",
     )
     image: str | None = setting(
@@ -662,17 +664,32 @@ class GeneratorConfig:
         key="hfTokenSecretArn",
     )
     model_revision: str = setting(
-        "main",
-        "Hugging Face revision (branch, tag or commit) of the model weights.",
+        None,
+        "Hugging Face revision (branch, tag or commit) of the model weights; empty = a pinned commit for "
+        "nano, main for super (stacks/gpu_catalog.py GENERATOR_MODEL_REVISIONS).",
         key="generatorModelRevision",
     )
     job_timeout_minutes: int = setting(
-        120, "Batch job timeout per attempt, in minutes.", key="generatorJobTimeoutMinutes"
+        180,
+        "Batch job timeout per attempt, in minutes; must cover one 720p video with offload on the "
+        "slowest allowed GPU plus a cold start (synth checks it).",
+        key="generatorJobTimeoutMinutes",
     )
     root_volume_gib: int = setting(
-        200,
-        "Encrypted gp3 root volume per Batch instance (the job image is ~20 GB).",
+        250,
+        "Encrypted gp3 root volume per Batch instance: the job image, the host's weights cache and the "
+        "guardrail (synth checks the model fits).",
         key="generatorRootVolumeGiB",
+    )
+    root_volume_throughput: int = setting(
+        1000,
+        "gp3 throughput of that root volume in MiB/s (125-1000): loads the host's cached weights fast.",
+        key="generatorRootVolumeThroughput",
+    )
+    root_volume_iops: int = setting(
+        4000,
+        "gp3 IOPS of that root volume (3000-16000; at least throughput / 0.25).",
+        key="generatorRootVolumeIops",
     )
     input_retention_days: int = setting(
         30, "Days before uploaded inputs (inputs/) expire.", key="inputRetentionDays"
@@ -681,7 +698,9 @@ class GeneratorConfig:
         None, "Days before outputs (outputs/) expire; empty = keep.", key="outputRetentionDays"
     )
     container_uid: int = setting(
-        1000, "UID/GID the job runs as; owns the EFS Hugging Face cache.", key="generatorContainerUid"
+        1000,
+        "UID/GID the job runs as; owns the host weights cache and the EFS compile cache.",
+        key="generatorContainerUid",
     )
 
     @property
@@ -695,13 +714,37 @@ class GeneratorConfig:
         return [catalog.INSTANCES[t] for t in self.instance_types]
 
     @property
+    def compute_instance_types(self) -> list[str]:
+        """What the compute environment may launch: the chosen types, plus (Spot) their families'
+        other sizes that fit, so Spot has several capacity pools to choose from."""
+        if not self.spot:
+            return list(self.instance_types)
+        return catalog.generator_family_sizes_that_fit(
+            self.instance_types,
+            self.model,
+            self.precision,
+            self.offload,
+            catalog.generator_job_size(self.instance_types),
+            self.max_vcpus,
+        )
+
+    @property
+    def job_size(self) -> catalog.JobSize:
+        """One GPU's share of the smallest per-GPU slice of every type the environment may launch."""
+        return catalog.generator_job_size(self.compute_instance_types)
+
+    @property
     def job_memory_mib(self) -> int:
-        """Memory per job: what the smallest allowed instance can give a task."""
-        return min(i.ecs_memory_mib for i in self.instances)
+        return self.job_size.memory_mib
 
     @property
     def job_vcpus(self) -> int:
-        return min(i.vcpus for i in self.instances)
+        return self.job_size.vcpus
+
+    @property
+    def max_gpus(self) -> int:
+        """GPUs (= jobs) running at once at most under generatorMaxVcpus."""
+        return catalog.max_generator_gpus(self.compute_instance_types, self.max_vcpus)
 
     @classmethod
     def read(cls, ctx: ContextSource) -> GeneratorConfig:
@@ -740,17 +783,44 @@ class GeneratorConfig:
                     f"generatorInstanceTypes: {t} cannot render {model} {precision}: {fit.reason}{hint}"
                 )
         image = _optional(raw("generatorImage"))
-        revision = str(raw("generatorModelRevision")).strip()
+        given = _optional(raw("generatorModelRevision"))
+        revision = catalog.GENERATOR_MODEL_REVISIONS[model] if given is None else str(given).strip()
         if not re.match(r"^[A-Za-z0-9._/-]{1,128}$", revision):
             raise ConfigError(f"generatorModelRevision must be a branch, tag or commit, got {revision!r}")
         max_vcpus = _as_int("generatorMaxVcpus", raw("generatorMaxVcpus"), 1, 10_000)
-        smallest = min(catalog.INSTANCES[t].vcpus for t in types)
-        if max_vcpus < smallest:
+        # Batch's maxvCpus caps the vCPUs of the instances it runs, not of the jobs: the smallest
+        # allowed instance must fit under it, and then runs one job on each of its GPUs.
+        smallest = min(types, key=lambda t: catalog.INSTANCES[t].vcpus)
+        small = catalog.INSTANCES[smallest]
+        if max_vcpus < small.vcpus:
             raise ConfigError(
-                f"generatorMaxVcpus={max_vcpus} is below the {smallest} vCPUs of one {types[0]}: Batch could never start a job"
+                f"generatorMaxVcpus={max_vcpus} is below the {small.vcpus} vCPUs of one {smallest} "
+                f"({small.gpus} GPU{'s' if small.gpus > 1 else ''}, one job per GPU): Batch could never "
+                f"start a job; set it to >= {small.vcpus}"
+            )
+        timeout = _as_int("generatorJobTimeoutMinutes", raw("generatorJobTimeoutMinutes"), 5, 14 * 24 * 60)
+        root_gib = _as_int("generatorRootVolumeGiB", raw("generatorRootVolumeGiB"), 100, 16_384)
+        need_gib = catalog.generator_root_volume_min_gib(model)
+        if root_gib < need_gib:
+            raise ConfigError(
+                f"generatorRootVolumeGiB={root_gib} cannot hold the job image, the {model} weights and the "
+                f"guardrail on each host; set it to >= {need_gib}"
+            )
+        throughput = _as_int("generatorRootVolumeThroughput", raw("generatorRootVolumeThroughput"), 125, 1000)
+        iops = _as_int("generatorRootVolumeIops", raw("generatorRootVolumeIops"), 3000, 16_000)
+        # gp3 limits (EBS User Guide, "General Purpose SSD volumes"): at most 0.25 MiB/s per IOPS
+        # and 500 IOPS per GiB.
+        if throughput > iops // 4:
+            raise ConfigError(
+                f"generatorRootVolumeThroughput={throughput} MiB/s needs generatorRootVolumeIops >= "
+                f"{throughput * 4} (gp3 allows 0.25 MiB/s per IOPS), got {iops}"
+            )
+        if iops > 500 * root_gib:
+            raise ConfigError(
+                f"generatorRootVolumeIops={iops} exceeds gp3's 500 IOPS per GiB of {root_gib} GiB"
             )
         out_days = _optional(raw("outputRetentionDays"))
-        return cls(
+        config = cls(
             network=NetworkConfig.read(ctx),
             instance_types=types,
             model=model,
@@ -761,16 +831,27 @@ class GeneratorConfig:
             image=None if image is None else _image("generatorImage", image),
             hf_token_secret_arn=_secret_arn("hfTokenSecretArn", raw("hfTokenSecretArn")),
             model_revision=revision,
-            job_timeout_minutes=_as_int(
-                "generatorJobTimeoutMinutes", raw("generatorJobTimeoutMinutes"), 5, 14 * 24 * 60
-            ),
-            root_volume_gib=_as_int("generatorRootVolumeGiB", raw("generatorRootVolumeGiB"), 100, 16_384),
+            job_timeout_minutes=timeout,
+            root_volume_gib=root_gib,
+            root_volume_throughput=throughput,
+            root_volume_iops=iops,
             input_retention_days=_as_int("inputRetentionDays", raw("inputRetentionDays"), 1, 3650),
             output_retention_days=None
             if out_days is None
             else _as_int("outputRetentionDays", out_days, 1, 36500),
             container_uid=_as_int("generatorContainerUid", raw("generatorContainerUid"), 1, 2_147_483_647),
         )
+        # One attempt must cover the slowest single video a spec may ask for: 720p with layer
+        # offload on the slowest GPU the environment may launch (the catalog's per-video seconds).
+        slowest_s, slowest_type = catalog.slowest_generator_video_seconds(config.compute_instance_types)
+        need_minutes = -(-(slowest_s + catalog.JOB_SETUP_ALLOWANCE_S) // 60)
+        if timeout < need_minutes:
+            raise ConfigError(
+                f"generatorJobTimeoutMinutes={timeout} is below the ~{need_minutes:.0f} minutes one 720p video "
+                f"with offload can take on {slowest_type} ({slowest_s / 60:.0f} min estimated + "
+                f"{catalog.JOB_SETUP_ALLOWANCE_S // 60} min cold start); set it to >= {need_minutes:.0f}"
+            )
+        return config
 
 
 def all_settings() -> list[tuple[str, str, Any, str]]:

@@ -17,18 +17,27 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from stacks import gpu_catalog as catalog
 from stacks.config import GeneratorConfig
 from stacks.constructs.batch_gpu import GpuBatchCompute, GpuBatchComputeProps
-from stacks.constructs.job_bucket import INPUT_PREFIX, OUTPUT_PREFIX, JobBucket
+from stacks.constructs.job_bucket import INPUT_PREFIX, OUTPUT_PREFIX, WEIGHTS_PREFIX, JobBucket
 from stacks.constructs.model_cache import ModelCache
 from stacks.constructs.network import Network, log_retention
 from stacks.constructs.region_check import warn_if_region_lacks
 from stacks.nag import acknowledge
 
 JOB_IMAGE_DIR = Path(__file__).resolve().parent.parent / "container" / "generator"
-# Where the EFS model cache is mounted in the job; HF_HOME points here so weights downloaded by
-# one job are reused by every later job on any instance.
-HF_HOME = "/cache/huggingface"
+# Weights: an S3 mirror (s3://<job bucket>/weights/) copied once per host into a host-local cache on
+# the root EBS volume, which every job on that host mounts. EFS Elastic throughput bills reads per
+# GB (~$1 per container for ~30 GiB); S3 GETs through the VPC's gateway endpoint cost requests only
+# (docs/generate.md, "Where the weights come from").
+WEIGHTS_HOST_DIR = "/var/lib/cosmos3/weights"
+WEIGHTS_DIR = "/weights"
+HF_HOME = f"{WEIGHTS_DIR}/hf-home"
+# EFS keeps only the small compile caches (Inductor/Triton/FlashAttention 4 kernels), shared by all
+# hosts so a later job's first compiled call takes seconds, not minutes.
+CACHE_DIR = "/cache"
+COMPILE_CACHE_DIR = f"{CACHE_DIR}/torch-compile"
 # The job exits with this code when its spec or inputs can never work (EXIT_INVALID_SPEC in
 # container/generator/cosmos_generator/main.py; a test keeps the two equal): Batch must not retry.
 BAD_SPEC_EXIT_CODE = 64
@@ -69,14 +78,19 @@ class GeneratorBatchStack(Stack):
             props=GpuBatchComputeProps(
                 vpc=self.network.vpc,
                 subnets=self.network.private_subnets,
-                instance_types=config.instance_types,
+                instance_types=config.compute_instance_types,
                 max_vcpus=config.max_vcpus,
                 spot=config.spot,
                 root_volume_gib=config.root_volume_gib,
+                root_volume_throughput=config.root_volume_throughput,
+                root_volume_iops=config.root_volume_iops,
+                ecs_reserved_memory_percent=catalog.ECS_RESERVED_MEMORY_PERCENT,
+                host_dir=WEIGHTS_HOST_DIR,
+                host_dir_uid=config.container_uid,
             ),
         )
         self.model_cache = ModelCache(
-            self, "ModelCache", vpc=self.network.vpc, uid=config.container_uid, path="/huggingface"
+            self, "ModelCache", vpc=self.network.vpc, uid=config.container_uid, path="/compile-cache"
         )
         self.model_cache.allow_from(self.compute.security_group)
 
@@ -95,7 +109,7 @@ class GeneratorBatchStack(Stack):
             self,
             "JobRole",
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
-            description="Batch generator jobs: read inputs/, write outputs/, mount the model cache",
+            description="Batch generator jobs: read inputs/, write outputs/, mirror weights/, mount the compile cache",
         )
         self.job_bucket.grant_job(self.job_role)
         self.model_cache.grant(self.job_role)
@@ -185,15 +199,20 @@ class GeneratorBatchStack(Stack):
 
     def _job_definition(self) -> batch.EcsJobDefinition:
         config = self.config
-        smallest_ram_gib = min(i.memory_gib for i in config.instances)
         # /dev/shm: PyTorch worker processes and ffmpeg pipes share tensors and frames through it
         # (Docker's 64 MB default fails with "bus error"). It is tmpfs charged to the job's
-        # memory, so take a quarter of the smallest host's RAM, at most 16 GiB.
-        self.shm_size_gib = min(16, smallest_ram_gib // 4)
+        # memory, so take a quarter of the job's memory, at most 16 GiB.
+        self.shm_size_gib = min(16, config.job_memory_mib // 1024 // 4)
+        bucket = self.job_bucket.bucket.bucket_name
         environment = {
+            "AWS_REGION": self.region,
+            # Weights: S3 mirror -> this host's cache (the job fills the mirror from the Hub once).
+            "WEIGHTS_S3_URI": f"s3://{bucket}/{WEIGHTS_PREFIX}",
+            "WEIGHTS_DIR": WEIGHTS_DIR,
             "HF_HOME": HF_HOME,
+            "HF_HUB_DISABLE_TELEMETRY": "1",
             "MODEL_REVISION": config.model_revision,
-            "OUTPUT_BUCKET": self.job_bucket.bucket.bucket_name,
+            "OUTPUT_BUCKET": bucket,
             "OUTPUT_PREFIX": OUTPUT_PREFIX,
             # The Cosmos guardrail stays on (the model card asks for it); "off" only in tests.
             "SAFETY_CHECKER": "on",
@@ -208,14 +227,15 @@ class GeneratorBatchStack(Stack):
             # output (docs/performance.md); its cache on EFS makes later jobs' first call ~6 s.
             # Streamed (offloaded) weights cannot be compiled.
             "GENERATOR_COMPILE": "none" if config.offload else "regional",
-            "GENERATOR_COMPILE_CACHE_DIR": f"{HF_HOME}/torch-compile",
+            "GENERATOR_COMPILE_CACHE_DIR": COMPILE_CACHE_DIR,
         }
         container = batch.EcsEc2ContainerDefinition(
             self,
             "JobContainer",
             image=self._job_image(),
             # One GPU per job: the Diffusers pipeline runs on a single device (no tensor
-            # parallelism), and a multi-GPU instance then runs one job per GPU side by side.
+            # parallelism). vCPUs and memory are one GPU's share of the host (minus what ECS keeps
+            # back), so a 4- or 8-GPU instance runs 4 or 8 jobs side by side.
             gpu=1,
             cpu=config.job_vcpus,
             memory=Size.mebibytes(config.job_memory_mib),
@@ -234,16 +254,21 @@ class GeneratorBatchStack(Stack):
             ),
             logging=ecs.LogDriver.aws_logs(stream_prefix="generator", log_group=self.log_group),
             volumes=[
+                # The host's weights cache (root EBS volume, created by the launch template's user
+                # data and owned by the job's UID): shared by every job on the host, kept across jobs.
+                batch.EcsVolume.host(
+                    name="weights", host_path=WEIGHTS_HOST_DIR, container_path=WEIGHTS_DIR, readonly=False
+                ),
                 batch.EcsVolume.efs(
-                    name="hf-cache",
-                    container_path=HF_HOME,
+                    name="compile-cache",
+                    container_path=CACHE_DIR,
                     file_system=self.model_cache.file_system,
                     access_point_id=self.model_cache.access_point.access_point_id,
                     # TLS in transit and IAM authorisation with the job role (the file system
                     # policy refuses anything else).
                     enable_transit_encryption=True,
                     use_job_role=True,
-                )
+                ),
             ],
         )
         return batch.EcsJobDefinition(
@@ -279,6 +304,12 @@ class GeneratorBatchStack(Stack):
                 f"Job keys are <job id>/<index> names chosen at submit time; access is limited to "
                 f"the {prefix} prefix.",
             )
+        acknowledge(
+            job_policy,
+            f"AwsSolutions-IAM5[Resource::<{logical}.Arn>/{WEIGHTS_PREFIX}*]",
+            "The weights mirror holds a Hugging Face snapshot whose file names come from the model "
+            f"repository; access is limited to the {WEIGHTS_PREFIX} prefix.",
+        )
         if not self._image_from_ecr:
             return
         exec_policy = self.execution_role.node.find_child("DefaultPolicy")
@@ -308,6 +339,12 @@ class GeneratorBatchStack(Stack):
             "InputPrefix": (INPUT_PREFIX, "Key prefix for uploaded specs, manifests and conditioning media"),
             "OutputPrefix": (OUTPUT_PREFIX, "Key prefix where jobs write <job id>/<index>.mp4 and .json"),
             "LogGroupName": (self.log_group.log_group_name, "CloudWatch Logs group of the generator jobs"),
+            # One job per GPU: how many can run at once under generatorMaxVcpus (the client sizes
+            # array jobs with it).
+            "MaxConcurrentJobs": (
+                str(self.config.max_gpus),
+                "One-GPU jobs (GPUs) the compute environment runs at once at most (generatorMaxVcpus)",
+            ),
             "SubmitJobExample": (
                 "aws batch submit-job --job-name cosmos3-example"
                 f" --job-queue {self.compute.job_queue.job_queue_arn}"

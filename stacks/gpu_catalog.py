@@ -297,6 +297,15 @@ class GeneratorProfile:
 
 
 GENERATOR_MODEL_IDS: dict[str, str] = {"nano": "nvidia/Cosmos3-Nano", "super": "nvidia/Cosmos3-Super"}
+# The Hugging Face commit a deployment loads unless generatorModelRevision names another: the same
+# weights in every job and in the S3 mirror. Nano: the commit public Cosmos 3 generator benchmarks and
+# Hugging Face cache snapshots name (e59a53c2..., 34.99 GB; e.g. the snapshot path
+# models--nvidia--Cosmos3-Nano/snapshots/e59a53c2...); not verifiable from here, a deploy confirms it
+# (the job records the commit it loaded). Super: no commit found, so its main branch.
+GENERATOR_MODEL_REVISIONS: dict[str, str] = {
+    "nano": "e59a53c25979a090fa8706c9acc0c254a6e89b92",
+    "super": "main",
+}
 
 GENERATOR_PROFILES: tuple[GeneratorProfile, ...] = (
     # 41.0 GiB at 720p (34.6 at 480p); host RAM stages ~30 GiB of bf16 weights.
@@ -512,8 +521,17 @@ def generator_profile(model: str, precision: str, offload: bool) -> GeneratorPro
     return None
 
 
+def host_ram_gib_per_gpu(inst: GpuInstance) -> float:
+    """Host RAM each one-GPU job gets: a multi-GPU host runs one generator job per GPU."""
+    return inst.memory_gib / inst.gpus
+
+
 def generator_fit(instance_type: str, model: str, precision: str, offload: bool = False) -> Fit:
-    """Can one GPU of `instance_type` render `model` videos at `precision` (with/without offload)?"""
+    """Can one GPU of `instance_type`, with its share of the host, render `model` at `precision`?
+
+    Jobs are sized per GPU (see `generator_job_size`), so a 4-GPU host runs four jobs side by side
+    and the host-RAM floor applies to each GPU's share of the host, not to the whole host.
+    """
     inst = get_instance(instance_type)
     p = generator_profile(model, precision, offload)
     if p is None:
@@ -528,8 +546,12 @@ def generator_fit(instance_type: str, model: str, precision: str, offload: bool 
             f"{model} {precision}{' offload' if offload else ''} peaks at {p.gib_per_gpu} GiB + "
             f"{RUNTIME_RESERVE_GIB} GiB reserve, {inst.gpu_model} has {inst.gib_per_gpu} GiB usable"
         )
-    elif inst.memory_gib < p.min_host_ram_gib:
-        reason = f"needs >= {p.min_host_ram_gib} GiB host RAM to stage the weights, {inst.name} has {inst.memory_gib}"
+    elif host_ram_gib_per_gpu(inst) < p.min_host_ram_gib:
+        reason = (
+            f"needs >= {p.min_host_ram_gib} GiB host RAM per GPU to stage the weights, {inst.name} has "
+            f"{host_ram_gib_per_gpu(inst):g} per GPU"
+            + (f" ({inst.memory_gib} GiB for {inst.gpus} GPUs, one job each)" if inst.gpus > 1 else "")
+        )
     else:
         return Fit(True, "fits", inst, precision, 1, p.gib_per_gpu)
     alternatives = [
@@ -545,7 +567,7 @@ def generator_fit_ok(instance_type: str, model: str, precision: str, offload: bo
         p is not None
         and inst.compute_capability >= p.min_compute_capability
         and _fits_memory(p.gib_per_gpu, inst.gpu)
-        and inst.memory_gib >= p.min_host_ram_gib
+        and host_ram_gib_per_gpu(inst) >= p.min_host_ram_gib
     )
 
 
@@ -582,3 +604,111 @@ def estimated_generator_seconds(
         seconds *= H100.bf16_tflops / gpu.bf16_tflops
         estimate = True
     return seconds, estimate
+
+
+# --------------------------------------------------------------------------------------------
+# Generator job sizing: one job per GPU, so a multi-GPU host runs one job on each of its GPUs
+# --------------------------------------------------------------------------------------------
+# ECS registers a container instance's memory as the OS memory total minus ECS_RESERVED_MEMORY
+# (Amazon ECS Developer Guide, "Reserving Amazon ECS Linux container instance memory":
+# docs.aws.amazon.com/AmazonECS/latest/developerguide/memory-management.html). AWS Batch recommends
+# reserving 5 % for the ECS agent and other critical system processes (Batch User Guide, "Reserve
+# system memory": docs.aws.amazon.com/batch/latest/userguide/ecs-reserved-memory.html); the Batch
+# launch template's user data sets ECS_RESERVED_MEMORY to 5 % of the host's MemTotal. The OS total
+# is modelled by `ecs_memory_mib` (94 % of nominal; AWS's m4.large example registers 97.5 %), so the
+# jobs sized below always fit what a host really registers.
+ECS_RESERVED_MEMORY_PERCENT = 5
+
+
+def ecs_registered_memory_mib(inst: GpuInstance) -> int:
+    """Memory ECS registers for `inst` (and Batch can place jobs into) with our reservation."""
+    return inst.ecs_memory_mib * (100 - ECS_RESERVED_MEMORY_PERCENT) // 100
+
+
+@dataclass(frozen=True)
+class JobSize:
+    """vCPUs and memory (MiB) of a one-GPU generator job."""
+
+    vcpus: int
+    memory_mib: int
+
+
+def generator_gpu_slice(instance_type: str) -> JobSize:
+    """One GPU's share of `instance_type`: its vCPUs and registered memory divided by the GPUs."""
+    inst = get_instance(instance_type)
+    return JobSize(inst.vcpus // inst.gpus, ecs_registered_memory_mib(inst) // inst.gpus)
+
+
+def generator_job_size(instance_types: list[str]) -> JobSize:
+    """A one-GPU job that fits one GPU's share of every allowed instance type (the smallest share)."""
+    slices = [generator_gpu_slice(t) for t in instance_types]
+    return JobSize(min(s.vcpus for s in slices), min(s.memory_mib for s in slices))
+
+
+def jobs_per_host(instance_type: str, job: JobSize) -> int:
+    """How many such one-GPU jobs ECS places on one `instance_type`: GPUs, vCPUs and memory bound it."""
+    inst = get_instance(instance_type)
+    return min(inst.gpus, inst.vcpus // job.vcpus, ecs_registered_memory_mib(inst) // job.memory_mib)
+
+
+def max_generator_gpus(instance_types: list[str], max_vcpus: int) -> int:
+    """The most GPUs a compute environment capped at `max_vcpus` can run at once (0: none)."""
+    return max((max_vcpus // INSTANCES[t].vcpus) * INSTANCES[t].gpus for t in instance_types)
+
+
+# One attempt of a job must cover the slowest single video the deployment allows (a 720p video
+# with layer offload, which a spec may ask for on any GPU) plus the cold start before it: weights
+# from the S3 mirror (or, for the very first job, from the Hugging Face Hub), the guardrail models,
+# and a cold torch.compile (254 s measured on an H100, docs/performance.md).
+JOB_SETUP_ALLOWANCE_S = 20 * 60
+SLOWEST_RESOLUTION = (720, 1280)
+
+
+def slowest_generator_video_seconds(instance_types: list[str]) -> tuple[float, str]:
+    """(seconds, instance type) of the slowest single video: 720p, bf16, offload, slowest GPU."""
+    h, w = SLOWEST_RESOLUTION
+    timings = [
+        (estimated_generator_seconds(t, h, w, "bf16", compiled=False, offload=True)[0], t)
+        for t in instance_types
+    ]
+    return max(timings)
+
+
+def generator_family_sizes_that_fit(
+    instance_types: list[str], model: str, precision: str, offload: bool, job: JobSize, max_vcpus: int
+) -> list[str]:
+    """More Spot pools: the sizes of the chosen families that run `model` and take a `job` per GPU.
+
+    Each must hold the deployment's model per GPU, give every GPU at least `job` (so the job size
+    does not shrink), and fit under `max_vcpus` (Batch could not launch a larger one). The chosen
+    types come first, then the others by price.
+    """
+    families = {INSTANCES[t].family for t in instance_types}
+    extra = [
+        name
+        for name in sorted(INSTANCES, key=_sort_key)
+        if name not in instance_types
+        and INSTANCES[name].family in families
+        and generator_fit_ok(name, model, precision, offload)
+        and generator_gpu_slice(name).vcpus >= job.vcpus
+        and generator_gpu_slice(name).memory_mib >= job.memory_mib
+        and INSTANCES[name].vcpus <= max_vcpus
+    ]
+    return [*instance_types, *extra]
+
+
+# Disk per Batch host (root EBS volume): the job image (pulled layers plus their extracted copy),
+# the model weights in the host cache (/var/lib/cosmos3/weights) and the guardrail models.
+# Nano: ~30 GiB of bf16 safetensors (DESIGN.md, measured); Super: estimate from NVIDIA's NIM host
+# RAM figure (150 GiB to stage the weights). Guardrail (nvidia/Cosmos-1.0-Guardrail: a Llama Guard 3
+# 8B, SigLIP, a video safety filter, RetinaFace): estimate.
+JOB_IMAGE_DISK_GIB = 45
+GUARDRAIL_WEIGHTS_GIB = 20
+GENERATOR_WEIGHTS_GIB: dict[str, int] = {"nano": 30, "super": 120}
+DISK_HEADROOM = 1.2
+
+
+def generator_root_volume_min_gib(model: str) -> int:
+    """The smallest root volume that holds the image, `model`'s weights and the guardrail, + 20 %."""
+    need = JOB_IMAGE_DISK_GIB + GENERATOR_WEIGHTS_GIB[model] + GUARDRAIL_WEIGHTS_GIB
+    return int(need * DISK_HEADROOM + 0.999)

@@ -158,8 +158,39 @@ def render_sizing() -> str:
                 f"| {name} | {cat.generator_path(precision, compiled, offload)} | {' | '.join(cells)} | "
                 f"{usd:.3f} | {' / '.join(sorted(basis))} |"
             )
+    lines += _generator_jobs_per_host()
     lines.append("")
     return "\n".join(lines)
+
+
+def _generator_jobs_per_host() -> list[str]:
+    """One-GPU generator jobs per host: each job gets one GPU's share of vCPUs and memory."""
+    lines = [
+        "",
+        "### Generator jobs per host (Nano bf16)",
+        "",
+        "A Batch job takes one GPU and that GPU's share of the host: vCPUs / GPUs, and the memory ECS "
+        "registers (OS total, modelled as 94 % of nominal, minus ECS_RESERVED_MEMORY = "
+        f"{cat.ECS_RESERVED_MEMORY_PERCENT} % of it, as AWS Batch recommends) / GPUs. So a multi-GPU host "
+        "runs one job per GPU side by side. "
+        "With several instance types allowed, every job takes the smallest share among them.",
+        "",
+        "| instance | GPUs | vCPUs per job | memory per job GiB | jobs per host | USD per GPU-hour |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in sorted(
+        cat.INSTANCES,
+        key=lambda n: (cat.FAMILIES.index(cat.INSTANCES[n].family), cat.INSTANCES[n].price_per_hour_usd),
+    ):
+        inst = cat.INSTANCES[name]
+        if not cat.generator_fit_ok(name, "nano", "bf16", False):
+            continue
+        job = cat.generator_gpu_slice(name)
+        lines.append(
+            f"| {name} | {inst.gpus} | {job.vcpus} | {job.memory_mib / 1024:.1f} | "
+            f"{cat.jobs_per_host(name, job)} | {inst.price_per_hour_usd / inst.gpus:.3f} |"
+        )
+    return lines
 
 
 def render_configuration() -> str:

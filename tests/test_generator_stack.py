@@ -24,7 +24,7 @@ from template_utils import (
 
 from stacks import gpu_catalog as catalog
 from stacks.config import ConfigError, GeneratorConfig
-from stacks.generator_batch_stack import BAD_SPEC_EXIT_CODE, HF_HOME
+from stacks.generator_batch_stack import BAD_SPEC_EXIT_CODE, HF_HOME, WEIGHTS_HOST_DIR
 
 STACK = "GeneratorBatchStack"
 JOB_SOURCE = ROOT / "container" / "generator" / "cosmos_generator"
@@ -143,12 +143,41 @@ def test_launch_template_pinned_with_encrypted_root_volume_and_imdsv2(template: 
     assert data["BlockDeviceMappings"] == [
         {
             "DeviceName": "/dev/xvda",
-            "Ebs": {"DeleteOnTermination": True, "Encrypted": True, "VolumeSize": 200, "VolumeType": "gp3"},
+            "Ebs": {
+                "DeleteOnTermination": True,
+                "Encrypted": True,
+                "VolumeSize": BASE_CONTEXT["generatorRootVolumeGiB"],
+                "VolumeType": "gp3",
+                # the host's weights cache is read from this volume: above gp3's 125 MiB/s baseline
+                "Throughput": BASE_CONTEXT["generatorRootVolumeThroughput"],
+                "Iops": BASE_CONTEXT["generatorRootVolumeIops"],
+            },
         }
     ]
     assert data["MetadataOptions"] == {"HttpTokens": "required", "HttpPutResponseHopLimit": 1}
-    # Batch needs MIME multi-part user data in a launch template; none is simplest.
-    assert "UserData" not in data
+
+
+def _user_data(template: dict[str, Any]) -> str:
+    lt_id = logical_id(template, "AWS::EC2::LaunchTemplate", "Compute")
+    user_data = template["Resources"][lt_id]["Properties"]["LaunchTemplateData"]["UserData"]
+    parts = user_data["Fn::Base64"]
+    return parts if isinstance(parts, str) else "".join(p for p in parts["Fn::Join"][1] if isinstance(p, str))
+
+
+def test_user_data_is_mime_multipart_reserving_ecs_memory_and_creating_the_weights_dir(
+    template: dict[str, Any],
+) -> None:
+    text = _user_data(template)
+    # Batch merges its own part into launch template user data, so it must be MIME multi-part.
+    assert text.startswith("Content-Type: multipart/mixed; boundary=")
+    assert 'Content-Type: text/x-shellscript; charset="us-ascii"' in text
+    # the memory the jobs are sized around (catalog) is what the ECS agent keeps back
+    assert "total_mib=$(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo)" in text
+    percent = catalog.ECS_RESERVED_MEMORY_PERCENT
+    assert f'echo "ECS_RESERVED_MEMORY=$((total_mib * {percent} / 100))" >> /etc/ecs/ecs.config' in text
+    uid = BASE_CONTEXT["generatorContainerUid"]
+    assert f"mkdir -p {WEIGHTS_HOST_DIR}" in text
+    assert f"chown {uid}:{uid} {WEIGHTS_HOST_DIR}" in text
 
 
 def test_instance_role_has_ecs_and_ssm(template: dict[str, Any]) -> None:
@@ -183,17 +212,48 @@ def test_job_resources_one_gpu_memory_vcpus_shm(template: dict[str, Any]) -> Non
         "MEMORY": str(config.job_memory_mib),
         "VCPU": str(config.job_vcpus),
     }
+    # g6e.2xlarge has one GPU: the job takes its 8 vCPUs and what ECS registers, minus the reserve
     g6e_2xl = catalog.INSTANCES["g6e.2xlarge"]
-    assert config.job_memory_mib == g6e_2xl.ecs_memory_mib
-    # 16 GiB of /dev/shm (Docker's 64 MB default breaks PyTorch workers), under the job memory.
-    assert container["LinuxParameters"] == {"SharedMemorySize": 16 * 1024, "InitProcessEnabled": True}
+    assert config.job_vcpus == 8
+    assert config.job_memory_mib == catalog.ecs_registered_memory_mib(g6e_2xl)
+    # 14 GiB of /dev/shm (a quarter of the job's memory; Docker's 64 MB default breaks PyTorch workers)
+    assert container["LinuxParameters"] == {"SharedMemorySize": 14 * 1024, "InitProcessEnabled": True}
     assert container["LinuxParameters"]["SharedMemorySize"] < config.job_memory_mib // 2
+
+
+@pytest.mark.parametrize(("instance_type", "gpus"), [("g6e.12xlarge", 4), ("p5.48xlarge", 8)])
+def test_multi_gpu_hosts_run_one_job_per_gpu(instance_type: str, gpus: int) -> None:
+    """A job asks for one GPU's share, so ECS places one job per GPU on the registered resources."""
+    config = config_for(generatorInstanceTypes=[instance_type], generatorMaxVcpus=192)
+    inst = catalog.INSTANCES[instance_type]
+    registered_mib = catalog.ecs_registered_memory_mib(inst)
+    assert config.job_vcpus * gpus <= inst.vcpus
+    assert config.job_memory_mib * gpus <= registered_mib
+    assert config.job_vcpus == inst.vcpus // gpus
+    # one more job would not fit: the GPU is the binding resource, and no GPU idles
+    assert catalog.jobs_per_host(instance_type, config.job_size) == gpus
+    # the job still has the host RAM the model needs to stage its weights
+    assert config.job_memory_mib >= config.profile.min_host_ram_gib * 1024
+
+
+def test_multi_gpu_host_job_definition_asks_for_one_gpus_share(synth: Any) -> None:
+    template = template_of(synth(generatorInstanceTypes=["g6e.12xlarge"], generatorMaxVcpus=96), STACK)
+    requirements = {r["Type"]: r["Value"] for r in job_container(template)["ResourceRequirements"]}
+    g6e_12xl = catalog.INSTANCES["g6e.12xlarge"]
+    registered_mib = catalog.ecs_registered_memory_mib(g6e_12xl)
+    assert requirements == {"GPU": "1", "VCPU": "12", "MEMORY": str(registered_mib // 4)}
+    # four jobs fill the 48 vCPUs and the registered memory of one host
+    assert 4 * int(requirements["VCPU"]) == g6e_12xl.vcpus
+    assert 4 * int(requirements["MEMORY"]) <= registered_mib < 5 * int(requirements["MEMORY"])
 
 
 def test_job_definition_timeout_and_security(template: dict[str, Any]) -> None:
     jobdef = only(template, "AWS::Batch::JobDefinition")
     container = jobdef["ContainerProperties"]
     assert jobdef["Timeout"] == {"AttemptDurationSeconds": BASE_CONTEXT["generatorJobTimeoutMinutes"] * 60}
+    # the attempt outlasts the slowest single video: 720p with offload on the slowest GPU + cold start
+    slowest_s, _ = catalog.slowest_generator_video_seconds(config_for().compute_instance_types)
+    assert jobdef["Timeout"]["AttemptDurationSeconds"] >= slowest_s + catalog.JOB_SETUP_ALLOWANCE_S
     assert jobdef["PlatformCapabilities"] == ["EC2"]
     assert container["Privileged"] is False
     assert "Devices" not in container.get("LinuxParameters", {})
@@ -217,8 +277,12 @@ def test_job_environment_and_logs(template: dict[str, Any]) -> None:
     env = {e["Name"]: e["Value"] for e in container["Environment"]}
     bucket = logical_id(template, "AWS::S3::Bucket", "JobBucketData")
     assert env == {
-        "HF_HOME": HF_HOME,
-        "MODEL_REVISION": BASE_CONTEXT["generatorModelRevision"],
+        "AWS_REGION": {"Ref": "AWS::Region"},
+        "WEIGHTS_S3_URI": {"Fn::Join": ["", ["s3://", {"Ref": bucket}, "/weights/"]]},
+        "WEIGHTS_DIR": "/weights",
+        "HF_HOME": "/weights/hf-home",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "MODEL_REVISION": catalog.GENERATOR_MODEL_REVISIONS["nano"],
         "OUTPUT_BUCKET": {"Ref": bucket},
         "OUTPUT_PREFIX": "outputs/",
         "SAFETY_CHECKER": "on",
@@ -226,8 +290,9 @@ def test_job_environment_and_logs(template: dict[str, Any]) -> None:
         "GENERATOR_PRECISION": "bf16",
         "GENERATOR_OFFLOAD": "none",
         "GENERATOR_COMPILE": "regional",
-        "GENERATOR_COMPILE_CACHE_DIR": f"{HF_HOME}/torch-compile",
+        "GENERATOR_COMPILE_CACHE_DIR": "/cache/torch-compile",
     }
+    assert env["HF_HOME"] == HF_HOME
     log_group = logical_id(template, "AWS::Logs::LogGroup", "JobLogs")
     assert container["LogConfiguration"]["LogDriver"] == "awslogs"
     assert container["LogConfiguration"]["Options"]["awslogs-group"] == {"Ref": log_group}
@@ -283,8 +348,13 @@ def test_every_job_variable_is_read_by_the_job(template: dict[str, Any]) -> None
     container = job_container(template)
     names = {e["Name"] for e in container["Environment"]} | {s["Name"] for s in container["Secrets"]}
     source = "\n".join(p.read_text() for p in JOB_SOURCE.glob("*.py"))
-    # HF_HOME is read by huggingface_hub itself (cache location), not by our code.
-    unread = sorted(n for n in names - {"HF_HOME"} if f'"{n}"' not in source)
+    # Read by libraries, not by our code: huggingface_hub (HF_HOME, HF_HUB_DISABLE_TELEMETRY) and
+    # boto3 (AWS_REGION).
+    by_libraries = {"HF_HOME", "HF_HUB_DISABLE_TELEMETRY", "AWS_REGION"}
+    # Issue 11's contract with the job runtime (the weights mirror and host cache), implemented in
+    # the job package by the other half of that issue: drop these two once both halves are merged.
+    contract = {"WEIGHTS_S3_URI", "WEIGHTS_DIR"}
+    unread = sorted(n for n in names - by_libraries - contract if f'"{n}"' not in source)
     assert unread == [], f"job definition sets variables the job never reads: {unread}"
 
 
@@ -380,11 +450,17 @@ def test_job_role_scoped_to_prefixes(template: dict[str, Any]) -> None:
     s3 = [s for s in statements if any(a.startswith("s3:") for a in _actions(s))]
     assert sorted(s3, key=lambda s: s["Sid"]) == [
         {
-            "Sid": "ListJobPrefixes",
+            # No s3:prefix condition: a HEAD carries no prefix, so it would answer 403, not 404.
+            "Sid": "ListJobBucket",
             "Action": "s3:ListBucket",
-            "Condition": {"StringLike": {"s3:prefix": ["inputs/*", "outputs/*"]}},
             "Effect": "Allow",
             "Resource": arn,
+        },
+        {
+            "Sid": "MirrorWeights",
+            "Action": ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+            "Effect": "Allow",
+            "Resource": {"Fn::Join": ["", [arn, "/weights/*"]]},
         },
         {
             "Sid": "ReadJobInputs",
@@ -394,7 +470,7 @@ def test_job_role_scoped_to_prefixes(template: dict[str, Any]) -> None:
         },
         {
             "Sid": "WriteJobOutputs",
-            "Action": ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+            "Action": ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
             "Effect": "Allow",
             "Resource": {"Fn::Join": ["", [arn, "/outputs/*"]]},
         },
@@ -412,21 +488,31 @@ def _actions(statement: dict[str, Any]) -> list[str]:
     return [action] if isinstance(action, str) else action
 
 
-def test_efs_cache_mounted_with_tls_iam_and_access_point(template: dict[str, Any]) -> None:
+def test_weights_on_the_host_cache_and_compile_cache_on_efs(template: dict[str, Any]) -> None:
     container = job_container(template)
     fs = logical_id(template, "AWS::EFS::FileSystem", "ModelCache")
     ap = logical_id(template, "AWS::EFS::AccessPoint", "ModelCache")
     assert container["Volumes"] == [
+        # weights: the host's cache on its root volume, shared by the jobs on that host
+        {"Name": "weights", "Host": {"SourcePath": WEIGHTS_HOST_DIR}},
+        # EFS only for the small compile caches, TLS + IAM through the access point
         {
-            "Name": "hf-cache",
+            "Name": "compile-cache",
             "EfsVolumeConfiguration": {
                 "FileSystemId": {"Ref": fs},
                 "TransitEncryption": "ENABLED",
                 "AuthorizationConfig": {"AccessPointId": {"Ref": ap}, "Iam": "ENABLED"},
             },
-        }
+        },
     ]
-    assert container["MountPoints"] == [{"ContainerPath": HF_HOME, "SourceVolume": "hf-cache"}]
+    assert container["MountPoints"] == [
+        {"ContainerPath": "/weights", "ReadOnly": False, "SourceVolume": "weights"},
+        {"ContainerPath": "/cache", "SourceVolume": "compile-cache"},
+    ]
+    env = {e["Name"]: e["Value"] for e in container["Environment"]}
+    # every cache the job writes lives on a mounted volume
+    assert env["HF_HOME"].startswith("/weights/") and env["WEIGHTS_DIR"] == "/weights"
+    assert env["GENERATOR_COMPILE_CACHE_DIR"].startswith("/cache/")
     access_point = template["Resources"][ap]["Properties"]
     uid = str(BASE_CONTEXT["generatorContainerUid"])
     assert access_point["PosixUser"] == {"Uid": uid, "Gid": uid}
@@ -520,20 +606,34 @@ def test_canary_token_appears_nowhere_in_cdk_out(tmp_path: Path, monkeypatch: py
 # ------------------------------------------------------------------------------ variants
 
 
-def test_spot_uses_price_capacity_optimized(variant: dict[str, Any]) -> None:
+def test_spot_uses_price_capacity_optimized_over_several_instance_types(variant: dict[str, Any]) -> None:
     res = only(variant, "AWS::Batch::ComputeEnvironment")["ComputeResources"]
     assert res["Type"] == "SPOT"
     assert res["AllocationStrategy"] == "SPOT_PRICE_CAPACITY_OPTIMIZED"
-    assert res["InstanceTypes"] == VARIANT["generatorInstanceTypes"]
+    # the chosen types first, then the family's other sizes that fit the model and the job size
+    config = config_for(**VARIANT)
+    assert res["InstanceTypes"][:2] == VARIANT["generatorInstanceTypes"]
+    assert res["InstanceTypes"] == config.compute_instance_types
+    assert set(res["InstanceTypes"]) >= {"g6e.4xlarge", "g6e.8xlarge", "g6e.24xlarge"}
+    for name in res["InstanceTypes"]:
+        assert catalog.generator_fit_ok(name, "nano", "fp8", False)
+        assert catalog.INSTANCES[name].vcpus <= VARIANT["generatorMaxVcpus"]
+        assert catalog.jobs_per_host(name, config.job_size) == catalog.INSTANCES[name].gpus
+    assert "g6e.xlarge" not in res["InstanceTypes"]  # 32 GiB host RAM: too small for nano
+    assert "g6e.48xlarge" not in res["InstanceTypes"]  # 192 vCPUs: above generatorMaxVcpus
     assert res["MaxvCpus"] == VARIANT["generatorMaxVcpus"]
     lt = only(variant, "AWS::EC2::LaunchTemplate")["LaunchTemplateData"]
     assert lt["BlockDeviceMappings"][0]["Ebs"]["VolumeSize"] == VARIANT["generatorRootVolumeGiB"]
     jobdef = only(variant, "AWS::Batch::JobDefinition")
     assert jobdef["Timeout"] == {"AttemptDurationSeconds": 45 * 60}
-    # Mixed sizes: a job asks for what the smallest allowed instance can give.
-    config = config_for(**VARIANT)
+    # Mixed sizes: a job asks for the smallest per-GPU share of any type it may land on.
     requirements = {r["Type"]: r["Value"] for r in jobdef["ContainerProperties"]["ResourceRequirements"]}
     assert requirements == {"GPU": "1", "MEMORY": str(config.job_memory_mib), "VCPU": "8"}
+
+
+def test_on_demand_launches_only_the_chosen_types(template: dict[str, Any]) -> None:
+    res = only(template, "AWS::Batch::ComputeEnvironment")["ComputeResources"]
+    assert res["InstanceTypes"] == BASE_CONTEXT["generatorInstanceTypes"]
 
 
 def test_prebuilt_ecr_image_instead_of_asset(synth: Any, variant: dict[str, Any]) -> None:
@@ -568,6 +668,10 @@ def test_outputs_the_cli_relies_on(template: dict[str, Any]) -> None:
     assert outputs["JobDefinitionArn"]["Value"] == {
         "Ref": logical_id(template, "AWS::Batch::JobDefinition", "Job")
     }
+    # default: 32 vCPUs of g6e.2xlarge (8 vCPUs, 1 GPU) = 4 instances = 4 one-GPU jobs at once
+    assert outputs["MaxConcurrentJobs"]["Value"] == "4"
+    assert config_for(generatorInstanceTypes=["g6e.12xlarge"], generatorMaxVcpus=96).max_gpus == 8
+    assert config_for(generatorInstanceTypes=["p5.48xlarge"], generatorMaxVcpus=192).max_gpus == 8
     assert outputs["InputPrefix"]["Value"] == "inputs/"
     assert outputs["OutputPrefix"]["Value"] == "outputs/"
     assert outputs["LogGroupName"]["Value"] == {"Ref": logical_id(template, "AWS::Logs::LogGroup", "JobLogs")}
@@ -625,6 +729,40 @@ def test_cfn_lint_clean(which: str, template: dict[str, Any], variant: dict[str,
         ),
         ({"hfTokenSecretArn": "hf_abcdefgh"}, r"hfTokenSecretArn must be a Secrets Manager secret ARN"),
         ({"generatorMaxVcpus": 4}, r"generatorMaxVcpus=4 is below the 8 vCPUs of one g6e\.2xlarge"),
+        (
+            {"generatorInstanceTypes": ["g6e.12xlarge"], "generatorMaxVcpus": 32},
+            r"generatorMaxVcpus=32 is below the 48 vCPUs of one g6e\.12xlarge \(4 GPUs, one job per GPU\)"
+            r".*; set it to >= 48$",
+        ),
+        (
+            {"generatorInstanceTypes": ["g5.12xlarge"], "generatorOffload": True, "generatorMaxVcpus": 48},
+            r"g5\.12xlarge cannot render nano bf16: needs >= 64 GiB host RAM per GPU .* has 48 per GPU "
+            r"\(192 GiB for 4 GPUs, one job each\)",
+        ),
+        (
+            {
+                "generatorInstanceTypes": ["g5.8xlarge"],
+                "generatorOffload": True,
+                "generatorJobTimeoutMinutes": 120,
+            },
+            r"generatorJobTimeoutMinutes=120 is below the ~136 minutes one 720p video with offload can take "
+            r"on g5\.8xlarge \(116 min estimated \+ 20 min cold start\); set it to >= 136$",
+        ),
+        (
+            {
+                "generatorModel": "super",
+                "generatorPrecision": "fp8",
+                "generatorOffload": True,
+                "generatorInstanceTypes": ["p5.4xlarge"],
+                "generatorRootVolumeGiB": 200,
+            },
+            r"generatorRootVolumeGiB=200 cannot hold the job image, the super weights and the guardrail on "
+            r"each host; set it to >= 222$",
+        ),
+        (
+            {"generatorRootVolumeThroughput": 1000, "generatorRootVolumeIops": 3000},
+            r"generatorRootVolumeThroughput=1000 MiB/s needs generatorRootVolumeIops >= 4000",
+        ),
     ],
 )
 def test_bad_settings_fail_with_a_clear_message(overrides: dict[str, Any], message: str) -> None:
@@ -655,3 +793,31 @@ def test_a10g_with_group_offload_synthesizes_without_compile(synth: Any) -> None
     assert only(template, "AWS::Batch::ComputeEnvironment")["ComputeResources"]["InstanceTypes"] == [
         "g5.4xlarge"
     ]
+
+
+def test_weights_mirror_reaches_hosts_through_the_s3_gateway_endpoint(template: dict[str, Any]) -> None:
+    """The per-host copy from s3://<bucket>/weights/ must not run through the NAT gateway ($0.045/GB)."""
+    endpoints = resources(template, "AWS::EC2::VPCEndpoint")
+    s3 = [e for e in endpoints.values() if e["Properties"].get("VpcEndpointType", "Gateway") == "Gateway"]
+    assert len(s3) == 1
+    assert "s3" in json.dumps(s3[0]["Properties"]["ServiceName"])
+    private_tables = {
+        r["Properties"]["RouteTableId"]["Ref"]
+        for r in resources(template, "AWS::EC2::SubnetRouteTableAssociation").values()
+        if "private" in json.dumps(r["Properties"]["SubnetId"]).lower()
+    }
+    assert private_tables and private_tables <= {t["Ref"] for t in s3[0]["Properties"]["RouteTableIds"]}
+
+
+def test_model_revision_defaults_to_a_pinned_commit_for_nano() -> None:
+    assert re.fullmatch(r"[0-9a-f]{40}", config_for().model_revision)
+    assert (
+        config_for(
+            generatorModel="super",
+            generatorPrecision="fp8",
+            generatorOffload=True,
+            generatorInstanceTypes=["p5.4xlarge"],
+        ).model_revision
+        == "main"
+    )
+    assert config_for(generatorModelRevision="v1.0").model_revision == "v1.0"

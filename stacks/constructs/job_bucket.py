@@ -11,13 +11,17 @@ from stacks.nag import acknowledge
 
 INPUT_PREFIX = "inputs/"
 OUTPUT_PREFIX = "outputs/"
+# The S3 mirror of the Hugging Face weights: the first job fills it from the Hub, every later job
+# (on any host) copies the weights from here into its host's local cache.
+WEIGHTS_PREFIX = "weights/"
 
 
 class JobBucket(Construct):
     """Private, TLS-only, encrypted bucket with expiring inputs and server access logs.
 
-    Grants are prefix-scoped: `grant_job` lets a job read only `inputs/` and write only
-    `outputs/`, so a job (or a leaked job credential) cannot overwrite inputs or read other data.
+    Object grants are prefix-scoped: `grant_job` lets a job read only `inputs/`, write only
+    `outputs/` and read/write the weights mirror `weights/`, so a job (or a leaked job
+    credential) cannot overwrite inputs.
     """
 
     def __init__(
@@ -76,7 +80,7 @@ class JobBucket(Construct):
         )
 
     def grant_job(self, role: iam.IGrantable) -> None:
-        """Read inputs/*, write outputs/* (and read them back for the skip-if-done check)."""
+        """Read inputs/*, write outputs/*, read and fill the weights mirror, list the bucket."""
         bucket = self.bucket
         principal = role.grant_principal
         principal.add_to_principal_policy(
@@ -91,17 +95,30 @@ class JobBucket(Construct):
                 sid="WriteJobOutputs",
                 # GetObject/HEAD: a retried or re-submitted item skips work already uploaded.
                 # DeleteObject: a success removes the item's stale <index>.error.json.
-                actions=["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+                # AbortMultipartUpload: boto3's upload_file cleans up a failed multipart upload.
+                actions=["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
                 resources=[bucket.arn_for_objects(f"{OUTPUT_PREFIX}*")],
             )
         )
         principal.add_to_principal_policy(
             iam.PolicyStatement(
-                sid="ListJobPrefixes",
-                # Without ListBucket a HEAD on a missing key answers 403 instead of 404, and the
-                # job could not tell "not done yet" / "input missing" from "access denied".
+                sid="MirrorWeights",
+                # The first job copies the weights from the Hub into weights/, later jobs read them.
+                actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[bucket.arn_for_objects(f"{WEIGHTS_PREFIX}*")],
+            )
+        )
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ListJobBucket",
+                # Without ListBucket a HEAD or GET of a missing key answers 403, not 404 (S3 API
+                # reference, HeadObject "Permissions": docs.aws.amazon.com/AmazonS3/latest/API/
+                # API_HeadObject.html), and the job could not tell "not done yet" from "access
+                # denied". No s3:prefix condition: a HEAD carries no prefix, so a `StringLike
+                # s3:prefix` condition never matches it and every HEAD of a missing output would
+                # answer 403; an `...IfExists` variant would still allow an unprefixed listing.
+                # Listing shows key names of this stack's own job bucket only, never contents.
                 actions=["s3:ListBucket"],
                 resources=[bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{INPUT_PREFIX}*", f"{OUTPUT_PREFIX}*"]}},
             )
         )

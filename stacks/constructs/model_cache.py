@@ -1,4 +1,5 @@
-"""An EFS file system that caches model weights across tasks, jobs and instance restarts."""
+"""An EFS file system that caches model weights (reasoner) or compiled kernels (generator) across
+tasks, jobs and instance restarts."""
 
 from __future__ import annotations
 
