@@ -28,6 +28,9 @@ from constructs import Construct, IConstruct
 from stacks.config import ReasonerConfig
 from stacks.constructs.authenticated_alb import AuthenticatedAlb
 from stacks.constructs.gpu_capacity import GpuCapacity
+from stacks.constructs.key_proxy import PROXY_CONTAINER, KeyProxy
+from stacks.constructs.key_proxy import CPU_UNITS as PROXY_CPU_UNITS
+from stacks.constructs.key_proxy import MEMORY_RESERVATION_MIB as PROXY_MEMORY_MIB
 from stacks.constructs.model_cache import ModelCache
 from stacks.constructs.network import Network, log_retention
 from stacks.constructs.service_alarms import ServiceAlarms
@@ -168,8 +171,9 @@ class ReasonerStack(Stack):
             "Nim",
             image=ecs.ContainerImage.from_registry(config.image, credentials=self.ngc_secret),
             gpu_count=fit.tensor_parallel,
-            cpu=instance.vcpus * 1024 // tasks_per_instance,
-            memory_reservation_mib=instance.ecs_memory_mib // tasks_per_instance,
+            # The key proxy next to it takes a small share of the task's part of the host.
+            cpu=instance.vcpus * 1024 // tasks_per_instance - PROXY_CPU_UNITS,
+            memory_reservation_mib=instance.ecs_memory_mib // tasks_per_instance - PROXY_MEMORY_MIB,
             user=f"{config.container_uid}:{config.container_uid}",
             environment=nim_environment(config),
             secrets={"NGC_API_KEY": ecs.Secret.from_secrets_manager(self.ngc_secret, "password")},
@@ -202,11 +206,21 @@ class ReasonerStack(Stack):
             "comes from Secrets Manager through the container's secrets.",
         )
 
+        # The API keys and the nginx that checks them: the load balancer reaches only this container.
+        self.key_proxy = KeyProxy(
+            self,
+            "KeyProxy",
+            task_definition=self.task_definition,
+            log_group=self.log_group,
+            upstream_port=NIM_PORT,
+            idle_timeout_seconds=config.idle_timeout_seconds,
+        )
+
         self.task_security_group = ec2.SecurityGroup(
             self,
             "TaskSecurityGroup",
             vpc=vpc,
-            description="Reasoner NIM tasks: port 8000 from the load balancer only",
+            description="Reasoner NIM tasks: the key proxy port from the load balancer only",
             # The NIM downloads weights from NGC through the NAT gateway.
             allow_all_outbound=True,
         )
@@ -223,7 +237,7 @@ class ReasonerStack(Stack):
             certificate_arn=config.certificate_arn,
             idle_timeout_seconds=config.idle_timeout_seconds,
             deregistration_delay_seconds=config.deregistration_delay_seconds,
-            target_port=NIM_PORT,
+            target_port=self.key_proxy.port,
         )
 
         self.service = ecs.Ec2Service(
@@ -252,7 +266,10 @@ class ReasonerStack(Stack):
         Aspects.of(self.service).add(
             _DependOnCapacityProviderAssociation(self.cluster), priority=AspectPriority.MUTATING + 1
         )
-        self.service.attach_to_application_target_group(self.endpoint.target_group)
+        # Register the key proxy, not the NIM: the ALB (and its security group rule) reaches only it.
+        self.service.load_balancer_target(
+            container_name=PROXY_CONTAINER, container_port=self.key_proxy.port
+        ).attach_to_application_target_group(self.endpoint.target_group)
 
         scaling = self.service.auto_scale_task_count(
             min_capacity=config.min_tasks, max_capacity=config.max_tasks
@@ -317,7 +334,7 @@ class ReasonerStack(Stack):
     def _outputs(self, config: ReasonerConfig) -> None:
         url = self.endpoint.endpoint_url
         region = Stack.of(self).region
-        api_key_arn = self.endpoint.api_key_secret.secret_arn
+        api_key_arn = self.key_proxy.api_keys.secret_arn
         CfnOutput(self, "EndpointUrl", value=url, description="OpenAI-compatible base URL (add /v1)")
         CfnOutput(
             self,
@@ -325,7 +342,15 @@ class ReasonerStack(Stack):
             value=self.endpoint.load_balancer.load_balancer_dns_name,
             description="Point your certificate's DNS name (CNAME) here when certificateArn is set",
         )
-        CfnOutput(self, "ApiKeySecretArn", value=api_key_arn, description="Secret holding the Bearer API key")
+        CfnOutput(
+            self,
+            "ApiKeySecretArn",
+            value=api_key_arn,
+            description='Named Bearer API keys {"<name>": "<value>"}: cosmosctl endpoint keys list|add|revoke|rotate',
+        )
+        # `cosmosctl endpoint keys` rolls the service so new tasks read a changed key secret.
+        CfnOutput(self, "ClusterName", value=self.cluster.cluster_name, description="ECS cluster")
+        CfnOutput(self, "ServiceName", value=self.service.service_name, description="ECS service")
         CfnOutput(
             self, "NgcSecretArn", value=self.ngc_secret.secret_arn, description="NGC credentials secret"
         )
@@ -335,7 +360,7 @@ class ReasonerStack(Stack):
         )
         fetch_key = (
             f"KEY=$(aws secretsmanager get-secret-value --region {region} --secret-id {api_key_arn} "
-            "--query SecretString --output text)"
+            "--query SecretString --output text | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"default\"])')"
         )
         chat = (
             '{"model":"' + config.model_id + '","messages":[{"role":"user","content":'
