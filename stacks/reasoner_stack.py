@@ -28,9 +28,9 @@ from constructs import Construct, IConstruct
 from stacks.config import ReasonerConfig
 from stacks.constructs.authenticated_alb import AuthenticatedAlb
 from stacks.constructs.gpu_capacity import GpuCapacity
-from stacks.constructs.key_proxy import PROXY_CONTAINER, KeyProxy
 from stacks.constructs.key_proxy import CPU_UNITS as PROXY_CPU_UNITS
 from stacks.constructs.key_proxy import MEMORY_RESERVATION_MIB as PROXY_MEMORY_MIB
+from stacks.constructs.key_proxy import PROXY_CONTAINER, KeyProxy
 from stacks.constructs.model_cache import ModelCache
 from stacks.constructs.network import Network, log_retention
 from stacks.constructs.service_alarms import ServiceAlarms

@@ -76,7 +76,7 @@ def _stub_handler(state: StubNim) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             state.seen.append(("GET", self.path, self.headers.get("Authorization")))
             if self.path in ("/v1/health/ready", "/v1/health/live"):
                 self._json(200, {"status": "ready"})
@@ -85,7 +85,7 @@ def _stub_handler(state: StubNim) -> type[BaseHTTPRequestHandler]:
             else:
                 self._json(404, {"detail": "stub: not found"})
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = json.loads(self.rfile.read(length) or b"{}")
             state.seen.append(("POST", self.path, self.headers.get("Authorization")))
@@ -124,7 +124,7 @@ def free_port() -> int:
 def render_template(env: dict[str, str], out: Path) -> None:
     """What the image's 20-envsubst-on-templates.sh does: envsubst of the names matching the filter."""
     names = [n for n in env if re.search(ENVSUBST_FILTER, n)]
-    shell_format = " ".join("${%s}" % n for n in names)
+    shell_format = " ".join("${" + n + "}" for n in names)
     text = subprocess.run(
         [ENVSUBST or "envsubst", shell_format],
         input=TEMPLATE_PATH.read_text(),
@@ -197,7 +197,8 @@ def proxy() -> Iterator[Proxy]:
     # The image's nginx.conf in miniature: the rendered file is included inside http {}.
     conf = prefix / "nginx.conf"
     temp_paths = "".join(
-        f"    {kind}_temp_path {prefix / kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        f"    {kind}_temp_path {prefix / kind};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
     conf.write_text(
         f"worker_processes 1;\npid {prefix / 'nginx.pid'};\nerror_log {prefix / 'error.log'} notice;\n"
@@ -327,7 +328,11 @@ def test_access_log_names_the_key_and_never_holds_its_value(proxy: Proxy) -> Non
 
 def test_start_script_refuses_a_malformed_secret_without_printing_it(tmp_path: Path) -> None:
     keys_file = tmp_path / "keys.map"
-    for bad in ({"a": "short"}, {"a": 'value-with-quote"; evil 0123456789'}, {"bad name": "0123456789abcdefgh"}):
+    for bad in (
+        {"a": "short"},
+        {"a": 'value-with-quote"; evil 0123456789'},
+        {"bad name": "0123456789abcdefgh"},
+    ):
         result = write_keys(bad, keys_file)
         assert result.returncode == 1
         assert "refusing to start" in result.stderr
