@@ -44,6 +44,17 @@ def test_closed_endpoint_and_plain_http_are_warned_about(synth: Any) -> None:
     assert {"Annotation::cosmos3:closed-endpoint", "Annotation::cosmos3:plain-http"} <= rules
 
 
+def test_a_deregistration_delay_shorter_than_the_idle_timeout_is_warned_about(synth: Any) -> None:
+    def rules(assembly: Any) -> set[str]:
+        report = Path(assembly.directory, "validation-report.json")
+        data = json.loads(report.read_text()) if report.exists() else {"pluginReports": []}
+        return {v["ruleName"] for r in data["pluginReports"] for v in r.get("violations", [])}
+
+    # P5_SUPER: 45 s of draining for requests that may run 1200 s.
+    assert "Annotation::cosmos3:short-deregistration-delay" in rules(synth(**P5_SUPER))
+    assert "Annotation::cosmos3:short-deregistration-delay" not in rules(synth())
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_cfn_lint_clean(family: str, synth: Any) -> None:
     assert cfn_lint_findings(template_of(synth(**FAMILIES[family]), "ReasonerStack")) == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from aws_cdk import Aws, CfnCondition, CfnMapping, Duration, Fn, RemovalPolicy
+from aws_cdk import Annotations, Aws, CfnCondition, CfnMapping, Duration, Fn, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
@@ -86,6 +86,13 @@ class AuthenticatedAlb(Construct):
         )
         _log_access_logs(self, self.load_balancer, self.access_logs, ACCESS_LOG_PREFIX)
 
+        if deregistration_delay_seconds < idle_timeout_seconds:
+            Annotations.of(self).add_warning_v2(
+                "cosmos3:short-deregistration-delay",
+                f"deregistrationDelaySeconds ({deregistration_delay_seconds}) is below idleTimeoutSeconds "
+                f"({idle_timeout_seconds}): requests still running {deregistration_delay_seconds} s after a "
+                "task starts stopping (deploy, key change, scale-in) are cut. Raise it to keep them.",
+            )
         self.target_group = elbv2.ApplicationTargetGroup(
             self,
             "TargetGroup",
@@ -95,6 +102,8 @@ class AuthenticatedAlb(Construct):
             target_type=elbv2.TargetType.IP,
             # Requests take milliseconds to minutes: send new ones to the least busy replica.
             load_balancing_algorithm_type=elbv2.TargetGroupLoadBalancingAlgorithmType.LEAST_OUTSTANDING_REQUESTS,
+            # A stopping task keeps serving its in-flight requests this long; the ALB ends the wait
+            # early once none are left ("Deregistration delay", ELB target group docs).
             deregistration_delay=Duration.seconds(deregistration_delay_seconds),
             health_check=elbv2.HealthCheck(
                 # Ready only once weights are downloaded and compiled.
