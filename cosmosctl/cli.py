@@ -8,7 +8,7 @@ from cosmosctl import __version__
 from cosmosctl.ask import ask_command
 from cosmosctl.bench import bench_command
 from cosmosctl.cost import cost_command
-from cosmosctl.endpoint import endpoint_command
+from cosmosctl.endpoint import app as endpoint_app
 from cosmosctl.generate import app as generate_app
 
 app = typer.Typer(
@@ -19,7 +19,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-app.command("endpoint")(endpoint_command)
+app.add_typer(endpoint_app, name="endpoint")
 app.command("ask")(ask_command)
 app.add_typer(generate_app, name="generate")
 app.command("bench")(bench_command)
