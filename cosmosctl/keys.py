@@ -164,12 +164,12 @@ class Service:
         deployment_id: str,
         *,
         on_update: Callable[[str], None],
-        poll_seconds: float = POLL_SECONDS,
-        timeout_seconds: float = WAIT_MINUTES * 60,
-        sleep: Callable[[float], None] = time.sleep,
+        poll_seconds: float | None = None,
+        timeout_seconds: float | None = None,
     ) -> None:
         """Until `deployment_id` is the only deployment left and ECS calls it COMPLETED."""
-        deadline = time.monotonic() + timeout_seconds
+        poll = POLL_SECONDS if poll_seconds is None else poll_seconds
+        deadline = time.monotonic() + (WAIT_MINUTES * 60 if timeout_seconds is None else timeout_seconds)
         while True:
             service = self.describe()
             deployments = service.get("deployments", [])
@@ -198,7 +198,7 @@ class Service:
                     "The rollout is still running.",
                     "It goes on without this command; check with `cosmosctl endpoint keys list`.",
                 )
-            sleep(poll_seconds)
+            time.sleep(poll)
 
 
 def deregistration_delay(session_: Any, service: dict[str, Any]) -> int | None:

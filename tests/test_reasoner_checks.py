@@ -119,11 +119,13 @@ def test_bad_context_gives_one_line_and_no_traceback(tmp_path: Path) -> None:
 def test_no_secret_material_in_the_default_template(synth: Any) -> None:
     template = template_of(synth(), "ReasonerStack")
     text = json.dumps(template)
-    # The only ways secret values appear: a NoEcho parameter reference and dynamic references.
+    # The only way a secret value enters: a NoEcho parameter reference. No dynamic reference either:
+    # CloudFormation resolves none (ECS reads the secrets at task start).
     assert "NoEcho" in json.dumps(template["Parameters"]["NgcApiKey"])
     for res in template["Resources"].values():
         if res["Type"] == "AWS::SecretsManager::Secret":
             assert "SecretString" not in res["Properties"] or "Ref" in json.dumps(
                 res["Properties"]["SecretString"]
             )
-    assert "{{resolve:secretsmanager:" in text
+    assert "{{resolve:secretsmanager:" not in text
+    assert "resolve:secretsmanager" not in text
