@@ -10,6 +10,7 @@ under a temporary prefix. Where nginx or envsubst is missing the tests are skipp
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -48,7 +49,7 @@ CI_KEY = "ci_key-0123456789ABCDEFGHIJ"
 NEW_KEY = "n" * 24 + "rotated9876543210"
 MAX_BODY_MIB = 1
 # The stub streams its first event, then waits this long before the rest.
-STREAM_PAUSE_S = 1.5
+STREAM_PAUSE_S = 1.0
 
 
 # ---------------------------------------------------------------------------------------------- stub NIM
@@ -172,11 +173,9 @@ class Proxy:
         )
 
 
-@pytest.fixture(scope="module")
-def proxy() -> Iterator[Proxy]:
-    state = StubNim()
-    upstream = ThreadingHTTPServer(("127.0.0.1", 0), _stub_handler(state))
-    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+@contextlib.contextmanager
+def running_proxy(upstream_port: int, stub: StubNim) -> Iterator[Proxy]:
+    """nginx with the rendered template and the keys map, on a free port under a temporary prefix."""
     # Not pytest's tmp_path: nginx's workers drop to an unprivileged user when started as root
     # and must be able to reach their temp directories.
     prefix = Path(tempfile.mkdtemp(prefix="key-proxy-"))
@@ -184,7 +183,7 @@ def proxy() -> Iterator[Proxy]:
     port = free_port()
     settings = ProxySettings(
         port=port,
-        upstream_port=upstream.server_address[1],
+        upstream_port=upstream_port,
         idle_timeout_seconds=30,
         max_body_mib=MAX_BODY_MIB,
         keys_file=str(prefix / "keys.map"),
@@ -210,22 +209,35 @@ def proxy() -> Iterator[Proxy]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 5
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if nginx.poll() is not None or time.monotonic() > deadline:
-                output = nginx.stdout.read().decode() if nginx.stdout else ""
-                error_log = (prefix / "error.log").read_text() if (prefix / "error.log").exists() else ""
-                pytest.fail(f"nginx did not start: {output}{error_log}")
-            time.sleep(0.05)
-    yield Proxy(port, prefix, prefix / "keys.map", prefix / "access.log", state, conf)
-    nginx.terminate()
-    nginx.wait(timeout=5)
-    upstream.shutdown()
-    shutil.rmtree(prefix, ignore_errors=True)
+    try:
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if nginx.poll() is not None or time.monotonic() > deadline:
+                    output = nginx.stdout.read().decode() if nginx.stdout else ""
+                    error_log = (prefix / "error.log").read_text() if (prefix / "error.log").exists() else ""
+                    pytest.fail(f"nginx did not start: {output}{error_log}")
+                time.sleep(0.05)
+        yield Proxy(port, prefix, prefix / "keys.map", prefix / "access.log", stub, conf)
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=5)
+        shutil.rmtree(prefix, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def proxy() -> Iterator[Proxy]:
+    state = StubNim()
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), _stub_handler(state))
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    try:
+        with running_proxy(upstream.server_address[1], state) as running:
+            yield running
+    finally:
+        upstream.shutdown()
 
 
 def error_of(body: bytes) -> dict[str, Any]:
@@ -324,6 +336,16 @@ def test_access_log_names_the_key_and_never_holds_its_value(proxy: Proxy) -> Non
     text = proxy.access_log.read_text() + (proxy.prefix / "error.log").read_text()
     for secret in (KEY, CI_KEY, "wrong-key-0123456789abcdef"):
         assert secret not in text
+
+
+def test_a_model_server_that_does_not_answer_is_a_json_503() -> None:
+    # Nothing listens on this port: what clients see while the NIM starts or after it crashed.
+    with running_proxy(free_port(), StubNim()) as down:
+        status, headers, body = down.request("GET", "/v1/models", KEY)
+        assert status == 503 and headers["content-type"] == "application/json"
+        assert error_of(body)["code"] == "model_not_ready"
+        # The health check sees it too, so the target group keeps the task out of rotation.
+        assert down.request("GET", "/v1/health/ready")[0] == 503
 
 
 def test_start_script_refuses_a_malformed_secret_without_printing_it(tmp_path: Path) -> None:
