@@ -26,7 +26,10 @@ START_SCRIPT_PATH = PROXY_DIR / "start.sh"
 
 # nginx's stable line, official image (github.com/nginx/docker-nginx stable/debian/Dockerfile:
 # NGINX_VERSION 1.30.0), mirrored by NGINX on ECR Public (gallery.ecr.aws/nginx/nginx). ECR Public
-# needs no registry credentials and is reachable through the NAT gateway.
+# needs no registry credentials and is reachable through the NAT gateway. Public repositories pull
+# this repository by version tag (e.g. :1.28.0); ECR Public itself was not reachable where this was
+# written, so the 1.30.0 tag is confirmed by the first deploy (a missing tag stops the task with
+# CannotPullContainerError; the deployment circuit breaker then rolls back).
 IMAGE = "public.ecr.aws/nginx/nginx:1.30.0"
 PROXY_PORT = 8080
 PROXY_CONTAINER = "KeyProxy"
