@@ -143,6 +143,26 @@ def write_keys(keys: dict[str, str], keys_file: Path) -> subprocess.CompletedPro
     return subprocess.run(["sh", str(START_SCRIPT_PATH)], env=env, capture_output=True, text=True)
 
 
+# nginx runs unprivileged: as ourselves, or as nobody when the tests run as root (CI containers).
+NOBODY = 65534
+
+
+def as_nginx_user() -> dict[str, Any]:
+    return {"user": NOBODY, "group": NOBODY} if os.geteuid() == 0 else {}
+
+
+def give_to_nginx_user(prefix: Path) -> None:
+    if os.geteuid() != 0:
+        return
+    for path in [prefix, *prefix.rglob("*")]:
+        os.chown(path, NOBODY, NOBODY)
+
+
+def nginx_args(prefix: Path, conf: Path) -> list[str]:
+    # -e: the error log from the first moment, before the configuration names one.
+    return ["-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")]
+
+
 @dataclass
 class Proxy:
     port: int
@@ -166,10 +186,12 @@ class Proxy:
         return response.status, {k.lower(): v for k, v in response.getheaders()}, data
 
     def reload(self) -> None:
+        give_to_nginx_user(self.prefix)
         subprocess.run(
-            [NGINX or "nginx", "-p", str(self.prefix), "-c", str(self.conf), "-s", "reload"],
+            [NGINX or "nginx", *nginx_args(self.prefix, self.conf), "-s", "reload"],
             check=True,
             capture_output=True,
+            **as_nginx_user(),
         )
 
 
@@ -204,10 +226,12 @@ def running_proxy(upstream_port: int, stub: StubNim) -> Iterator[Proxy]:
         "events { worker_connections 64; }\n"
         f"http {{\n{temp_paths}    include {prefix / 'conf.d'}/*.conf;\n}}\n"
     )
+    give_to_nginx_user(prefix)
     nginx = subprocess.Popen(
-        [NGINX or "nginx", "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"],
+        [NGINX or "nginx", *nginx_args(prefix, conf), "-g", "daemon off;"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        **as_nginx_user(),
     )
     try:
         deadline = time.monotonic() + 5
