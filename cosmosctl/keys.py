@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -247,8 +248,9 @@ def _rollout(ctx: Context, *, wait: bool, what: str) -> bool:
     service = ctx.service.describe()
     desired = int(service.get("desiredCount", 0))
     deployment = ctx.service.force_new_deployment()
+    # Progress and outcome go to stderr: stdout carries only results (a new key's value, --json).
     if desired == 0:
-        out.print(f"No task is running (scaled to zero): {what} when the next task starts.")
+        err.print(f"No task is running (scaled to zero): {what} when the next task starts.")
         return True
     delay = deregistration_delay(ctx.session, service)
     drain = f"up to {delay} s" if delay is not None else "up to the target group's deregistration delay"
@@ -257,12 +259,12 @@ def _rollout(ctx: Context, *, wait: bool, what: str) -> bool:
         f"then the old tasks drain for {drain}). Until then the old keys are in force."
     )
     if not wait:
-        out.print(f"Rollout started (deployment {deployment}); {what} once it completes.")
-        out.print("Follow it with `cosmosctl endpoint keys list`.")
+        err.print(f"Rollout started (deployment {deployment}); {what} once it completes.")
+        err.print("Follow it with `cosmosctl endpoint keys list`.")
         return False
     with err.status("Waiting for the rollout...") as status:
         ctx.service.wait(deployment, on_update=lambda line: status.update(f"Rolling out: {line}"))
-    out.print(f"Rollout complete: {what}.")
+    err.print(f"Rollout complete: {what}.")
     return True
 
 
@@ -376,7 +378,7 @@ def _revoke(*, name: str, stack: str, region: str | None, wait: bool) -> None:
             f"Add another first (`cosmosctl endpoint keys add <name>`), or rotate it (`keys rotate {name}`).",
         )
     ctx.store.save({k: v for k, v in keys.items() if k != name})
-    out.print(f"Removed {name} from the secret. Running tasks still accept it until they are replaced.")
+    err.print(f"Removed {name} from the secret. Running tasks still accept it until they are replaced.")
     _rollout(ctx, wait=wait, what=f"key {name} no longer works")
 
 
@@ -398,6 +400,11 @@ def rotate_command(
     _rotate(name=name, stack=stack, region=region, revoke_old=revoke_old, as_json=as_json)
 
 
+def can_ask() -> bool:
+    """Whether someone can answer a prompt (a seam for tests)."""
+    return sys.stdin.isatty()
+
+
 @handle_errors
 def _rotate(*, name: str, stack: str, region: str | None, revoke_old: bool | None, as_json: bool) -> None:
     previous = name + PREVIOUS_SUFFIX
@@ -416,6 +423,8 @@ def _rotate(*, name: str, stack: str, region: str | None, revoke_old: bool | Non
     ctx.store.save({**keys, previous: keys[name], name: value})
     _show_value(name, value, as_json)
     _rollout(ctx, wait=True, what=f"the new value of {name} works; the old one still does, as {previous}")
+    if revoke_old is None and not can_ask():
+        revoke_old = False  # nobody to ask: keep the old value (the safe choice) and say how to revoke it
     if revoke_old is None:
         revoke_old = typer.confirm(
             f"Revoke the old value ({previous}) now? Clients still sending it get 401 once the next "
@@ -424,7 +433,7 @@ def _rotate(*, name: str, stack: str, region: str | None, revoke_old: bool | Non
             err=True,
         )
     if not revoke_old:
-        out.print(f"When every client uses the new value: cosmosctl endpoint keys revoke {previous}")
+        err.print(f"When every client uses the new value: cosmosctl endpoint keys revoke {previous}")
         return
     keys = ctx.store.load()
     ctx.store.save({k: v for k, v in keys.items() if k != previous})

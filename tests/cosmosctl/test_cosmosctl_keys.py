@@ -164,7 +164,7 @@ def test_add_prints_the_value_once_stores_it_and_rolls_out(
     assert f"Key ci: {value}" in result.stdout
     assert "only time the value is shown" in result.stderr
     assert ecs.forced == 1
-    assert "Rollout complete: key ci works" in result.stdout
+    assert "Rollout complete: key ci works" in result.stderr
     # The user is told what the wait is made of, with the target group's real drain time.
     assert "up to 900 s" in result.stderr
     assert value not in run(runner, "list").output
@@ -173,10 +173,9 @@ def test_add_prints_the_value_once_stores_it_and_rolls_out(
 def test_add_json_and_no_wait(runner: CliRunner, reasoner_stack: Aws, ecs: FakeEcs) -> None:
     result = run(runner, "add", "bot", "--json", "--no-wait")
     assert result.exit_code == 0, result.output
-    first_line_json = result.stdout[: result.stdout.index("}") + 1]
-    data = json.loads(first_line_json)
+    data = json.loads(result.stdout)  # stdout is the JSON alone; progress went to stderr
     assert data["name"] == "bot" and stored(reasoner_stack)["bot"] == data["value"]
-    assert "Rollout started" in result.stdout
+    assert "Rollout started" in result.stderr
     assert ecs.polls_since_force == 0  # did not wait
 
 
@@ -200,9 +199,9 @@ def test_revoke_removes_the_key_and_says_when_it_stops_working(
     result = run(runner, "revoke", "laptop")
     assert result.exit_code == 0, result.output
     assert stored(reasoner_stack) == {"default": STORED_KEY}
-    assert "still accept it until they are replaced" in result.stdout
+    assert "still accept it until they are replaced" in result.stderr
     assert "up to 900 s" in result.stderr and "Until then the old keys are in force" in result.stderr
-    assert "Rollout complete: key laptop no longer works" in result.stdout
+    assert "Rollout complete: key laptop no longer works" in result.stderr
     assert ecs.forced == 1
 
 
@@ -229,7 +228,7 @@ def test_scaled_to_zero_needs_no_wait(runner: CliRunner, reasoner_stack: Aws, ec
     ecs.desired = 0
     result = run(runner, "revoke", "laptop")
     assert result.exit_code == 0, result.output
-    assert "scaled to zero" in result.stdout
+    assert "scaled to zero" in result.stderr
 
 
 # ---------------------------------------------------------------------------------------------- rotate
@@ -243,11 +242,21 @@ def test_rotate_keeps_the_old_value_until_asked(runner: CliRunner, reasoner_stac
     new = keys_now["default"]
     assert new != STORED_KEY and f"Key default: {new}" in result.stdout
     assert ecs.forced == 1
-    assert "the new value of default works; the old one still does" in result.stdout
-    assert "cosmosctl endpoint keys revoke default.previous" in result.stdout
+    assert "the new value of default works; the old one still does" in result.stderr
+    assert "cosmosctl endpoint keys revoke default.previous" in result.stderr
     # A second rotation before the first one's old value is gone would lose track of it.
     again = run(runner, "rotate", "default", "--keep-old")
     assert again.exit_code == 1 and "Revoke it first" in again.stderr
+
+
+def test_rotate_asks_before_revoking_the_old_value(
+    runner: CliRunner, reasoner_stack: Aws, ecs: FakeEcs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(keys, "can_ask", lambda: True)
+    result = run(runner, "rotate", "laptop", input="y\n")
+    assert result.exit_code == 0, result.output
+    assert "Revoke the old value (laptop.previous) now?" in result.output
+    assert set(stored(reasoner_stack)) == {"laptop", "default"} and ecs.forced == 2
 
 
 def test_rotate_revoke_old_rolls_out_twice(runner: CliRunner, reasoner_stack: Aws, ecs: FakeEcs) -> None:
@@ -257,7 +266,7 @@ def test_rotate_revoke_old_rolls_out_twice(runner: CliRunner, reasoner_stack: Aw
     assert set(keys_now) == {"laptop", "default"}
     assert keys_now["laptop"] != LAPTOP_KEY
     assert ecs.forced == 2  # new value live first, then the old one removed
-    assert "the old value of laptop no longer works" in result.stdout
+    assert "the old value of laptop no longer works" in result.stderr
 
 
 # ---------------------------------------------------------------------------------------------- secret format
