@@ -293,6 +293,17 @@ def test_missing_or_wrong_key_gets_openai_style_401(proxy: Proxy, key: str | Non
     assert len(proxy.stub.seen) == before  # never reached the NIM
 
 
+def test_the_openai_sdk_reads_the_401_as_an_invalid_api_key(proxy: Proxy) -> None:
+    openai = pytest.importorskip("openai")
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{proxy.port}/v1", api_key="wrong-key-0123456789abcdef")
+    with pytest.raises(openai.AuthenticationError) as info:
+        client.with_options(max_retries=0).models.list()
+    assert info.value.code == "invalid_api_key" and info.value.type == "invalid_request_error"
+    assert "Missing or invalid API key" in info.value.message
+    models = openai.OpenAI(base_url=f"http://127.0.0.1:{proxy.port}/v1", api_key=KEY).models.list()
+    assert [m.id for m in models.data] == ["nvidia/cosmos3-nano-reasoner"]
+
+
 @pytest.mark.parametrize("key", [KEY, CI_KEY])
 def test_any_named_key_is_forwarded_without_the_authorization_header(proxy: Proxy, key: str) -> None:
     status, _, body = proxy.request("GET", "/v1/models", key)
