@@ -1,4 +1,4 @@
-"""ReasonerStack: the Cosmos 3 reasoner NIM on ECS GPU instances behind an authenticated ALB."""
+"""ReasonerStack: the Cosmos 3 reasoner NIM on ECS GPU instances behind an ALB and a key-checking proxy."""
 
 from __future__ import annotations
 
@@ -104,8 +104,9 @@ class ReasonerStack(Stack):
     """An OpenAI-compatible Cosmos 3 reasoner endpoint in the deployer's own account.
 
     ECS runs one NIM task per `fit.tensor_parallel` GPUs on private GPU hosts that a capacity
-    provider adds and removes; weights are cached on EFS; the ALB forwards only requests that
-    carry the generated API key. Outputs give the URL, the secrets and a curl to try.
+    provider adds and removes; weights are cached on EFS; the ALB forwards to an nginx sidecar in
+    each task that lets through only requests with one of the named API keys (KeyProxy). Outputs
+    give the URL, the secrets and a curl to try.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: ReasonerConfig, **kwargs: Any) -> None:
