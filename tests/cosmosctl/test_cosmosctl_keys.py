@@ -92,18 +92,25 @@ class FakeEcs:
 
 @pytest.fixture
 def ecs(reasoner_stack: Aws, monkeypatch: pytest.MonkeyPatch) -> FakeEcs:
+    fake = FakeEcs()
+    monkeypatch.setattr(keys, "ecs_client", lambda session: fake)
+    monkeypatch.setattr(keys, "POLL_SECONDS", 0.0)
+    return fake
+
+
+@pytest.fixture
+def target_group(reasoner_stack: Aws, ecs: FakeEcs) -> str:
+    """The service's target group in moto, draining for 900 s (only where a test reads the estimate)."""
     ec2 = reasoner_stack.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     elbv2 = reasoner_stack.client("elbv2")
     tg = elbv2.create_target_group(Name="reasoner", Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="ip")
-    arn = tg["TargetGroups"][0]["TargetGroupArn"]
+    arn: str = tg["TargetGroups"][0]["TargetGroupArn"]
     elbv2.modify_target_group_attributes(
         TargetGroupArn=arn, Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "900"}]
     )
-    fake = FakeEcs(target_group=arn)
-    monkeypatch.setattr(keys, "ecs_client", lambda session: fake)
-    monkeypatch.setattr(keys, "POLL_SECONDS", 0.0)
-    return fake
+    ecs.target_group = arn
+    return arn
 
 
 def stored(aws: Aws) -> dict[str, str]:
@@ -151,7 +158,7 @@ def test_list_after_a_rollout_is_up_to_date(runner: CliRunner, reasoner_stack: A
 
 
 def test_add_prints_the_value_once_stores_it_and_rolls_out(
-    runner: CliRunner, reasoner_stack: Aws, ecs: FakeEcs
+    runner: CliRunner, reasoner_stack: Aws, ecs: FakeEcs, target_group: str
 ) -> None:
     result = run(runner, "add", "ci")
     assert result.exit_code == 0, result.output
@@ -194,7 +201,7 @@ def test_add_refuses_a_taken_or_invalid_name_without_changing_anything(
 
 
 def test_revoke_removes_the_key_and_says_when_it_stops_working(
-    runner: CliRunner, reasoner_stack: Aws, ecs: FakeEcs
+    runner: CliRunner, reasoner_stack: Aws, ecs: FakeEcs, target_group: str
 ) -> None:
     result = run(runner, "revoke", "laptop")
     assert result.exit_code == 0, result.output
@@ -214,6 +221,14 @@ def test_revoke_refuses_the_last_key_and_unknown_names(
     result = run(runner, "revoke", "nobody")
     assert result.exit_code == 1 and "No key named nobody" in result.stderr
     assert stored(reasoner_stack) == {"default": STORED_KEY} and ecs.forced == 1
+
+
+def test_without_a_target_group_the_estimate_names_the_setting(
+    runner: CliRunner, reasoner_stack: Aws, ecs: FakeEcs
+) -> None:
+    result = run(runner, "revoke", "laptop")
+    assert result.exit_code == 0, result.output
+    assert "up to the target group's deregistration delay" in result.stderr
 
 
 def test_failed_rollout_is_one_clear_error(runner: CliRunner, reasoner_stack: Aws, ecs: FakeEcs) -> None:
