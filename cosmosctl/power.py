@@ -9,7 +9,6 @@ endpoint (idleMinutes) from falling asleep again and what wakes it if the reques
 
 from __future__ import annotations
 
-import inspect
 import time
 import urllib.error
 import urllib.request
@@ -25,7 +24,8 @@ from cosmosctl import idle_cost
 from cosmosctl.aws import REASONER_STACK, aws_errors, require_output, session, stack_outputs
 from cosmosctl.client import normalize_base_url
 from cosmosctl.console import err, handle_errors, out, print_json
-from cosmosctl.endpoint import endpoint_command, resolve_endpoint
+from cosmosctl.endpoint import app as endpoint_app
+from cosmosctl.endpoint import resolve_endpoint
 from cosmosctl.errors import CosmosError
 
 POLL_S = 10.0
@@ -456,31 +456,8 @@ def _prefetch(
 # ---------------------------------------------------------------------------- the `endpoint` group
 
 
-def _root_with(command: Callable[..., None]) -> Callable[..., None]:
-    """A group callback with `command`'s options that runs it only when no subcommand is named.
-
-    `cosmosctl endpoint [--env|--json|...]` keeps working as before, next to the subcommands.
-    """
-    signature = inspect.signature(command, eval_str=True)
-
-    def root(ctx: typer.Context, **kwargs: Any) -> None:
-        if ctx.invoked_subcommand is None:
-            command(**kwargs)
-
-    params = [inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)]
-    params += [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in signature.parameters.values()]
-    root.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
-    root.__annotations__ = {p.name: p.annotation for p in params}
-    root.__doc__ = command.__doc__
-    return root
-
-
-endpoint_app = typer.Typer(
-    help="The reasoner endpoint: its URL and key; up, down, status and prefetch.",
-    invoke_without_command=True,
-    no_args_is_help=False,
-)
-endpoint_app.callback(invoke_without_command=True)(_root_with(endpoint_command))
+# `cosmosctl endpoint` (cosmosctl/endpoint.py) prints the URL and key and holds `keys`; the
+# power commands join the same group.
 endpoint_app.command("up")(up_command)
 endpoint_app.command("down")(down_command)
 endpoint_app.command("status")(status_command)

@@ -353,7 +353,9 @@ class ReasonerConfig:
         key="idleTimeoutSeconds",
     )
     deregistration_delay_seconds: int = setting(
-        30, "Seconds the ALB drains a stopping task.", key="deregistrationDelaySeconds"
+        900,
+        "Seconds the ALB lets a stopping task finish its requests (deploy, key change, scale-in); below idleTimeoutSeconds, longer requests are cut. A task with none in flight stops at once.",
+        key="deregistrationDelaySeconds",
     )
     root_volume_gib: int = setting(
         200, "Encrypted gp3 root volume per GPU instance (the NIM image is tens of GB).", key="rootVolumeGiB"

@@ -102,12 +102,6 @@ class GpuInstance:
     max_network_interfaces: int = 0
 
     @property
-    def ecs_memory_mib(self) -> int:
-        """Memory a Batch job may reserve: the ECS agent and OS keep roughly 6 % (at least 1 GiB)."""
-        reserve = max(1024, int(self.memory_gib * 1024 * 0.06))
-        return self.memory_gib * 1024 - reserve
-
-    @property
     def os_memory_gib(self) -> float:
         """Estimated MemTotal the kernel reports: nominal RAM less the kernel's own share."""
         return self.memory_gib * OS_MEMORY_FACTOR
@@ -615,14 +609,14 @@ def estimated_generator_seconds(
 # reserving 5 % for the ECS agent and other critical system processes (Batch User Guide, "Reserve
 # system memory": docs.aws.amazon.com/batch/latest/userguide/ecs-reserved-memory.html); the Batch
 # launch template's user data sets ECS_RESERVED_MEMORY to 5 % of the host's MemTotal. The OS total
-# is modelled by `ecs_memory_mib` (94 % of nominal; AWS's m4.large example registers 97.5 %), so the
-# jobs sized below always fit what a host really registers.
+# is `GpuInstance.os_memory_gib` (the same estimate the reasoner uses; AWS's m4.large example
+# registers 97.5 % of nominal), so the jobs sized below always fit what a host really registers.
 ECS_RESERVED_MEMORY_PERCENT = 5
 
 
 def ecs_registered_memory_mib(inst: GpuInstance) -> int:
     """Memory ECS registers for `inst` (and Batch can place jobs into) with our reservation."""
-    return inst.ecs_memory_mib * (100 - ECS_RESERVED_MEMORY_PERCENT) // 100
+    return int(inst.os_memory_gib * 1024) * (100 - ECS_RESERVED_MEMORY_PERCENT) // 100
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""ReasonerStack: the Cosmos 3 reasoner NIM on ECS GPU instances behind an authenticated ALB."""
+"""ReasonerStack: the Cosmos 3 reasoner NIM on ECS GPU instances behind an ALB and a key-checking proxy."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ from constructs import Construct, IConstruct
 from stacks.config import ReasonerConfig
 from stacks.constructs.authenticated_alb import AuthenticatedAlb
 from stacks.constructs.gpu_capacity import GpuCapacity
+from stacks.constructs.key_proxy import CPU_UNITS as PROXY_CPU_UNITS
+from stacks.constructs.key_proxy import PROXY_CONTAINER, KeyProxy
 from stacks.constructs.model_cache import ModelCache
 from stacks.constructs.model_prefetch import ModelPrefetch
 from stacks.constructs.network import Network, log_retention
@@ -119,8 +121,9 @@ class ReasonerStack(Stack):
     """An OpenAI-compatible Cosmos 3 reasoner endpoint in the deployer's own account.
 
     ECS runs one NIM task per `fit.tensor_parallel` GPUs on private GPU hosts that a capacity
-    provider adds and removes; weights are cached on EFS; the ALB forwards only requests that
-    carry the generated API key. Outputs give the URL, the secrets and a curl to try.
+    provider adds and removes; weights are cached on EFS; the ALB forwards to an nginx sidecar in
+    each task that lets through only requests with one of the named API keys (KeyProxy). Outputs
+    give the URL, the secrets and a curl to try.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: ReasonerConfig, **kwargs: Any) -> None:
@@ -190,10 +193,12 @@ class ReasonerStack(Stack):
             "Nim",
             image=self._image(config),
             gpu_count=fit.tensor_parallel,
-            cpu=instance.vcpus * 1024 // tasks_per_instance,
+            # The key proxy next to it takes a small share of the task's part of the host.
+            cpu=instance.vcpus * 1024 // tasks_per_instance - PROXY_CPU_UNITS,
             # A soft reservation of NVIDIA's host-memory floor for the profile (16 GiB): it decides
             # placement only, the NIM may use all the host's memory. Tests check that every host
-            # the config allows registers enough for all its tasks after ECS_RESERVED_MEMORY.
+            # the config allows registers enough for all its tasks (NIM + key proxy) after
+            # ECS_RESERVED_MEMORY.
             memory_reservation_mib=config.task_memory_mib,
             user=f"{config.container_uid}:{config.container_uid}",
             environment=nim_environment(config),
@@ -219,11 +224,21 @@ class ReasonerStack(Stack):
             "comes from Secrets Manager through the container's secrets.",
         )
 
+        # The API keys and the nginx that checks them: the load balancer reaches only this container.
+        self.key_proxy = KeyProxy(
+            self,
+            "KeyProxy",
+            task_definition=self.task_definition,
+            log_group=self.log_group,
+            upstream_port=NIM_PORT,
+            idle_timeout_seconds=config.idle_timeout_seconds,
+        )
+
         self.task_security_group = ec2.SecurityGroup(
             self,
             "TaskSecurityGroup",
             vpc=vpc,
-            description="Reasoner NIM tasks: port 8000 from the load balancer only",
+            description="Reasoner NIM tasks: the key proxy port from the load balancer only",
             # Out: HTTPS for NGC (weights, through the NAT gateway) and NFS to the model cache only,
             # so a key holder cannot make the NIM fetch image_url/video_url links from other
             # hosts in the VPC on other ports. DNS to the VPC resolver and the ECS task metadata
@@ -248,7 +263,7 @@ class ReasonerStack(Stack):
             certificate_arn=config.certificate_arn,
             idle_timeout_seconds=config.idle_timeout_seconds,
             deregistration_delay_seconds=config.deregistration_delay_seconds,
-            target_port=NIM_PORT,
+            target_port=self.key_proxy.port,
         )
 
         self.service = ecs.Ec2Service(
@@ -280,7 +295,10 @@ class ReasonerStack(Stack):
         Aspects.of(self.service).add(
             _DependOnCapacityProviderAssociation(self.cluster), priority=AspectPriority.MUTATING + 1
         )
-        self.service.attach_to_application_target_group(self.endpoint.target_group)
+        # Register the key proxy, not the NIM: the ALB (and its security group rule) reaches only it.
+        self.service.load_balancer_target(
+            container_name=PROXY_CONTAINER, container_port=self.key_proxy.port
+        ).attach_to_application_target_group(self.endpoint.target_group)
 
         scaling = self.service.auto_scale_task_count(
             min_capacity=config.min_capacity, max_capacity=config.max_tasks
@@ -440,7 +458,7 @@ class ReasonerStack(Stack):
     def _outputs(self, config: ReasonerConfig) -> None:
         url = self.endpoint.endpoint_url
         region = Stack.of(self).region
-        api_key_arn = self.endpoint.api_key_secret.secret_arn
+        api_key_arn = self.key_proxy.api_keys.secret_arn
         CfnOutput(self, "EndpointUrl", value=url, description="OpenAI-compatible base URL (add /v1)")
         CfnOutput(
             self,
@@ -448,7 +466,14 @@ class ReasonerStack(Stack):
             value=self.endpoint.load_balancer.load_balancer_dns_name,
             description="Point your certificate's DNS name (CNAME) here when certificateArn is set",
         )
-        CfnOutput(self, "ApiKeySecretArn", value=api_key_arn, description="Secret holding the Bearer API key")
+        CfnOutput(
+            self,
+            "ApiKeySecretArn",
+            value=api_key_arn,
+            description='Named Bearer API keys {"<name>": "<value>"}: cosmosctl endpoint keys list|add|revoke|rotate',
+        )
+        # ClusterName and ServiceName (_operations_outputs) also serve `cosmosctl endpoint keys`,
+        # which rolls the service so new tasks read a changed key secret.
         CfnOutput(
             self, "NgcSecretArn", value=self.ngc_secret.secret_arn, description="NGC credentials secret"
         )
@@ -458,7 +483,7 @@ class ReasonerStack(Stack):
         )
         fetch_key = (
             f"KEY=$(aws secretsmanager get-secret-value --region {region} --secret-id {api_key_arn} "
-            "--query SecretString --output text)"
+            "--query SecretString --output text | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"default\"])')"
         )
         chat = (
             '{"model":"' + config.model_id + '","messages":[{"role":"user","content":'

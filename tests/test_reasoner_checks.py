@@ -62,6 +62,17 @@ def test_an_endpoint_open_to_the_whole_internet_is_warned_about(synth: Any) -> N
     assert "load balancer OPEN TO THE WHOLE INTERNET (0.0.0.0/0)" in console.export_text()
 
 
+def test_a_deregistration_delay_shorter_than_the_idle_timeout_is_warned_about(synth: Any) -> None:
+    def rules(assembly: Any) -> set[str]:
+        report = Path(assembly.directory, "validation-report.json")
+        data = json.loads(report.read_text()) if report.exists() else {"pluginReports": []}
+        return {v["ruleName"] for r in data["pluginReports"] for v in r.get("violations", [])}
+
+    # P5_SUPER: 45 s of draining for requests that may run 1200 s.
+    assert "Annotation::cosmos3:short-deregistration-delay" in rules(synth(**P5_SUPER))
+    assert "Annotation::cosmos3:short-deregistration-delay" not in rules(synth())
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_cfn_lint_clean(family: str, synth: Any) -> None:
     assert cfn_lint_findings(template_of(synth(**FAMILIES[family]), "ReasonerStack")) == []
@@ -153,11 +164,13 @@ def test_mistakes_stop_the_real_app_with_one_line(
 def test_no_secret_material_in_the_default_template(synth: Any) -> None:
     template = template_of(synth(), "ReasonerStack")
     text = json.dumps(template)
-    # The only ways secret values appear: a NoEcho parameter reference and dynamic references.
+    # The only way a secret value enters: a NoEcho parameter reference. No dynamic reference either:
+    # CloudFormation resolves none (ECS reads the secrets at task start).
     assert "NoEcho" in json.dumps(template["Parameters"]["NgcApiKey"])
     for res in template["Resources"].values():
         if res["Type"] == "AWS::SecretsManager::Secret":
             assert "SecretString" not in res["Properties"] or "Ref" in json.dumps(
                 res["Properties"]["SecretString"]
             )
-    assert "{{resolve:secretsmanager:" in text
+    assert "{{resolve:secretsmanager:" not in text
+    assert "resolve:secretsmanager" not in text

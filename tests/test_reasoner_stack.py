@@ -89,13 +89,26 @@ def serving_task(template: dict[str, Any]) -> dict[str, Any]:
         t["Properties"]
         for t in resources(template, "AWS::ECS::TaskDefinition").values()
         if "Nim" in [c["Name"] for c in t["Properties"]["ContainerDefinitions"]]
+        and "KeyProxy" in [c["Name"] for c in t["Properties"]["ContainerDefinitions"]]
     ]
     return task
 
 
+def containers(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {d["Name"]: d for d in serving_task(template)["ContainerDefinitions"]}
+
+
 def container(template: dict[str, Any]) -> dict[str, Any]:
-    (definition,) = [c for c in serving_task(template)["ContainerDefinitions"] if c["Name"] == "Nim"]
-    return definition
+    """The NIM's container definition."""
+    return containers(template)["Nim"]
+
+
+def proxy(template: dict[str, Any]) -> dict[str, Any]:
+    return containers(template)["KeyProxy"]
+
+
+def proxy_env(template: dict[str, Any]) -> dict[str, Any]:
+    return {e["Name"]: e["Value"] for e in proxy(template)["Environment"]}
 
 
 def env(template: dict[str, Any]) -> dict[str, Any]:
@@ -344,7 +357,9 @@ def test_container_port_user_image_and_memory(default: dict[str, Any]) -> None:
     # NVIDIA's 16 GiB host-memory floor, a soft reservation (no hard limit the NIM would read).
     assert nim["MemoryReservation"] == 16 * 1024
     assert "Memory" not in nim
-    assert nim["Cpu"] == 4 * 1024
+    # g6e.xlarge's 4 vCPUs, less the key proxy's share.
+    assert nim["Cpu"] == 4 * 1024 - 256
+    assert (proxy(default)["MemoryReservation"], proxy(default)["Cpu"]) == (256, 256)
 
 
 def test_multi_gpu_host_shares_memory_between_its_tasks(p5_super_bf16: dict[str, Any]) -> None:
@@ -354,8 +369,8 @@ def test_multi_gpu_host_shares_memory_between_its_tasks(p5_super_bf16: dict[str,
 
     nim = container(p5_super_bf16)
     assert nim["MemoryReservation"] == 16 * 1024
-    assert 4 * nim["MemoryReservation"] <= cat.INSTANCES["p5.48xlarge"].registered_memory_mib
-    assert nim["Cpu"] == 192 * 1024 // 4
+    assert 4 * (nim["MemoryReservation"] + 256) <= cat.INSTANCES["p5.48xlarge"].registered_memory_mib
+    assert nim["Cpu"] == 192 * 1024 // 4 - 256
 
 
 def test_default_environment(default: dict[str, Any]) -> None:
@@ -408,7 +423,8 @@ def test_health_is_the_target_groups_ready_check_not_a_python3_command(family: s
     # container check would fail on every task. The load balancer's readiness check decides.
     template = request.getfixturevalue(family)
     assert "HealthCheck" not in container(template)
-    assert "python3" not in json.dumps(template)
+    # (the CurlExample output uses a local python3 to read the key; the task must not rely on it)
+    assert "python3" not in json.dumps(serving_task(template))
     assert only(template, "AWS::ElasticLoadBalancingV2::TargetGroup")["HealthCheckPath"] == "/v1/health/ready"
 
 
@@ -501,13 +517,18 @@ def test_target_group_health_check_and_deregistration(
     default: dict[str, Any], p5_super: dict[str, Any]
 ) -> None:
     tg = only(default, "AWS::ElasticLoadBalancingV2::TargetGroup")
-    assert tg["Port"] == 8000
+    # The key proxy's port: the ALB never talks to the NIM's 8000 directly.
+    assert tg["Port"] == 8080
     assert tg["TargetType"] == "ip"
     assert tg["HealthCheckPath"] == "/v1/health/ready"
-    assert tg["HealthCheckPort"] == "8000"
+    assert tg["HealthCheckPort"] == "8080"
     assert tg["Matcher"] == {"HttpCode": "200"}
     attrs = {a["Key"]: a["Value"] for a in tg["TargetGroupAttributes"]}
-    assert attrs["deregistration_delay.timeout_seconds"] == "30"
+    # As long as the idle timeout: a deploy, key change or scale-in lets a 900 s request finish.
+    assert attrs["deregistration_delay.timeout_seconds"] == "900"
+    assert int(attrs["deregistration_delay.timeout_seconds"]) >= int(
+        lb_attributes(default)["idle_timeout.timeout_seconds"]
+    )
     attrs = {
         a["Key"]: a["Value"]
         for a in only(p5_super, "AWS::ElasticLoadBalancingV2::TargetGroup")["TargetGroupAttributes"]
@@ -539,55 +560,119 @@ def test_access_log_bucket_is_encrypted_private_and_tls_only(default: dict[str, 
     assert "ElbLogAccounts" in principals
 
 
-def test_http_listener_defaults_to_openai_style_401(default: dict[str, Any]) -> None:
+def test_listener_forwards_everything_to_the_key_proxy_and_holds_no_key(default: dict[str, Any]) -> None:
     assert set(listeners(default)) == {80}
     (action,) = listeners(default)[80]["Properties"]["DefaultActions"]
-    assert action["Type"] == "fixed-response"
-    response = action["FixedResponseConfig"]
-    assert response["StatusCode"] == "401"
-    assert response["ContentType"] == "application/json"
-    error = json.loads(response["MessageBody"])["error"]
-    assert error["type"] == "invalid_request_error"
-    assert error["code"] == "invalid_api_key"
+    assert action["Type"] == "forward"
+    (tg_id,) = resources(default, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    assert action["TargetGroupArn"] == {"Ref": tg_id}
+    # No listener rule at all: nothing a DescribeRules caller could read a key from.
+    assert rules(default) == {}
 
 
-def test_only_bearer_key_and_v1_paths_are_forwarded(default: dict[str, Any]) -> None:
-    by_priority = rules(default)
-    assert set(by_priority) == {10, 20}
-    forward, not_found = by_priority[10], by_priority[20]
-    assert forward["Actions"][0]["Type"] == "forward"
-    fields = {c["Field"]: c for c in forward["Conditions"]}
-    assert fields["path-pattern"]["PathPatternConfig"]["Values"] == ["/v1/*"]
-    header = fields["http-header"]["HttpHeaderConfig"]
-    assert header["HttpHeaderName"] == "Authorization"
-    (value,) = header["Values"]
-    # A dynamic reference to the generated secret, resolved by CloudFormation: no key text.
-    assert value["Fn::Join"][1][0] == "Bearer {{resolve:secretsmanager:"
-    assert value["Fn::Join"][1][2] == ":SecretString:::}}"
-    # An ALB rule allows five condition values in total.
-    for rule in by_priority.values():
-        total = sum(
-            len(c.get("HttpHeaderConfig", c.get("PathPatternConfig", {})).get("Values", []))
-            for c in rule["Conditions"]
-        )
-        assert total <= 5
-    assert [c["Field"] for c in not_found["Conditions"]] == ["http-header"]
-    response = not_found["Actions"][0]["FixedResponseConfig"]
-    assert response["StatusCode"] == "404"
-    assert response["ContentType"] == "application/json"
-    assert json.loads(response["MessageBody"])["error"]["code"] == "not_found"
+@pytest.mark.parametrize("family", ["default", "p5_super"])
+def test_no_secret_reaches_the_load_balancer_or_any_dynamic_reference(family: str, request: Any) -> None:
+    template = request.getfixturevalue(family)
+    load_balancing = {
+        k: v
+        for k, v in template["Resources"].items()
+        if v["Type"].startswith("AWS::ElasticLoadBalancingV2::")
+    }
+    text = json.dumps(load_balancing)
+    assert "resolve:secretsmanager" not in text and "SecretsManager" not in text
+    assert not any("Secret" in json.dumps(ref) for ref in _refs(load_balancing))
+    # CloudFormation never resolves an API key anywhere: ECS does, at task start.
+    assert "{{resolve:secretsmanager" not in json.dumps(template)
 
 
-def test_api_key_is_long_lowercase_alphanumeric_and_fits_a_header_condition(default: dict[str, Any]) -> None:
-    (generated,) = [
-        v["Properties"]["GenerateSecretString"]
-        for v in resources(default, "AWS::SecretsManager::Secret").values()
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _refs(node: Any) -> list[Any]:
+    """Every Ref / Fn::GetAtt target inside `node`."""
+    found: list[Any] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("Ref", "Fn::GetAtt"):
+                found.append(value)
+            found += _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            found += _refs(item)
+    return found
+
+
+def test_named_keys_secret_reaches_only_the_key_proxy(default: dict[str, Any]) -> None:
+    (secret_id,) = [
+        k
+        for k, v in resources(default, "AWS::SecretsManager::Secret").items()
         if "GenerateSecretString" in v["Properties"]
     ]
-    assert generated["ExcludeUppercase"] is True
-    assert generated["ExcludePunctuation"] is True
-    assert generated["IncludeSpace"] is False
-    assert generated["PasswordLength"] >= 32 and len("Bearer ") + generated["PasswordLength"] <= 128
+    generated = default["Resources"][secret_id]["Properties"]["GenerateSecretString"]
+    # {"default": "<64 letters and digits>"}: the named-keys JSON that cosmosctl extends.
+    assert json.loads(generated["SecretStringTemplate"]) == {}
+    assert generated["GenerateStringKey"] == "default"
+    assert generated["PasswordLength"] >= 32
+    assert generated["ExcludePunctuation"] is True and generated["IncludeSpace"] is False
+    holders = {
+        name: [s["Name"] for s in c.get("Secrets", []) if s["ValueFrom"] == {"Ref": secret_id}]
+        for name, c in containers(default).items()
+    }
+    assert holders == {"Nim": [], "KeyProxy": ["API_KEYS"]}
+    # Only the execution role (which ECS uses to fetch secrets at start) may read it; the task's
+    # own role, which the NIM's code runs as, may not.
+    execution_role = serving_task(default)["ExecutionRoleArn"]["Fn::GetAtt"][0]
+    readers = {
+        role["Ref"]
+        for policy in resources(default, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if {"Ref": secret_id} in _as_list(statement.get("Resource"))
+        for role in policy["Properties"]["Roles"]
+    }
+    assert readers == {execution_role}
+    assert json.dumps(proxy(default)["Environment"]).count(secret_id) == 0
+
+
+def test_key_proxy_image_is_pinned_from_ecr_public_and_renders_the_template(default: dict[str, Any]) -> None:
+    sidecar = proxy(default)
+    assert sidecar["Image"] == "public.ecr.aws/nginx/nginx:1.30.0"
+    assert sidecar["Essential"] is True
+    assert sidecar["PortMappings"] == [{"ContainerPort": 8080, "Protocol": "tcp"}]
+    assert "RepositoryCredentials" not in sidecar  # the NGC key never goes to another registry
+    command = sidecar["Command"]
+    assert command[:2] == ["sh", "-c"] and command[-4:] == [
+        "/docker-entrypoint.sh",
+        "nginx",
+        "-g",
+        "daemon off;",
+    ]
+    values = proxy_env(default)
+    assert values["NGINX_ENVSUBST_FILTER"] == "^PROXY_"
+    assert "map $http_authorization $api_key_name" in values["KEY_PROXY_TEMPLATE"]
+    assert values["PROXY_UPSTREAM_PORT"] == "8000"
+    assert values["PROXY_MAX_BODY"] == "64m"
+    assert sidecar["LogConfiguration"]["Options"]["awslogs-stream-prefix"] == "proxy"
+
+
+@pytest.mark.parametrize(("family", "idle"), [("default", 900), ("p5_super", 1200)])
+def test_connection_lifetimes_are_ordered(family: str, idle: int, request: Any) -> None:
+    template = request.getfixturevalue(family)
+    values = proxy_env(template)
+    alb_idle = int(lb_attributes(template)["idle_timeout.timeout_seconds"])
+    assert alb_idle == idle
+
+    def seconds(value: str) -> int:
+        assert value.endswith("s")
+        return int(value[:-1])
+
+    # ALB idle timeout < nginx keep-alive toward the ALB: the ALB closes idle connections first.
+    assert seconds(values["PROXY_CLIENT_KEEPALIVE"]) > alb_idle
+    # A request may stay quiet as long as the ALB allows before nginx gives up on it.
+    assert seconds(values["PROXY_TIMEOUT"]) >= alb_idle
+    # nginx -> NIM idle connections end before vLLM's VLLM_HTTP_TIMEOUT_KEEP_ALIVE (5 s default).
+    assert seconds(values["PROXY_UPSTREAM_KEEPALIVE"]) < 5
+    assert "VLLM_HTTP_TIMEOUT_KEEP_ALIVE" not in env(template)
 
 
 def test_closed_by_default(default: dict[str, Any]) -> None:
@@ -607,10 +692,20 @@ def test_allowed_cidrs_open_only_the_listener_ports(p5_super: dict[str, Any]) ->
     assert outputs(p5_super)["AllowedCidrs"] == "203.0.113.7/32, 198.51.100.0/24"
 
 
-def test_tasks_accept_8000_only_from_the_load_balancer(default: dict[str, Any]) -> None:
+def test_tasks_accept_only_the_key_proxy_port_from_the_load_balancer(default: dict[str, Any]) -> None:
+    # The NIM's 8000 is reachable from nowhere; the ALB reaches nginx on 8080 only.
     (rule,) = ingress(default, "TaskSecurityGroup")
-    assert (rule["FromPort"], rule["ToPort"]) == (8000, 8000)
+    assert (rule["FromPort"], rule["ToPort"]) == (8080, 8080)
     assert rule["SourceSecurityGroupId"]["Fn::GetAtt"][0].startswith("EndpointSecurityGroup")
+    (lb_sg,) = [
+        k for k in resources(default, "AWS::EC2::SecurityGroup") if k.startswith("EndpointSecurityGroup")
+    ]
+    egress = [
+        r["Properties"]
+        for r in resources(default, "AWS::EC2::SecurityGroupEgress").values()
+        if r["Properties"]["GroupId"] == {"Fn::GetAtt": [lb_sg, "GroupId"]}
+    ]
+    assert [(r["FromPort"], r["ToPort"]) for r in egress] == [(8080, 8080)]
 
 
 def test_internet_facing_by_default_internal_on_request(
@@ -628,19 +723,13 @@ def test_certificate_gives_https_and_redirects_http(p5_super: dict[str, Any]) ->
     https = by_port[443]["Properties"]
     assert https["Protocol"] == "HTTPS"
     assert https["Certificates"] == [{"CertificateArn": CERT_ARN}]
-    assert https["DefaultActions"][0]["FixedResponseConfig"]["StatusCode"] == "401"
+    assert https["DefaultActions"][0]["Type"] == "forward"
     (redirect,) = by_port[80]["Properties"]["DefaultActions"]
     assert redirect["Type"] == "redirect"
     assert redirect["RedirectConfig"]["Protocol"] == "HTTPS"
     assert redirect["RedirectConfig"]["Port"] == "443"
     assert redirect["RedirectConfig"]["StatusCode"] == "HTTP_301"
-    # The auth rules sit on the HTTPS listener.
-    https_id = next(
-        k
-        for k, v in resources(p5_super, "AWS::ElasticLoadBalancingV2::Listener").items()
-        if v is by_port[443]
-    )
-    assert {r["ListenerArn"]["Ref"] for r in rules(p5_super).values()} == {https_id}
+    assert rules(p5_super) == {}
     assert outputs(p5_super)["EndpointUrl"]["Fn::Join"][1][0] == "https://"
 
 
@@ -656,7 +745,15 @@ def test_service_grace_period_and_circuit_breaker(default: dict[str, Any], p5_su
     }
     assert service["DeploymentConfiguration"]["MinimumHealthyPercent"] == 100
     assert service["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] == "DISABLED"
-    assert service["LoadBalancers"][0]["ContainerPort"] == 8000
+    assert service["LoadBalancers"] == [
+        {
+            "ContainerName": "KeyProxy",
+            "ContainerPort": 8080,
+            "TargetGroupArn": {
+                "Ref": next(iter(resources(default, "AWS::ElasticLoadBalancingV2::TargetGroup")))
+            },
+        }
+    ]
     assert only(p5_super, "AWS::ECS::Service")["HealthCheckGracePeriodSeconds"] == 60 * 60
 
 
@@ -791,6 +888,8 @@ def test_outputs_the_cli_relies_on(default: dict[str, Any]) -> None:
         "LogGroupName",
         "CurlExample",
         "AllowedCidrs",
+        "ClusterName",
+        "ServiceName",
     } <= set(out)
     url = out["EndpointUrl"]["Fn::Join"][1]
     assert url[0] == "http://" and len(url) == 2 and "DNSName" in json.dumps(url[1])

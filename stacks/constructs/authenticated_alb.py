@@ -1,60 +1,31 @@
-"""An Application Load Balancer that forwards only API-key-authenticated requests for /v1/*."""
+"""An Application Load Balancer in front of the reasoner's key-checking proxy: TLS, allowed CIDRs, logs."""
 
 from __future__ import annotations
 
 import ipaddress
-import json
 
-from aws_cdk import Aws, CfnCondition, CfnMapping, Duration, Fn, RemovalPolicy
+from aws_cdk import Annotations, Aws, CfnCondition, CfnMapping, Duration, Fn, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
 from stacks.nag import acknowledge
 
-# The NIM serves everything under /v1 (chat/completions, responses, models, health, metrics).
-FORWARDED_PATHS = ["/v1/*"]
-# ALB header-condition values are case-insensitive and at most 128 characters: a long lowercase
-# alphanumeric key keeps "Bearer <key>" (71 characters) exact and well under the limit.
-API_KEY_LENGTH = 64
 HEALTH_CHECK_PATH = "/v1/health/ready"
-AUTH_RULE_PRIORITY = 10
-NOT_FOUND_RULE_PRIORITY = 20
 ACCESS_LOG_PREFIX = "alb"
 
 
-def _openai_error(message: str, error_type: str, code: str) -> str:
-    """The error body OpenAI clients parse, so SDK users see a readable message."""
-    return json.dumps(
-        {"error": {"message": message, "type": error_type, "code": code}}, separators=(",", ":")
-    )
-
-
-UNAUTHORIZED_BODY = _openai_error(
-    "Missing or invalid API key. Send 'Authorization: Bearer <key>' with the key stored in the "
-    "stack's ApiKeySecretArn secret.",
-    "invalid_request_error",
-    "invalid_api_key",
-)
-NOT_FOUND_BODY = _openai_error(
-    "Unknown path: this endpoint serves /v1/* only (e.g. /v1/models, /v1/chat/completions).",
-    "invalid_request_error",
-    "not_found",
-)
-
-
 class AuthenticatedAlb(Construct):
-    """ALB + target group; the NIM has no authentication of its own, so the listener provides it.
+    """ALB + target group. The load balancer holds no key and checks none.
 
-    Listener rules forward a request only when its `Authorization` header is `Bearer <key>` (the
-    key is generated into Secrets Manager and reaches the rule as a CloudFormation dynamic
-    reference, never as text in the template) and its path is under /v1. A valid key on any other
-    path gets a JSON 404; everything else the default JSON 401. Health checks go straight to the
-    targets and need no key. Ingress is opened only to `allowed_cidrs`.
+    Every request goes to the tasks' key proxy (stacks/constructs/key_proxy.py), which checks the
+    Bearer key at run time, answers 401/404/413 in OpenAI's error shape and forwards only the API's
+    paths to the NIM. Listener rules are readable by anyone with `elasticloadbalancing:DescribeRules`,
+    so a key there would leak (and could not be rotated without a template change). Ingress is
+    opened only to `allowed_cidrs`; health checks reach the proxy's keyless /v1/health/ready.
     """
 
     def __init__(
@@ -73,24 +44,6 @@ class AuthenticatedAlb(Construct):
         super().__init__(scope, construct_id)
         self.https = certificate_arn is not None
         self.scheme = "https" if self.https else "http"
-
-        self.api_key_secret = secretsmanager.Secret(
-            self,
-            "ApiKey",
-            description="Bearer key of the Cosmos 3 reasoner endpoint: send 'Authorization: Bearer <value>'",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                password_length=API_KEY_LENGTH,
-                exclude_uppercase=True,
-                exclude_punctuation=True,
-                include_space=False,
-            ),
-        )
-        acknowledge(
-            self.api_key_secret,
-            "AwsSolutions-SMG4",
-            "The listener rule receives the key as a dynamic reference resolved at deploy time; an "
-            "automatic rotation would lock clients out until the next deploy. Rotate by redeploying.",
-        )
 
         self.security_group = ec2.SecurityGroup(
             self,
@@ -133,6 +86,13 @@ class AuthenticatedAlb(Construct):
         )
         _log_access_logs(self, self.load_balancer, self.access_logs, ACCESS_LOG_PREFIX)
 
+        if deregistration_delay_seconds < idle_timeout_seconds:
+            Annotations.of(self).add_warning_v2(
+                "cosmos3:short-deregistration-delay",
+                f"deregistrationDelaySeconds ({deregistration_delay_seconds}) is below idleTimeoutSeconds "
+                f"({idle_timeout_seconds}): requests still running {deregistration_delay_seconds} s after a "
+                "task starts stopping (deploy, key change, scale-in) are cut. Raise it to keep them.",
+            )
         self.target_group = elbv2.ApplicationTargetGroup(
             self,
             "TargetGroup",
@@ -142,6 +102,8 @@ class AuthenticatedAlb(Construct):
             target_type=elbv2.TargetType.IP,
             # Requests take milliseconds to minutes: send new ones to the least busy replica.
             load_balancing_algorithm_type=elbv2.TargetGroupLoadBalancingAlgorithmType.LEAST_OUTSTANDING_REQUESTS,
+            # A stopping task keeps serving its in-flight requests this long; the ALB ends the wait
+            # early once none are left ("Deregistration delay", ELB target group docs).
             deregistration_delay=Duration.seconds(deregistration_delay_seconds),
             health_check=elbv2.HealthCheck(
                 # Ready only once weights are downloaded and compiled.
@@ -156,9 +118,8 @@ class AuthenticatedAlb(Construct):
             ),
         )
 
-        unauthorized = elbv2.ListenerAction.fixed_response(
-            401, content_type="application/json", message_body=UNAUTHORIZED_BODY
-        )
+        # The proxy decides what is served; the listener only forwards.
+        forward = elbv2.ListenerAction.forward([self.target_group])
         if certificate_arn is not None:
             self.listener = self.load_balancer.add_listener(
                 "Https",
@@ -166,7 +127,7 @@ class AuthenticatedAlb(Construct):
                 protocol=elbv2.ApplicationProtocol.HTTPS,
                 certificates=[elbv2.ListenerCertificate.from_arn(certificate_arn)],
                 ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
-                default_action=unauthorized,
+                default_action=forward,
                 open=False,
             )
             self.redirect_listener: elbv2.ApplicationListener | None = self.load_balancer.add_listener(
@@ -182,36 +143,11 @@ class AuthenticatedAlb(Construct):
                 "Http",
                 port=80,
                 protocol=elbv2.ApplicationProtocol.HTTP,
-                default_action=unauthorized,
+                default_action=forward,
                 open=False,
             )
             self.redirect_listener = None
             ports = [80]
-
-        # `unsafe_unwrap` only yields a {{resolve:secretsmanager:...}} reference that CloudFormation
-        # resolves at deploy time; the key itself is never in the template.
-        bearer = elbv2.ListenerCondition.http_header(
-            "Authorization", ["Bearer " + self.api_key_secret.secret_value.unsafe_unwrap()]
-        )
-        # A rule allows five condition values in total: header (1) + paths (1) here.
-        elbv2.ApplicationListenerRule(
-            self,
-            "ForwardAuthenticated",
-            listener=self.listener,
-            priority=AUTH_RULE_PRIORITY,
-            conditions=[bearer, elbv2.ListenerCondition.path_patterns(FORWARDED_PATHS)],
-            action=elbv2.ListenerAction.forward([self.target_group]),
-        )
-        elbv2.ApplicationListenerRule(
-            self,
-            "NotFound",
-            listener=self.listener,
-            priority=NOT_FOUND_RULE_PRIORITY,
-            conditions=[bearer],
-            action=elbv2.ListenerAction.fixed_response(
-                404, content_type="application/json", message_body=NOT_FOUND_BODY
-            ),
-        )
 
         # Closed by default: no ingress rule at all until allowedCidrs names someone.
         for cidr in allowed_cidrs:
@@ -223,8 +159,8 @@ class AuthenticatedAlb(Construct):
             acknowledge(
                 self.security_group,
                 "AwsSolutions-EC23",
-                "The deployer set allowedCidrs to the whole internet on purpose; every forwarded request "
-                "still needs the Bearer API key.",
+                "The deployer set allowedCidrs to the whole internet on purpose; the tasks' key proxy "
+                "still refuses every API request without a valid Bearer key.",
             )
 
     @property

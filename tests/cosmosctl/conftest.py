@@ -115,6 +115,7 @@ def nim_env(fake_nim: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> FakeOpenAI
 
 REASONER_URL = "http://cosmos-alb-123.us-east-1.elb.amazonaws.com"
 STORED_KEY = "stored-key-abcdefghijklmnopqrstuvwxyz0123456789"
+LAPTOP_KEY = "laptop-key-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123"
 
 
 @dataclass
@@ -153,7 +154,11 @@ def aws() -> Iterator[Aws]:
 @pytest.fixture
 def reasoner_stack(aws: Aws) -> Aws:
     sm = aws.client("secretsmanager")
-    aws.secret_arn = sm.create_secret(Name="cosmos-reasoner-api-key", SecretString=STORED_KEY)["ARN"]
+    # The named-keys secret as the stack generates it, plus one key added later.
+    aws.secret_arn = sm.create_secret(
+        Name="cosmos-reasoner-api-keys",
+        SecretString=json.dumps({"laptop": LAPTOP_KEY, "default": STORED_KEY}),
+    )["ARN"]
     ngc = sm.create_secret(Name="cosmos-ngc", SecretString='{"username": "$oauthtoken", "password": "x"}')[
         "ARN"
     ]
@@ -166,6 +171,8 @@ def reasoner_stack(aws: Aws) -> Aws:
             "NgcSecretArn": ngc,
             "LogGroupName": "/cosmos/reasoner",
             "CurlExample": f"curl {REASONER_URL}/v1/models",
+            "ClusterName": "cosmos-reasoner-cluster",
+            "ServiceName": "cosmos-reasoner-service",
         },
         "reasoner-stack-marker-bucket",
     )
