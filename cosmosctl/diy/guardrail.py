@@ -356,11 +356,16 @@ def _correct_cached(word: str, lexicon: tuple[str, ...], cutoff: float, cutoff_l
         return word
     if word.endswith("s") and word[:-1] in lexicon:
         return word
-    # Same first letter, similar length, and not an inflection of the word ("switch" is not "switches").
+    # Same first letter, similar length (one letter apart below 9 letters, so real words such as
+    # "single" or "spring" never become "shingles" or "sparking"), and not an inflection of the word
+    # ("switch" is not "switches").
+    max_gap = 2 if len(word) >= 9 else 1
     choices = [
         w
         for w in lexicon
-        if w[0] == word[0] and abs(len(w) - len(word)) <= 2 and not (w.startswith(word) or word.startswith(w))
+        if w[0] == word[0]
+        and abs(len(w) - len(word)) <= max_gap
+        and not (w.startswith(word) or word.startswith(w))
     ]
     if not choices:
         return word
