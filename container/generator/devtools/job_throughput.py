@@ -16,6 +16,7 @@ Usage (GPU machine): python devtools/job_throughput.py --videos 16 --steps 10 --
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -119,10 +120,8 @@ def main() -> int:
         stats = json.loads(s3.get_object(Bucket="jobs", Key="__stats__")["Body"].read())
         records = []
         for line in log_path.read_text().splitlines():
-            try:
+            with contextlib.suppress(ValueError):
                 records.append(json.loads(line))
-            except ValueError:
-                pass
         phases: dict[str, list[float]] = {}
         for r in records:
             if r.get("event") == "phase":
@@ -136,6 +135,16 @@ def main() -> int:
             "phases": {
                 k: {"n": len(v), "sum_s": round(sum(v), 2), "first_s": v[0], "last_s": v[-1]}
                 for k, v in phases.items()
+            },
+            "generate_steady": {
+                key: sorted(
+                    r[key]
+                    for r in records
+                    if r.get("phase") == "generate" and r.get("index", 0) > 0 and key in r
+                )[(args.videos - 1) // 2]
+                if args.videos > 1
+                else None
+                for key in ("seconds", "denoise_seconds", "first_step_seconds", "step_seconds_median")
             },
             "worker_done": next((r for r in records if r.get("event") == "worker_done"), None),
             "optimize": next((r for r in records if r.get("phase") == "optimize"), None),
