@@ -343,6 +343,7 @@ class _Worker:
                     job = self._render(index, raw_items, item_log)
                 except WorkerFatal as err:
                     fatal = err
+                    self.outcomes.append(_Outcome(index, "failed", exit_code_for(err.cause)))
                     break
                 if isinstance(job, _Outcome):
                     self.outcomes.append(job)
