@@ -337,3 +337,25 @@ def test_the_guardrail_repositories_are_needed_only_with_the_checker() -> None:
         ("Qwen/Qwen3Guard-Gen-0.6B", "main", False),
     ]
     assert len(job_weights.needs_for("nvidia/Cosmos3-Nano", "main", safety_checker=False)) == 1
+
+
+def test_the_job_throughput_record_is_consistent() -> None:
+    """docs/benchmarks' job-throughput record: the fields the issue asks for, and its arithmetic."""
+    root = Path(__file__).resolve().parents[2]
+    record = json.loads((root / "docs/benchmarks/h200-job-throughput-2026-11-29.json").read_text())
+    assert {"kind", "gpu", "path", "resolution", "videos", "wall_s", "per_video_s", "efficiency"} <= set(
+        record
+    )
+    assert record["kind"] == "job-throughput" and record["resolution"] == "480p" and record["videos"] >= 16
+    assert record["efficiency"] == pytest.approx(
+        record["videos"] * record["per_video_s"] / record["wall_s"], abs=1e-3
+    )
+    bench = record["bench"]
+    assert record["per_video_s"] == pytest.approx(
+        record["steps"] * bench["s_per_step"] + bench["decode_s"], abs=0.01
+    )
+    raw = json.loads(
+        (root / "docs/benchmarks" / (record["raw"].split("*")[0] + "job-throughput.json")).read_text()
+    )
+    assert (raw["wall_s"], raw["videos"]) == (record["wall_s"], record["videos"])
+    assert raw["job"]["videos_uploaded"] == raw["job"]["metadata_uploaded"] == record["videos"]
