@@ -12,7 +12,7 @@ import botocore.exceptions
 import typer
 from rich.table import Table
 
-from cosmosctl import idle_cost
+from cosmosctl import idle_cost, video_cost
 from cosmosctl.aws import session
 from cosmosctl.console import err, handle_errors, out, print_json
 from cosmosctl.errors import CosmosError
@@ -35,10 +35,11 @@ VIDEO_SIZE_MULTIPLE = 16
 # ~256-token questions about one image at a few requests in flight. Measure yours: cosmosctl bench.
 DEFAULT_ASSUMED_RPS = 0.5
 
-# Each generator array child is its own container: it loads the weights (~30 GiB for Nano) before
-# denoising. Assumed seconds per video on top of the denoising time (instance reuse keeps the image
-# pull out of it; a cold instance adds boot and pull once per scale-up).
-DEFAULT_GENERATOR_OVERHEAD_S = 120.0
+# A generation job is an array of workers that each load the model once and render their share of
+# the manifest: the worker's start (weights, load, compile) is shared by its videos
+# (cosmosctl/video_cost.py has the measured parts).
+DEFAULT_GENERATOR_OVERHEAD_S = round(video_cost.worker_start_s(), 1)
+DEFAULT_VIDEOS_PER_WORKER = video_cost.DEFAULT_VIDEOS_PER_WORKER
 
 # us-east-1 list prices for the stacks' fixed parts (AWS pricing pages for Elastic Load Balancing,
 # VPC NAT gateways, EFS, CloudWatch Logs, Secrets Manager, EBS gp3 and S3, as listed in 2026).
@@ -231,6 +232,7 @@ def estimate(
     generator_nat_gateways: int,
     generator_path: str = catalog.DEFAULT_GENERATOR_PATH,
     max_tasks: int | None = None,
+    videos_per_worker: int = DEFAULT_VIDEOS_PER_WORKER,
 ) -> dict[str, Any]:
     """Every number `cosmosctl cost` shows, with the assumptions behind them.
 
@@ -285,7 +287,11 @@ def estimate(
     )
     gen_inst = catalog_instance(generator_instance)
     gen_gpu_hour = generator_price.usd_per_hour / gen_inst.gpus  # one GPU per job
-    per_video = gen_gpu_hour * (seconds + generator_overhead_s) / 3600
+    video = video_cost.per_video(
+        gpu_hour_usd=gen_gpu_hour, seconds=seconds, videos_per_worker=videos_per_worker,
+        worker_start=generator_overhead_s,
+    )  # fmt: skip
+    per_video = video["total_usd"]
     gen_fixed = generator_nat_gateways * HOURS_PER_MONTH * NAT_HOUR_USD + 2 * LOGS_STORE_GB_MONTH_USD
 
     assumptions = [
@@ -301,9 +307,15 @@ def estimate(
         f"Generator: {seconds:.0f} s per {video_height}x{video_width} Nano video "
         f"(189 frames, 35 steps, VAE decode included, path {generator_path}) "
         + ("estimated by scaling the H100 measurement" if is_estimate else "measured on one H100")
-        + f", plus {generator_overhead_s:g} s assumed to load the weights per video (each array child loads "
-        "them); one GPU per job; Batch scales instances to zero between jobs.",
-        "Data transfer out of AWS, S3 requests and taxes are not included.",
+        + f"; each worker loads the model once and renders {videos_per_worker} videos, so each carries "
+        f"1/{videos_per_worker} of the worker's {generator_overhead_s:g} s start (S3 weight copy on a new "
+        f"host, load, cold compile) and {video_cost.JOB_OVERHEAD_PER_VIDEO_S:g} s of prompt encoding "
+        "(measured on an H200); one GPU per job; Batch scales instances to zero between jobs.",
+        f"Per video also: {video_cost.PUT_REQUESTS_PER_VIDEO} PUT-priced and {video_cost.GET_REQUESTS_PER_VIDEO} "
+        "GET-priced S3 requests, and 1/N of the worker's storage reads (weights from the S3 mirror: "
+        f"GETs only, same-region transfer free; {video_cost.COMPILE_CACHE_GB:g} GB of compile cache from "
+        f"EFS Elastic at ${video_cost.EFS_ELASTIC_READ_GB_USD}/GB).",
+        "Data transfer out of AWS and taxes are not included.",
     ]
     if load is not None and hours_per_day < 24:
         assumptions.append(
@@ -333,12 +345,19 @@ def estimate(
             "path": generator_path,
             "seconds_per_video": round(seconds, 1),
             "seconds_estimated": is_estimate,
-            "overhead_s_per_video": generator_overhead_s,
+            "overhead_s_per_video": round(
+                generator_overhead_s / videos_per_worker + video_cost.JOB_OVERHEAD_PER_VIDEO_S, 1
+            ),
+            "worker_start_s": generator_overhead_s,
+            "videos_per_worker": videos_per_worker,
+            "parts_usd": video["parts_usd"],
             "cost_per_video_usd": round(per_video, 4),
             "cost_per_1000_videos_usd": round(per_video * 1000, 2),
             "fixed_monthly_usd": round(gen_fixed, 2),
         },
-        "videos_by_instance": videos_by_instance(video_height, video_width, generator_overhead_s),
+        "videos_by_instance": videos_by_instance(
+            video_height, video_width, generator_overhead_s, videos_per_worker
+        ),
         "assumptions": assumptions,
     }
 
@@ -347,7 +366,9 @@ def estimate(
 COMPARED_GENERATORS = ("g5.4xlarge", "g6e.2xlarge", "p5.4xlarge")
 
 
-def videos_by_instance(height: int, width: int, overhead_s: float) -> list[dict[str, Any]]:
+def videos_by_instance(
+    height: int, width: int, overhead_s: float, videos_per_worker: int = DEFAULT_VIDEOS_PER_WORKER
+) -> list[dict[str, Any]]:
     """Cost per video on each family's cheapest fitting instance, for every path it can run.
 
     Catalog prices (not the Pricing API) so the comparison stays one consistent table; offload
@@ -363,7 +384,10 @@ def videos_by_instance(height: int, width: int, overhead_s: float) -> list[dict[
             seconds, estimate = catalog.estimated_generator_seconds(
                 name, height, width, precision, compiled, offload
             )
-            usd = inst.price_per_hour_usd / inst.gpus * (seconds + overhead_s) / 3600
+            usd = video_cost.per_video(
+                gpu_hour_usd=inst.price_per_hour_usd / inst.gpus, seconds=seconds,
+                videos_per_worker=videos_per_worker, worker_start=overhead_s,
+            )["total_usd"]  # fmt: skip
             rows.append(
                 {
                     "instance": name,
@@ -420,8 +444,14 @@ def cost_command(
         ),
     ] = catalog.DEFAULT_GENERATOR_PATH,
     generator_overhead_s: Annotated[
-        float, typer.Option(min=0.0, help="Assumed seconds per video to load weights.")
+        float,
+        typer.Option(
+            min=0.0, help="Seconds a worker spends before its first video (weights copy, load, compile)."
+        ),
     ] = DEFAULT_GENERATOR_OVERHEAD_S,
+    videos_per_worker: Annotated[
+        int, typer.Option(min=1, help="Videos each worker renders after loading the model once.")
+    ] = DEFAULT_VIDEOS_PER_WORKER,
     nat_gateways: Annotated[
         int, typer.Option(min=0, help="NAT gateways per stack (cdk natGateways; 0 with vpcId).")
     ] = 1,
@@ -472,6 +502,7 @@ def cost_command(
         instance=instance, bench=bench, throughput=throughput, requests_per_hour=requests_per_hour,
         hours_per_day=hours_per_day, min_tasks=min_tasks, max_tasks=max_tasks,
         generator_instance=generator_instance, video_height=video_height, video_width=video_width, generator_overhead_s=generator_overhead_s,
+        videos_per_worker=videos_per_worker,
         generator_path=generator_path, nat_gateways=nat_gateways, nat_gb=nat_gb, cache_gib=cache_gib, task_starts=task_starts, log_gb=log_gb,
         alb_lcu=alb_lcu, root_volume_gib=root_volume_gib, price_source=price_source, region=region,
         as_json=as_json, usage=usage,
@@ -492,6 +523,7 @@ def _cost(
     video_height: int,
     video_width: int,
     generator_overhead_s: float,
+    videos_per_worker: int,
     generator_path: str,
     nat_gateways: int,
     nat_gb: float,
@@ -559,7 +591,7 @@ def _cost(
         root_volume_gib=root_volume_gib, fixed=fixed, generator_instance=generator_instance,
         generator_price=gen_price, video_height=video_height, video_width=video_width,
         generator_overhead_s=generator_overhead_s, generator_nat_gateways=nat_gateways,
-        generator_path=generator_path, max_tasks=max_tasks,
+        generator_path=generator_path, max_tasks=max_tasks, videos_per_worker=videos_per_worker,
     )  # fmt: skip
     if usage is not None:
         report["scale_to_zero"] = idle_cost.compare(
@@ -618,9 +650,18 @@ def print_report(report: dict[str, Any]) -> None:
     table.add_row(
         f"[bold]per video[/] ({g['instance']})", f"[bold]{g['cost_per_video_usd']:.3f}[/]",
         f"{g['resolution']}: {g['seconds_per_video']:g} s "
-        f"{'(estimate)' if g['seconds_estimated'] else '(measured)'} + {g['overhead_s_per_video']:g} s load "
+        f"{'(estimate)' if g['seconds_estimated'] else '(measured)'} + {g['overhead_s_per_video']:g} s "
+        f"(1/{g['videos_per_worker']} of the worker's {g['worker_start_s']:g} s start, prompt encoding) "
         f"at {g['price_per_hour_usd']:.3f}/h",
     )  # fmt: skip
+    for key, label in (
+        ("gpu_usd", "GPU seconds"),
+        ("job_overhead_usd", "prompt encoding"),
+        ("worker_start_usd", "worker start, amortized"),
+        ("storage_reads_usd", "storage reads (S3 weights GETs, EFS compile cache)"),
+        ("requests_usd", "S3 requests (outputs)"),
+    ):
+        table.add_row(f"  per video: {label}", f"{g['parts_usd'][key]:.5f}", "")
     table.add_row(
         "generator fixed per month",
         f"{g['fixed_monthly_usd']:.2f}",

@@ -2,14 +2,17 @@
 
 A job spec (the fields of the generator container's ``cosmos_generator/spec.py``) is written to
 ``s3://<BucketName>/<InputPrefix><submission id>/spec.json`` (one prompt) or ``manifest.jsonl``
-(an array job: child N renders line N), conditioning images/videos are uploaded next to it, and
-the job gets ``JOB_SPEC_URI`` in its environment. Results land under
+(an array job of K workers: worker w renders the lines i with i % K == w, loading the model once),
+conditioning images/videos are uploaded next to it, and the job gets ``JOB_SPEC_URI`` and
+``WORKERS`` in its environment. K is the number of lines, capped by the GPUs the compute
+environments may run at once and by Batch's 10,000 array children. Results land under
 ``s3://<BucketName>/<OutputPrefix><batch job id>/<index>.mp4`` with ``<index>.json`` metadata.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -29,7 +32,17 @@ from cosmosctl.errors import CosmosError
 from cosmosctl.media import IMAGE_TYPES, VIDEO_SUFFIXES
 
 JOB_NAME_PREFIX = "cosmosctl-"
-MAX_ARRAY_SIZE = 10_000  # AWS Batch's limit for an array job
+MAX_ARRAY_SIZE = 10_000  # AWS Batch's limit for an array job (SubmitJob arrayProperties.size: 2-10,000)
+# Workers when the compute environments' capacity cannot be read (no batch:Describe* permission).
+FALLBACK_WORKERS = 16
+# A worker's fixed time before its first video: image start, weights (a host's first job copies
+# ~30 GiB from the S3 mirror), load and a cold compile. Measured on an H200 from process start:
+# 8.9 s start + 20.7 s load + 22.7 s compile (docs/benchmarks/h200-job-throughput-2026-11-29.json);
+# the rest is room for the weight copy and a slower host.
+WORKER_STARTUP_S = 600
+# Headroom on the catalog's seconds per video (GPU model scaling is an estimate).
+TIMEOUT_FACTOR = 1.5
+MIN_TIMEOUT_S = 900
 TERMINAL = ("SUCCEEDED", "FAILED")
 STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 
@@ -202,10 +215,6 @@ def load_specs(
             raise _spec_error(exc, f"at {manifest}:{number}") from exc
     if not specs:
         raise CosmosError(f"Manifest {manifest} has no prompts.")
-    if len(specs) > MAX_ARRAY_SIZE:
-        raise CosmosError(
-            f"Manifest has {len(specs)} prompts; an AWS Batch array job holds at most {MAX_ARRAY_SIZE}."
-        )
     return specs, manifest.parent
 
 
@@ -226,6 +235,93 @@ def parse_options(items: list[str]) -> dict[str, Any]:
     return options
 
 
+@dataclass(frozen=True)
+class Capacity:
+    """What the job queue can run at once: GPUs (one per job) and the instance types behind them."""
+
+    gpus: int | None
+    instance_types: tuple[str, ...] = ()
+
+
+def job_capacity(batch: Any, job_queue: str, job_definition: str) -> Capacity:
+    """Concurrent one-GPU jobs: the compute environments' maxvCpus over the job's vCPUs.
+
+    Reads DescribeJobQueues, DescribeComputeEnvironments and DescribeJobDefinitions; returns
+    ``gpus=None`` when they do not say (unmanaged environments, no permission).
+    """
+    try:
+        queues = batch.describe_job_queues(jobQueues=[job_queue]).get("jobQueues", [])
+        arns = [o["computeEnvironment"] for q in queues for o in q.get("computeEnvironmentOrder", [])]
+        envs = (
+            batch.describe_compute_environments(computeEnvironments=arns).get("computeEnvironments", [])
+            if arns
+            else []
+        )
+        definitions = batch.describe_job_definitions(jobDefinitions=[job_definition]).get(
+            "jobDefinitions", []
+        )
+    except Exception:  # capacity is an optimisation: fall back, never fail the submit
+        return Capacity(None)
+    container = (definitions[0].get("containerProperties") or {}) if definitions else {}
+    vcpus = next(
+        (float(r["value"]) for r in container.get("resourceRequirements", []) if r.get("type") == "VCPU"),
+        float(container.get("vcpus") or 0),
+    )
+    resources = [e.get("computeResources") or {} for e in envs]
+    max_vcpus = sum(int(r.get("maxvCpus") or 0) for r in resources)
+    types = tuple(sorted({t for r in resources for t in r.get("instanceTypes", [])}))
+    if vcpus <= 0 or max_vcpus <= 0:
+        return Capacity(None, types)
+    return Capacity(max(1, int(max_vcpus // vcpus)), types)
+
+
+def choose_workers(lines: int, capacity: Capacity, requested: int | None = None) -> int:
+    """K workers for ``lines`` videos: one per GPU that can run at once, never more than the lines."""
+    if requested is not None:
+        return max(1, min(requested, lines, MAX_ARRAY_SIZE))
+    gpus = capacity.gpus if capacity.gpus is not None else FALLBACK_WORKERS
+    return max(1, min(lines, gpus, MAX_ARRAY_SIZE))
+
+
+def _spec_seconds(spec: dict[str, Any], instance_type: str) -> float:
+    """Catalog seconds for one video on one GPU of ``instance_type`` (steps and frames scaled)."""
+    from stacks import gpu_catalog as catalog
+
+    height, width = int(spec.get("height") or 480), int(spec.get("width") or 832)
+    precision = spec.get("precision") or "bf16"
+    offload = (spec.get("offload") or "none") != "none"
+    compiled = spec.get("compile", "regional") != "none" and not offload
+    try:
+        seconds, _ = catalog.estimated_generator_seconds(
+            instance_type,
+            height,
+            width,
+            "bf16" if offload else precision,
+            compiled or precision == "fp8",
+            offload,
+        )
+    except (ValueError, KeyError):
+        seconds, _ = catalog.estimated_generator_seconds("g6e.2xlarge", height, width, "bf16", False, offload)
+    scale = (int(spec.get("steps") or 35) / 35) * (int(spec.get("num_frames") or 189) / 189)
+    return seconds * scale
+
+
+def attempt_timeout_s(specs: list[dict[str, Any]], workers: int, instance_types: tuple[str, ...]) -> int:
+    """Seconds a worker's attempt may run: its share's catalog time x 1.5 plus start-up.
+
+    The slowest instance type of the queue counts (Batch may place the worker on any). 720p with
+    offload is ~1,000 s a video on an L40S: the timeout grows with it instead of killing it.
+    """
+    from stacks import gpu_catalog as catalog
+
+    types = [t for t in instance_types if t in catalog.INSTANCES] or ["g6e.2xlarge"]
+    per_worker = []
+    for w in range(workers):
+        share = specs[w::workers]
+        per_worker.append(sum(max(_spec_seconds(s, t) for t in types) for s in share))
+    return max(MIN_TIMEOUT_S, math.ceil(max(per_worker) * TIMEOUT_FACTOR + WORKER_STARTUP_S))
+
+
 def _new_submission_id() -> str:
     return f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
 
@@ -237,9 +333,10 @@ def submit(
     stack: str = GENERATOR_STACK,
     region: str | None = None,
     name: str | None = None,
+    workers: int | None = None,
     sess: Any = None,
 ) -> dict[str, Any]:
-    """Upload inputs and specs to S3 and submit a single or array Batch job; returns what was done."""
+    """Upload inputs and specs to S3 and submit a single job or an array of workers; returns what was done."""
     # Check every local file before uploading anything.
     for spec in specs:
         for kind, value in (("Image", spec.image), ("Video", spec.video)):
@@ -282,20 +379,33 @@ def submit(
     spec_uri = f"s3://{gen.bucket}/{spec_key}"
 
     job_name = (name or f"{JOB_NAME_PREFIX}{submission}")[:128]
+    capacity = job_capacity(batch, gen.job_queue, gen.job_definition)
+    count = choose_workers(len(rendered), capacity, workers)
+    timeout_s = attempt_timeout_s(rendered, count, capacity.instance_types)
+    environment = [{"name": "JOB_SPEC_URI", "value": spec_uri}]
+    if count > 1:
+        environment.append({"name": "WORKERS", "value": str(count)})
     request: dict[str, Any] = {
         "jobName": job_name,
         "jobQueue": gen.job_queue,
         "jobDefinition": gen.job_definition,
-        "containerOverrides": {"environment": [{"name": "JOB_SPEC_URI", "value": spec_uri}]},
+        "containerOverrides": {"environment": environment},
+        # Overrides the job definition's timeout for this submission: the worker's share decides it
+        # (https://docs.aws.amazon.com/batch/latest/APIReference/API_SubmitJob.html, "timeout").
+        "timeout": {"attemptDurationSeconds": timeout_s},
     }
-    if len(rendered) > 1:
-        request["arrayProperties"] = {"size": len(rendered)}
+    if count > 1:
+        request["arrayProperties"] = {"size": count}  # Batch arrays hold 2 to 10,000 children
     with aws_errors("submit the Batch job"):
         job = batch.submit_job(**request)
     return {
         "job_id": job["jobId"],
         "job_name": job.get("jobName", job_name),
-        "array_size": len(rendered) if len(rendered) > 1 else None,
+        "videos": len(rendered),
+        "workers": count,
+        "concurrent_gpus": capacity.gpus,
+        "attempt_timeout_s": timeout_s,
+        "array_size": count if count > 1 else None,
         "spec_uri": spec_uri,
         "uploaded": sorted(uploaded.values()),
         "output_uri": f"s3://{gen.bucket}/{gen.output_prefix}{job['jobId']}/",
@@ -447,11 +557,20 @@ def submit_command(
         str | None,
         typer.Option(help="Batch job name (default: cosmosctl-<time>-<id>)."),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=MAX_ARRAY_SIZE,
+            help="Containers that share a manifest, each loading the model once (default: one per GPU "
+            "the queue can run at once, at most one per line).",
+        ),
+    ] = None,
     stack: StackOpt = GENERATOR_STACK,
     region: RegionOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Upload inputs and submit a single (--prompt) or array (--manifest) generation job."""
+    """Upload inputs and submit a single (--prompt) or manifest (--manifest) generation job."""
     defaults = {
         "negative_prompt": negative_prompt, "num_frames": frames, "height": height, "width": width,
         "fps": fps, "steps": steps, "guidance": guidance, "seed": seed, "model": model,
@@ -461,13 +580,13 @@ def submit_command(
     specs, base_dir = load_specs(
         prompt=prompt, manifest=manifest, image=image, video=video, defaults=defaults
     )
-    result = submit(specs, base_dir, stack=stack, region=region, name=name)
+    result = submit(specs, base_dir, stack=stack, region=region, name=name, workers=workers)
     if as_json:
         print_json(result)
         return
-    size = result["array_size"]
     err.print(
-        f"Submitted {'array job of ' + str(size) + ' videos' if size else 'job'} (spec {result['spec_uri']})"
+        f"Submitted {result['videos']} video(s) to {result['workers']} worker(s), each loading the model "
+        f"once (attempt timeout {result['attempt_timeout_s']} s; spec {result['spec_uri']})"
     )
     err.print(f"Outputs will land in {result['output_uri']}")
     err.print(f"Follow it: cosmosctl generate wait {result['job_id']}")
@@ -548,7 +667,10 @@ def wait_command(
             f"Fetch what succeeded and any <index>.error.json: cosmosctl generate fetch {job_id}",
         )
     if not as_json:
-        err.print(f"Done: {summary['succeeded']} video(s). Download: cosmosctl generate fetch {job_id}")
+        unit = "worker(s)" if summary.get("array_size") else "job"
+        err.print(
+            f"Done: {summary['succeeded']} {unit} succeeded. Download: cosmosctl generate fetch {job_id}"
+        )
 
 
 @app.command("fetch")

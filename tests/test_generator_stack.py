@@ -351,10 +351,7 @@ def test_every_job_variable_is_read_by_the_job(template: dict[str, Any]) -> None
     # Read by libraries, not by our code: huggingface_hub (HF_HOME, HF_HUB_DISABLE_TELEMETRY) and
     # boto3 (AWS_REGION).
     by_libraries = {"HF_HOME", "HF_HUB_DISABLE_TELEMETRY", "AWS_REGION"}
-    # Issue 11's contract with the job runtime (the weights mirror and host cache), implemented in
-    # the job package by the other half of that issue: drop these two once both halves are merged.
-    contract = {"WEIGHTS_S3_URI", "WEIGHTS_DIR"}
-    unread = sorted(n for n in names - by_libraries - contract if f'"{n}"' not in source)
+    unread = sorted(n for n in names - by_libraries if f'"{n}"' not in source)
     assert unread == [], f"job definition sets variables the job never reads: {unread}"
 
 

@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import Stubber
 from typer.testing import CliRunner
 
-from cosmosctl import cost
+from cosmosctl import cost, video_cost
 from cosmosctl.cli import app
 from stacks import gpu_catalog as catalog
 
@@ -161,9 +161,32 @@ def test_cost_per_video(runner: CliRunner) -> None:
     assert g["seconds_per_video"] == seconds and g["seconds_estimated"] is False
     assert g["path"] == "bf16-compiled"
     price = catalog.INSTANCES["p5.4xlarge"].price_per_hour_usd
+    # GPU seconds + prompt encoding + 1/N of the worker's start, plus reads and requests.
+    n = cost.DEFAULT_VIDEOS_PER_WORKER
+    gpu_s = seconds + video_cost.JOB_OVERHEAD_PER_VIDEO_S + cost.DEFAULT_GENERATOR_OVERHEAD_S / n
     assert g["cost_per_video_usd"] == pytest.approx(
-        price * (seconds + cost.DEFAULT_GENERATOR_OVERHEAD_S) / 3600, abs=1e-4
+        price * gpu_s / 3600 + g["parts_usd"]["storage_reads_usd"] + g["parts_usd"]["requests_usd"], abs=1e-4
     )
+    assert sum(g["parts_usd"].values()) == pytest.approx(g["cost_per_video_usd"], abs=1e-4)
+    assert g["parts_usd"]["gpu_usd"] == pytest.approx(price * seconds / 3600, abs=1e-5)
+
+
+def test_per_video_parts_follow_the_worker_share() -> None:
+    one = video_cost.per_video(gpu_hour_usd=2.242, seconds=165.8, videos_per_worker=1)
+    many = video_cost.per_video(gpu_hour_usd=2.242, seconds=165.8, videos_per_worker=100)
+    assert one["parts_usd"]["gpu_usd"] == many["parts_usd"]["gpu_usd"]
+    assert one["parts_usd"]["worker_start_usd"] == pytest.approx(
+        100 * many["parts_usd"]["worker_start_usd"], rel=1e-3
+    )
+    # Reading the weights from S3 once per worker costs GET requests only (same-region transfer is
+    # free); the old design read ~30 GiB from EFS Elastic per container: about a dollar each.
+    assert one["parts_usd"]["storage_reads_usd"] < 0.05 < video_cost.efs_reload_usd_per_container()
+    assert video_cost.efs_reload_usd_per_container() == pytest.approx(0.97, abs=0.01)
+    # A worker's start is the measured load + compile + start, plus the weight copy on a new host.
+    assert video_cost.worker_start_s(warm_host=True) == pytest.approx(8.9 + 20.7 + 22.7)
+    assert video_cost.worker_start_s() > video_cost.worker_start_s(warm_host=True)
+    with pytest.raises(ValueError):
+        video_cost.per_video(gpu_hour_usd=1.0, seconds=1.0, videos_per_worker=0)
 
 
 def test_cost_table(runner: CliRunner) -> None:
@@ -324,8 +347,12 @@ def test_cost_compares_videos_across_instances_and_paths(runner: CliRunner) -> N
     p5 = by[("p5.4xlarge", "fp8-compiled")]
     assert p5["seconds_per_video"] == catalog.GENERATOR_H100_SECONDS["fp8-compiled"][(480, 832)]
     assert p5["cost_per_video_usd"] == pytest.approx(
-        6.88 * (45.3 + cost.DEFAULT_GENERATOR_OVERHEAD_S) / 3600, abs=1e-4
-    )
+        video_cost.per_video(
+            gpu_hour_usd=6.88, seconds=45.3, videos_per_worker=cost.DEFAULT_VIDEOS_PER_WORKER,
+            worker_start=cost.DEFAULT_GENERATOR_OVERHEAD_S,
+        )["total_usd"],
+        abs=1e-4,
+    )  # fmt: skip
     assert by[("g6e.2xlarge", "fp8-compiled")]["seconds_estimated"] is True
     result = runner.invoke(app, ["cost", "--price-source", "catalog"])
     assert (
@@ -389,3 +416,17 @@ def test_cost_profile_region_outside_the_price_list_is_noted(
 def test_cost_region_priced_by_the_pricing_api_is_accepted() -> None:
     price = cost.Price(2.0, "AWS Pricing API (on-demand Linux, eu-west-1)", "eu-west-1")
     assert cost.check_priced_region(price, "eu-west-1", explicit=True, note=None) is None
+
+
+@pytest.mark.parametrize(
+    ("instance", "label"), [("g6e.2xlarge", "g6e.2xlarge, 480x832"), ("p5.4xlarge", "p5.4xlarge, 480x832")]
+)
+def test_docs_cost_md_video_parts_match_the_cli(runner: CliRunner, instance: str, label: str) -> None:
+    g = _cost_json(runner, "--generator-instance", instance)["generator"]
+    p = g["parts_usd"]
+    cells = " | ".join(
+        f"{p[k]:.5f}"
+        for k in ("gpu_usd", "job_overhead_usd", "worker_start_usd", "storage_reads_usd", "requests_usd")
+    )
+    row = f"| {label} | {cells} | **{g['cost_per_video_usd']:.4f}** |"
+    assert row in DOC.read_text(encoding="utf-8"), f"docs/cost.md parts row is stale; the CLI gives {row}"

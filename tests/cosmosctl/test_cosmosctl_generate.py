@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -166,7 +167,7 @@ def test_status_wait_fetch_and_list(runner: CliRunner, generator_stack: Aws, tmp
 
     wait = runner.invoke(app, ["generate", "wait", job_id, "--interval", "0"])
     assert wait.exit_code == 0, wait.output
-    assert "Done: 2 video(s)" in wait.stderr
+    assert "Done: 2 worker(s) succeeded" in wait.stderr
 
     # No outputs yet: a clear message, not an empty directory.
     early = runner.invoke(app, ["generate", "fetch", job_id, "--out", str(tmp_path / "out")])
@@ -310,3 +311,68 @@ def test_spec_fields_match_the_generator_container() -> None:
     assert constants["MAX_NUM_FRAMES"] == generate.MAX_NUM_FRAMES
     assert constants["MAX_SIDE"] == generate.MAX_SIDE
     assert constants["MAX_STEPS"] == generate.MAX_STEPS
+
+
+class _FakeBatch:
+    """The three Describe calls job_capacity makes, answering like a GeneratorBatchStack queue."""
+
+    def __init__(self, max_vcpus: list[int], job_vcpus: str, types: list[str]) -> None:
+        self.max_vcpus, self.job_vcpus, self.types = max_vcpus, job_vcpus, types
+
+    def describe_job_queues(self, jobQueues: list[str]) -> dict[str, Any]:
+        order = [{"order": i, "computeEnvironment": f"ce-{i}"} for i in range(len(self.max_vcpus))]
+        return {"jobQueues": [{"computeEnvironmentOrder": order}]}
+
+    def describe_compute_environments(self, computeEnvironments: list[str]) -> dict[str, Any]:
+        return {
+            "computeEnvironments": [
+                {"computeResources": {"maxvCpus": v, "instanceTypes": self.types}} for v in self.max_vcpus
+            ]
+        }
+
+    def describe_job_definitions(self, jobDefinitions: list[str]) -> dict[str, Any]:
+        requirements = [{"type": "VCPU", "value": self.job_vcpus}, {"type": "GPU", "value": "1"}]
+        return {"jobDefinitions": [{"containerProperties": {"resourceRequirements": requirements}}]}
+
+
+def test_workers_follow_the_gpus_the_queue_can_run() -> None:
+    # g6e.12xlarge: 48 vCPUs, 4 GPUs -> 11 vCPUs per one-GPU job; on-demand + Spot environments.
+    capacity = generate.job_capacity(_FakeBatch([96, 96], "11", ["g6e.12xlarge"]), "q", "d")
+    assert capacity == generate.Capacity(17, ("g6e.12xlarge",))
+    assert generate.choose_workers(5, capacity) == 5  # never more workers than videos
+    assert generate.choose_workers(1_000, capacity) == 17  # one per GPU: each loads the model once
+    assert generate.choose_workers(50_000, generate.Capacity(40_000)) == generate.MAX_ARRAY_SIZE
+    assert generate.choose_workers(100, capacity, requested=3) == 3
+    # Unmanaged or unreadable environments: a fixed number, still bounded by the lines.
+    assert generate.choose_workers(100, generate.Capacity(None)) == generate.FALLBACK_WORKERS
+
+
+def test_attempt_timeout_covers_the_largest_share() -> None:
+    from stacks import gpu_catalog as catalog
+
+    at_480 = [{"prompt": "p"} for _ in range(40)]
+    seconds, _ = catalog.estimated_generator_seconds("g6e.2xlarge", 480, 832, "bf16", True, False)
+    timeout = generate.attempt_timeout_s(at_480, 4, ("g6e.2xlarge",))
+    assert timeout == math.ceil(10 * seconds * generate.TIMEOUT_FACTOR + generate.WORKER_STARTUP_S)
+    # 720p with offload: the slowest path; its timeout grows with the share instead of killing it.
+    slow = [{"prompt": "p", "height": 720, "width": 1280, "offload": "group"}] * 3
+    slow_s, _ = catalog.estimated_generator_seconds("g6e.2xlarge", 720, 1280, "bf16", False, True)
+    assert generate.attempt_timeout_s(slow, 1, ("g6e.2xlarge",)) >= 3 * slow_s
+    # Fewer steps, shorter videos: less time.
+    assert generate.attempt_timeout_s([{"prompt": "p", "steps": 7}] * 40, 4, ("g6e.2xlarge",)) < timeout
+
+
+def test_a_manifest_above_the_array_limit_is_shared_by_workers(
+    runner: CliRunner, generator_stack: Aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(generate, "job_capacity", lambda *a: generate.Capacity(8, ("g6e.2xlarge",)))
+    manifest = tmp_path / "many.jsonl"
+    manifest.write_text("".join(json.dumps({"prompt": f"p{i}", "steps": 5}) + "\n" for i in range(10_050)))
+    result = _submit(runner, "--manifest", str(manifest), "--json")
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert (info["videos"], info["workers"], info["array_size"]) == (10_050, 8, 8)
+    job = _job(generator_stack, info["job_id"])
+    assert job["arrayProperties"]["size"] == 8
+    assert _env(job)["WORKERS"] == "8"
+    assert job["timeout"]["attemptDurationSeconds"] == info["attempt_timeout_s"]

@@ -121,18 +121,20 @@ def test_single_job_renders_mp4_and_metadata(s3, calls, monkeypatch, capsys, tmp
         "bytes": meta["output"]["bytes"],
     }
     assert meta["gpu"]["peak_memory_bytes"] is None  # CPU run
-    assert {"read_spec", "load_model", "fetch_inputs", "generate", "denoise", "encode_mp4"} <= set(
+    assert {"check_spec", "load_model", "fetch_inputs", "generate", "denoise", "encode_mp4"} <= set(
         meta["timings_s"]
     )
     assert len(calls) == 1
     assert calls[0]["num_inference_steps"] == 2
     assert calls[0]["guidance_scale"] == 3.0
-    # One JSON line per phase on stdout, each tagged with the job and item.
+    # One JSON line per phase on stdout, each tagged with the job, the worker and the item.
     phases = [r["phase"] for r in logs if r["event"] == "phase"]
     assert phases[0] == "read_spec"
     assert {"load_model", "fetch_inputs", "generate", "encode_mp4", "upload"} <= set(phases)
-    assert all(r["job_id"] == "job-1" and r["index"] == 0 for r in logs)
-    assert logs[-1]["event"] == "succeeded"
+    assert all(r["job_id"] == "job-1" and r["worker"] == 0 for r in logs)
+    assert all(r["index"] == 0 for r in logs if r["event"] == "phase" and r["phase"] != "read_spec")
+    assert [r["event"] for r in logs][-2:] == ["succeeded", "worker_done"]
+    assert logs[-1]["succeeded"] == 1 and logs[-1]["exit_code"] == 0
 
 
 def test_same_seed_renders_the_same_video(s3, calls, monkeypatch, capsys) -> None:
@@ -196,7 +198,8 @@ def test_retry_skips_finished_items(s3, calls, monkeypatch, capsys) -> None:
     assert code == 0
     assert len(calls) == 1  # the pipeline was not called again
     assert generator_test_loader.LOADS == []  # nor loaded
-    assert logs[-1]["event"] == "skipped"
+    assert logs[-2]["event"] == "skipped"
+    assert logs[-1]["skipped"] == 1
 
 
 def test_rerun_after_failure_clears_stale_error(s3, calls, monkeypatch, capsys) -> None:
@@ -230,7 +233,8 @@ def test_bad_spec_fails_fast_with_error_json(s3, calls, monkeypatch, capsys, ite
     assert message in error["message"]
     assert "\n" not in error["message"]
     assert error["item"] == item
-    assert logs[-1]["event"] == "failed" and message in logs[-1]["message"]
+    assert logs[-2]["event"] == "failed" and message in logs[-2]["message"]
+    assert logs[-1]["event"] == "worker_done" and logs[-1]["failed"] == 1
     assert calls == []
     listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="outputs/bad/")["Contents"]
     assert [o["Key"] for o in listed] == ["outputs/bad/0.error.json"]

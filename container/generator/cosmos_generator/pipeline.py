@@ -10,11 +10,17 @@ from typing import Any
 
 import torch
 
+from .spec import SpecError
+
 DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
 
 
 class ModelAccessError(RuntimeError):
-    """The Hugging Face token cannot read the (gated) model repository."""
+    """The Hugging Face token cannot read a (gated) repository the job needs."""
+
+
+class RevisionError(SpecError):
+    """MODEL_REVISION names no branch, tag or commit of the repository: retrying cannot help."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,11 @@ def get_pipeline(
     return loaded
 
 
+def cached_pipeline(request: LoadRequest) -> LoadedPipeline | None:
+    """The pipeline already loaded for ``request`` in this container, if any."""
+    return _CACHE.get(request)
+
+
 def clear_cache() -> None:
     _CACHE.clear()
 
@@ -121,11 +132,18 @@ def place(pipe: Any, *, offload: str, device: str, resident: bool = True) -> Non
 
 
 def load_from_hub(request: LoadRequest) -> LoadedPipeline:
-    """Download (or reuse from HF_HOME) and load the real pipeline, failing clearly without access."""
+    """Load the real pipeline; from the host cache only once the weights stage has filled it.
+
+    The job's weights stage (weights.py) puts every file into the host cache first and switches
+    to offline mode; without it (a local run), this checks access and downloads like diffusers.
+    """
     from diffusers import Cosmos3OmniPipeline
 
+    from .weights import WeightsConfig
+
     revision = request.revision
-    if not _offline():
+    offline = _offline()
+    if not offline:
         revision = check_access(request.model_id, request.revision, request.token)
     try:
         pipe = Cosmos3OmniPipeline.from_pretrained(
@@ -133,16 +151,52 @@ def load_from_hub(request: LoadRequest) -> LoadedPipeline:
             revision=revision,
             torch_dtype=DTYPES[request.precision],
             token=request.token,
+            cache_dir=str(WeightsConfig.from_environ(os.environ).hub_cache),
+            local_files_only=offline,
             enable_safety_checker=request.enable_safety_checker,
         )
     except Exception as err:  # re-raise access problems that surface only while downloading
-        access = _access_problem(err, request.model_id)
+        access = _access_problem(err, request.model_id, request.revision)
         if access is not None:
             raise access from err
         raise
     if not request.enable_safety_checker:
         pipe.safety_checker = None
     return LoadedPipeline(pipe=pipe, model_id=request.model_id, revision=revision, loader="huggingface")
+
+
+def hub_download(need: Any, hub_cache: Any, token: str | None) -> tuple[str, Any]:
+    """Download one repository from the Hub into ``hub_cache``; return (commit, snapshot dir).
+
+    The model comes through diffusers' ``download`` (only the files from_pretrained reads); other
+    repositories (the guardrail's) through ``snapshot_download`` with their patterns.
+    """
+    from pathlib import Path
+
+    try:
+        if need.allow_patterns is None and need.repo_id.startswith("nvidia/Cosmos3-"):
+            from diffusers import Cosmos3OmniPipeline
+
+            folder = Cosmos3OmniPipeline.download(
+                need.repo_id, revision=need.revision, token=token, cache_dir=str(hub_cache)
+            )
+        else:
+            from huggingface_hub import snapshot_download
+
+            folder = snapshot_download(
+                need.repo_id,
+                revision=need.revision,
+                token=token,
+                cache_dir=str(hub_cache),
+                allow_patterns=list(need.allow_patterns) if need.allow_patterns else None,
+            )
+    except Exception as err:
+        access = _access_problem(err, need.repo_id, need.revision)
+        if access is not None:
+            raise access from err
+        raise
+    folder = Path(folder)
+    return folder.name, folder
 
 
 def check_access(model_id: str, revision: str, token: str | None) -> str:
@@ -152,7 +206,7 @@ def check_access(model_id: str, revision: str, token: str | None) -> str:
     try:
         info = HfApi().model_info(model_id, revision=revision, token=token)
     except Exception as err:
-        access = _access_problem(err, model_id)
+        access = _access_problem(err, model_id, revision)
         if access is not None:
             raise access from err
         raise
@@ -163,14 +217,24 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _access_problem(err: BaseException, model_id: str) -> ModelAccessError | None:
-    """Find a gated/401/403/not-found hub error anywhere in ``err``'s chain."""
-    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
+def _access_problem(err: BaseException, model_id: str, revision: str | None = None) -> Exception | None:
+    """Find a gated/401/403/not-found/bad-revision hub error anywhere in ``err``'s chain."""
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     seen: set[int] = set()
     current: BaseException | None = err
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        if isinstance(current, RevisionNotFoundError):
+            return RevisionError(
+                f"{model_id} has no revision {revision!r}: set MODEL_REVISION (the stack's "
+                "generatorModelRevision) to a branch, tag or commit of the repository"
+            )
         if isinstance(current, GatedRepoError):
             return ModelAccessError(
                 f"the Hugging Face token has no access to the gated repository {model_id}: accept the "

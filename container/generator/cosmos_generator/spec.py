@@ -214,12 +214,12 @@ def _is_s3_uri(uri: str) -> bool:
     return bool(bucket) and bool(key)
 
 
-def select_item(text: str, index: int, *, is_array: bool) -> Any:
-    """Decode item ``index`` of a spec document.
+def split_items(text: str, *, is_array: bool = True) -> list[Any]:
+    """The items of a spec document, undecoded where they are manifest lines.
 
-    A single JSON object (possibly pretty-printed) is item 0. Otherwise the document is JSONL: one
-    object per non-blank line, and item ``index`` is the index-th non-blank line. A job that is not
-    an array job must get a document with exactly one item.
+    A single JSON object (possibly pretty-printed) is one item (already decoded). Otherwise the
+    document is JSONL: one object per non-blank line, each returned as its text so that one bad
+    line fails only its own item (``decode_item``).
     """
     stripped = text.strip()
     if not stripped:
@@ -227,13 +227,31 @@ def select_item(text: str, index: int, *, is_array: bool) -> Any:
     try:
         whole = json.loads(stripped)
     except json.JSONDecodeError:
-        lines = [line for line in stripped.splitlines() if line.strip()]
-    else:
-        lines = [stripped] if isinstance(whole, dict) or not is_array else []
-        if not lines:
-            raise SpecError(
-                f"a manifest must be JSON Lines (one object per line), got a JSON {type(whole).__name__}"
-            )
+        return [line for line in stripped.splitlines() if line.strip()]
+    if isinstance(whole, dict) or not is_array:
+        return [whole]
+    raise SpecError(f"a manifest must be JSON Lines (one object per line), got a JSON {type(whole).__name__}")
+
+
+def decode_item(raw: Any, index: int, *, is_manifest: bool = True) -> Any:
+    """Item ``index`` as decoded JSON (``raw`` from split_items)."""
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as err:
+        where = f"manifest line {index + 1}" if is_manifest else "job spec"
+        raise SpecError(
+            f"{where} is not valid JSON: {err.msg} at line {err.lineno} column {err.colno}"
+        ) from None
+
+
+def select_item(text: str, index: int, *, is_array: bool) -> Any:
+    """Decode item ``index`` of a spec document (one item per array child).
+
+    A job that is not an array job must get a document with exactly one item.
+    """
+    lines = split_items(text, is_array=is_array)
     if not is_array and len(lines) != 1:
         raise SpecError(
             f"the spec holds {len(lines)} items but this is not an array job; "
@@ -241,10 +259,4 @@ def select_item(text: str, index: int, *, is_array: bool) -> Any:
         )
     if not 0 <= index < len(lines):
         raise SpecError(f"array index {index} out of range: the manifest holds {len(lines)} line(s)")
-    try:
-        return json.loads(lines[index])
-    except json.JSONDecodeError as err:
-        where = f"manifest line {index + 1}" if is_array else "job spec"
-        raise SpecError(
-            f"{where} is not valid JSON: {err.msg} at line {err.lineno} column {err.colno}"
-        ) from None
+    return decode_item(lines[index], index, is_manifest=is_array)
