@@ -423,10 +423,10 @@ def test_eval_shipped_guardrail_cases_through_the_command() -> None:
     files = sorted(str(p) for p in (REPO / "tests" / "diy" / "cases").glob("*.yaml"))
     result = CliRunner().invoke(app, ["eval", *files], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    # 1023 cases; only held-out round 5's misses are listed (24 at its single run, docs/diy-assistant.md).
+    # Only held-out rounds 5 and 6 may miss (24 and 27 at their single runs, docs/diy-assistant.md).
     misses = [line for line in result.stdout.splitlines() if "not right" in line]
-    assert len(misses) <= 24
-    assert all(line.split()[2].startswith("r5-") for line in misses)
+    assert len(misses) <= 24 + 27
+    assert all(line.split()[2].startswith(("r5-", "r6-")) for line in misses)
     assert "hazardous_materials" in result.stdout and "roofing_falls" in result.stdout
 
 
