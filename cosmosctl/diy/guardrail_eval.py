@@ -134,7 +134,9 @@ def evaluate_case(
     got = result.level
     emergency_expected = case.level == ["emergency"]
     action = None
-    if got == "emergency":
+    if got == "emergency" or emergency_expected:
+        # The answer's first lines must tell the user to leave or call: an emergency answer, or the
+        # conditional leave-or-call line an explained-away emergency cue puts first.
         head = "\n".join(result.answer.split("\n")[:5])
         action = bool(_LEAVE_OR_CALL.search(head))
     surviving = find_claims(
@@ -147,7 +149,7 @@ def evaluate_case(
     right = (
         got in case.level
         and categories_ok
-        and (action is not False)
+        and (got != "emergency" or bool(action))
         and not surviving
         and (result.withheld or len(result.removed_claims) >= case.claims)
         and not missing
