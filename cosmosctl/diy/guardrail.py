@@ -5,7 +5,9 @@ It decides per job, not per line. The question, the perception and the draft are
 raises the job to a level: proceed < caution < professional_only < emergency. At
 professional_only or emergency the whole draft is withheld and replaced by what is safe to do now,
 what to tell the professional and the notice; it is never edited line by line. A model's second
-opinion may raise the level, never lower it. Code-compliance claims are removed last.
+opinion may raise the level, never lower it. An emergency cue that a stated context explains away
+("rotten-egg smell only from the plughole") keeps the level but opens the answer with a one-line
+"if ... leave and call" action. Code-compliance claims are removed last.
 """
 
 from __future__ import annotations
@@ -497,7 +499,7 @@ def _vetoed(rule: Rule, sentence: str, book: Rulebook) -> bool:
 
 def conditional_cues(
     question: str,
-    draft_free_perception: str,
+    perception: str,
     rules: Rulebook | None = None,
 ) -> list[Rule]:
     """Emergency rules whose cue matched in the question or perception but a stated context vetoed it.
@@ -506,7 +508,7 @@ def conditional_cues(
     says what to do if the danger is real after all.
     """
     book = rules or load_rules()
-    texts = {"question": normalize(question, book), "perception": normalize(draft_free_perception, book)}
+    texts = {"question": normalize(question, book), "perception": normalize(perception, book)}
     found: list[Rule] = []
     for rule in book.rules:
         if rule.level != "emergency" or not rule.unless or not rule.patterns:
@@ -792,9 +794,7 @@ def apply_guardrail(
     # An emergency cue explained away by a stated context still gets the leave-or-call line, first.
     if level != "emergency":
         perception = (
-            perception_text
-            if perception_text is not None
-            else (observation.as_text() if observation else "")
+            perception_text if perception_text is not None else (observation.as_text() if observation else "")
         )
         keys = [r.emergency or "general" for r in conditional_cues(question, perception, book)]
         lines = list(
