@@ -522,9 +522,7 @@ def conditional_cues(
                 if not _vetoed(rule, sentence, book):
                     continue
                 for pattern in rule.patterns:
-                    for m in pattern.finditer(sentence):
-                        if rule.exclude and _covered(m, rule.exclude, sentence):
-                            continue
+                    for m in _matches(pattern, rule, sentence):
                         if _is_instruction(sentence, m, source, book):
                             hit = True
                             break
@@ -549,12 +547,28 @@ def _hits(
         if rule.unless and _vetoed(rule, sentence, book):
             continue
         for pattern in rule.patterns if patterns is None else patterns:
-            for m in pattern.finditer(sentence):
-                if rule.exclude and _covered(m, rule.exclude, sentence):
-                    continue
+            for m in _matches(pattern, rule, sentence):
                 if _is_instruction(sentence, m, source, book):
                     return m.group(0)
     return None
+
+
+def _matches(pattern: re.Pattern[str], rule: Rule, sentence: str) -> list[re.Match[str]]:
+    """The pattern's matches that no `exclude` covers. An excluded match does not hide a later one
+    that overlaps it ("hot water cylinder burst and the water is up to the power points": the
+    excluded "hot water cylinder" start is skipped and the search resumes one character on)."""
+    found: list[re.Match[str]] = []
+    pos = 0
+    while pos <= len(sentence):
+        m = pattern.search(sentence, pos)
+        if m is None:
+            break
+        if rule.exclude and _covered(m, rule.exclude, sentence):
+            pos = m.start() + 1
+            continue
+        found.append(m)
+        pos = max(m.end(), m.start() + 1)
+    return found
 
 
 def classify(
