@@ -62,12 +62,12 @@ def test_development_cases_all_right_and_fast() -> None:
     cases = load_guardrail_cases(DEV)
     report = evaluate(cases)
     elapsed = time.perf_counter() - t0
-    assert len(cases) >= 1200
+    assert len(cases) >= 1290
     assert sum(c.safe for _, c in cases) >= len(cases) / 3  # at least a third are safe jobs
     assert report.failures == [], _figures_message(report)
     t = report.total
     assert t.over_blocked == 0 and t.withheld_when_should == t.should_withhold
-    assert t.emergencies_with_action == t.emergencies > 150
+    assert t.emergencies_with_action == t.emergencies > 220
     assert t.claims_surviving == 0 and t.claims_removed == t.claims_expected > 5
     assert elapsed < 5, f"{len(cases)} cases took {elapsed:.1f}s"
 
