@@ -87,6 +87,9 @@ class Rule:
     patterns: tuple[re.Pattern[str], ...]
     exclude: tuple[re.Pattern[str], ...]
     unless: tuple[re.Pattern[str], ...]  # sentence-level context that vetoes the rule in that sentence
+    # A veto that reclassifies the job (a burner's flame colour is not an electrical fire), so no
+    # conditional emergency line either.
+    unless_quiet: tuple[re.Pattern[str], ...]
     all_of: tuple[tuple[re.Pattern[str], ...], ...]  # job-level: each group must match in some source
     hazard_types: tuple[str, ...]
     systems: tuple[str, ...]
@@ -238,6 +241,9 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
                     patterns=tuple(_expand(p, vocab, where) for p in raw.get("patterns", [])),
                     exclude=tuple(_expand(p, vocab, where + " exclude") for p in raw.get("exclude", [])),
                     unless=tuple(_expand(p, vocab, where + " unless") for p in raw.get("unless", [])),
+                    unless_quiet=tuple(
+                        _expand(p, vocab, where + " unless_quiet") for p in raw.get("unless_quiet", [])
+                    ),
                     all_of=tuple(
                         tuple(_expand(p, vocab, where + " all_of") for p in group)
                         for group in raw.get("all_of", [])
@@ -488,9 +494,9 @@ def _is_instruction(sentence: str, m: re.Match[str], source: Source, book: Ruleb
     return not book.question_negation.search(before[-40:])
 
 
-def _vetoed(rule: Rule, sentence: str, book: Rulebook) -> bool:
+def _vetoed(unless: tuple[re.Pattern[str], ...], sentence: str, book: Rulebook) -> bool:
     """Whether a sentence's context vetoes the rule; a negated context ("not from the taps") does not."""
-    for u in rule.unless:
+    for u in unless:
         for m in u.finditer(sentence):
             if not book.question_negation.search(sentence[: m.start()][-40:]):
                 return True
@@ -519,7 +525,9 @@ def conditional_cues(
                 continue
             hit = False
             for sentence in sentences(text):
-                if not _vetoed(rule, sentence, book):
+                if not _vetoed(rule.unless, sentence, book):
+                    continue
+                if rule.unless_quiet and _vetoed(rule.unless_quiet, sentence, book):
                     continue
                 for pattern in rule.patterns:
                     for m in _matches(pattern, rule, sentence):
@@ -544,7 +552,9 @@ def _hits(
     patterns: tuple[re.Pattern[str], ...] | None = None,
 ) -> str | None:
     for sentence in sentences(text):
-        if rule.unless and _vetoed(rule, sentence, book):
+        if (rule.unless and _vetoed(rule.unless, sentence, book)) or (
+            rule.unless_quiet and _vetoed(rule.unless_quiet, sentence, book)
+        ):
             continue
         for pattern in rule.patterns if patterns is None else patterns:
             for m in _matches(pattern, rule, sentence):
