@@ -197,6 +197,15 @@ def test_an_emergency_cue_explained_away_keeps_the_level_but_leads_with_leave_or
     assert "call" in first and r.answer.endswith("1. Pour a kettle of hot water down it.")
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["Water heater burner flame is mostly yellow, should I worry?", "Wind blew the washing line down"],
+)
+def test_a_context_that_reclassifies_the_job_adds_no_conditional_line(question: str) -> None:
+    r = apply_guardrail(question, None, "")
+    assert CONDITIONAL not in r.actions and "If you see smoke" not in r.answer
+
+
 def test_a_negated_context_does_not_explain_an_emergency_away() -> None:
     r = apply_guardrail("Eggy smell around the boiler cupboard, not from the taps", None, "")
     assert r.level == "emergency" and r.safe_actions[0].startswith("Leave now")
@@ -361,6 +370,8 @@ def test_guardrail_code_holds_no_rule_patterns() -> None:
         (lambda d: d["categories"]["gas"].update(notice="Be careful."), "licensed professional"),
         (lambda d: d["rules"].append(dict(d["rules"][0])), "duplicate rule id"),
         (lambda d: d.pop("code_compliance"), "malformed rules file"),
+        (lambda d: d["conditional"].pop("general"), "conditional needs a `general` line"),
+        (lambda d: d["conditional"].update(flood="Leave."), "'flood' is not an emergency"),
     ],
 )
 def test_a_broken_rules_file_fails_loudly(mutate: Any, message: str) -> None:
