@@ -44,6 +44,7 @@ DEV = [
     CASES / "guardrail_heldout_round5.yaml",
     CASES / "guardrail_heldout_round6.yaml",
     CASES / "guardrail_dev_safetynet.yaml",
+    CASES / "guardrail_dev_probes3.yaml",
 ]
 DOC = Path(__file__).parents[2] / "docs" / "diy-assistant.md"
 
