@@ -5,7 +5,9 @@ It decides per job, not per line. The question, the perception and the draft are
 raises the job to a level: proceed < caution < professional_only < emergency. At
 professional_only or emergency the whole draft is withheld and replaced by what is safe to do now,
 what to tell the professional and the notice; it is never edited line by line. A model's second
-opinion may raise the level, never lower it. Code-compliance claims are removed last.
+opinion may raise the level, never lower it. An emergency cue that a stated context explains away
+("rotten-egg smell only from the plughole") keeps the level but opens the answer with a one-line
+"if ... leave and call" action. Code-compliance claims are removed last.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ WITHHELD: frozenset[str] = frozenset({"professional_only", "emergency"})
 ADD_NOTICE = "add_professional_notice"
 WITHHOLD = "withhold_procedure"
 REMOVE_CLAIMS = "remove_code_compliance_claims"
+CONDITIONAL = "add_conditional_emergency_action"
 
 # Typographic characters mapped to ASCII before matching.
 _CHAR_MAP = str.maketrans(
@@ -84,6 +87,9 @@ class Rule:
     patterns: tuple[re.Pattern[str], ...]
     exclude: tuple[re.Pattern[str], ...]
     unless: tuple[re.Pattern[str], ...]  # sentence-level context that vetoes the rule in that sentence
+    # A veto that reclassifies the job (a burner's flame colour is not an electrical fire), so no
+    # conditional emergency line either.
+    unless_quiet: tuple[re.Pattern[str], ...]
     all_of: tuple[tuple[re.Pattern[str], ...], ...]  # job-level: each group must match in some source
     hazard_types: tuple[str, ...]
     systems: tuple[str, ...]
@@ -104,10 +110,14 @@ class Rulebook:
     version: int
     categories: dict[str, Category]
     emergencies: dict[str, tuple[str, ...]]
+    # One line per emergency, shown when an emergency cue was seen but a stated context explains it
+    # ("rotten-egg smell only from the sink trap"): what to do if the danger is real after all.
+    conditional: dict[str, str]
     locales: dict[str, Locale]
     default_locale: Locale
     rules: tuple[Rule, ...]
     lexicon: tuple[str, ...]
+    rule_words: frozenset[str]  # every word of the vocabulary and typo targets (for g-dropping)
     protected_words: frozenset[str]
     typo_min_length: int
     typo_cutoff: float
@@ -178,6 +188,12 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
                     f"category {name}: the notice must tell the user to verify with a licensed professional"
                 )
         emergencies = {name: tuple(str(s) for s in steps) for name, steps in data["emergencies"].items()}
+        conditional = {str(k): " ".join(str(v).split()) for k, v in data.get("conditional", {}).items()}
+        for key in conditional:
+            if key not in emergencies:
+                raise RulesError(f"conditional {key!r} is not an emergency")
+        if "general" not in conditional:
+            raise RulesError("conditional needs a `general` line")
         locales = {
             name: Locale(
                 name=name,
@@ -225,6 +241,9 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
                     patterns=tuple(_expand(p, vocab, where) for p in raw.get("patterns", [])),
                     exclude=tuple(_expand(p, vocab, where + " exclude") for p in raw.get("exclude", [])),
                     unless=tuple(_expand(p, vocab, where + " unless") for p in raw.get("unless", [])),
+                    unless_quiet=tuple(
+                        _expand(p, vocab, where + " unless_quiet") for p in raw.get("unless_quiet", [])
+                    ),
                     all_of=tuple(
                         tuple(_expand(p, vocab, where + " all_of") for p in group)
                         for group in raw.get("all_of", [])
@@ -242,10 +261,18 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
             version=int(data["version"]),
             categories=categories,
             emergencies=emergencies,
+            conditional=conditional,
             locales=locales,
             default_locale=locales[default_name],
             rules=tuple(rules),
             lexicon=tuple(w for w in lexicon if w.isalpha()),
+            rule_words=frozenset(
+                w
+                for phrases in [*raw_vocab.values(), typo["targets"]]
+                for phrase in phrases
+                for w in normalize_plain(str(phrase)).split()
+                if w.isalpha()
+            ),
             protected_words=frozenset(normalize_plain(w) for w in typo.get("protect", [])),
             typo_min_length=int(typo["min_length"]),
             typo_cutoff=float(typo["cutoff"]),
@@ -339,6 +366,10 @@ def normalize(text: str, rules: Rulebook | None = None) -> str:
 
 
 def _correct(word: str, book: Rulebook) -> str:
+    # A dropped g ("sparkin'", "replacin") restores the rules' own -ing word.
+    bare = word.rstrip("'")
+    if bare.endswith("in") and bare + "g" in book.rule_words:
+        return bare + "g"
     if len(word) < book.typo_min_length or word in book.protected_words:
         return word
     return _correct_cached(word, book.lexicon, book.typo_cutoff, book.typo_cutoff_long)
@@ -463,6 +494,56 @@ def _is_instruction(sentence: str, m: re.Match[str], source: Source, book: Ruleb
     return not book.question_negation.search(before[-40:])
 
 
+def _vetoed(unless: tuple[re.Pattern[str], ...], sentence: str, book: Rulebook) -> bool:
+    """Whether a sentence's context vetoes the rule; a negated context ("not from the taps") does not."""
+    for u in unless:
+        for m in u.finditer(sentence):
+            if not book.question_negation.search(sentence[: m.start()][-40:]):
+                return True
+    return False
+
+
+def conditional_cues(
+    question: str,
+    perception: str,
+    rules: Rulebook | None = None,
+) -> list[Rule]:
+    """Emergency rules whose cue matched in the question or perception but a stated context vetoed it.
+
+    The job is not an emergency ("rotten-egg smell only from the sink trap"), but the answer still
+    says what to do if the danger is real after all.
+    """
+    book = rules or load_rules()
+    texts = {"question": normalize(question, book), "perception": normalize(perception, book)}
+    found: list[Rule] = []
+    for rule in book.rules:
+        if rule.level != "emergency" or not rule.unless or not rule.patterns:
+            continue
+        for source in rule.sources:
+            text = texts.get(source, "")
+            if not text:
+                continue
+            hit = False
+            for sentence in sentences(text):
+                if not _vetoed(rule.unless, sentence, book):
+                    continue
+                if rule.unless_quiet and _vetoed(rule.unless_quiet, sentence, book):
+                    continue
+                for pattern in rule.patterns:
+                    for m in _matches(pattern, rule, sentence):
+                        if _is_instruction(sentence, m, source, book):
+                            hit = True
+                            break
+                    if hit:
+                        break
+                if hit:
+                    break
+            if hit:
+                found.append(rule)
+                break
+    return found
+
+
 def _hits(
     rule: Rule,
     source: Source,
@@ -471,15 +552,33 @@ def _hits(
     patterns: tuple[re.Pattern[str], ...] | None = None,
 ) -> str | None:
     for sentence in sentences(text):
-        if rule.unless and any(u.search(sentence) for u in rule.unless):
+        if (rule.unless and _vetoed(rule.unless, sentence, book)) or (
+            rule.unless_quiet and _vetoed(rule.unless_quiet, sentence, book)
+        ):
             continue
         for pattern in rule.patterns if patterns is None else patterns:
-            for m in pattern.finditer(sentence):
-                if rule.exclude and _covered(m, rule.exclude, sentence):
-                    continue
+            for m in _matches(pattern, rule, sentence):
                 if _is_instruction(sentence, m, source, book):
                     return m.group(0)
     return None
+
+
+def _matches(pattern: re.Pattern[str], rule: Rule, sentence: str) -> list[re.Match[str]]:
+    """The pattern's matches that no `exclude` covers. An excluded match does not hide a later one
+    that overlaps it ("hot water cylinder burst and the water is up to the power points": the
+    excluded "hot water cylinder" start is skipped and the search resumes one character on)."""
+    found: list[re.Match[str]] = []
+    pos = 0
+    while pos <= len(sentence):
+        m = pattern.search(sentence, pos)
+        if m is None:
+            break
+        if rule.exclude and _covered(m, rule.exclude, sentence):
+            pos = m.start() + 1
+            continue
+        found.append(m)
+        pos = max(m.end(), m.start() + 1)
+    return found
 
 
 def classify(
@@ -715,6 +814,25 @@ def apply_guardrail(
             f"> **Safety ({book.categories[c].label}):** {book.categories[c].notice}" for c in categories
         ]
         answer_body = "\n\n".join([*parts, draft.strip()]) if draft.strip() else "\n\n".join(parts)
+
+    # An emergency cue explained away by a stated context still gets the leave-or-call line, first.
+    if level != "emergency":
+        perception = (
+            perception_text if perception_text is not None else (observation.as_text() if observation else "")
+        )
+        keys = [r.emergency or "general" for r in conditional_cues(question, perception, book)]
+        lines = list(
+            dict.fromkeys(
+                book.conditional.get(k, book.conditional["general"]).format(
+                    emergency=loc.emergency_number, gas_line=loc.gas_line
+                )
+                for k in keys
+            )
+        )
+        if lines:
+            block = "\n".join(f"> **{line}**" for line in lines)
+            answer_body = f"{block}\n\n{answer_body}" if answer_body else block
+            actions.append(CONDITIONAL)
 
     # Last step: remove code-compliance claims from everything shown, on normalised text.
     cleaned, removed = remove_compliance_claims(answer_body, book)
