@@ -270,7 +270,10 @@ def render_answer(answer: DiyAnswer) -> None:
         for col in ("Rule", "Category", "Level", "Source", "Matched"):
             fired.add_column(col)
         for f in g.fired:
-            fired.add_row(f.rule, f.category, f.level, f.source, escape(f.match))
+            # A withheld draft stays withheld: what a rule matched in it could be a fragment of the
+            # dangerous procedure, so the human view names the source only (--json keeps it for audits).
+            hidden = g.withheld and f.source == "draft"
+            fired.add_row(f.rule, f.category, f.level, f.source, "(withheld)" if hidden else escape(f.match))
         out.print(fired)
     else:
         out.print("[dim]Guardrail: no rule fired.[/]", markup=True)

@@ -182,6 +182,8 @@ def test_guardrail_overrides_a_dangerous_draft(cosmos: FakeOpenAI, llm: FakeOpen
     human = ask(cosmos, llm, "--image", str(photo), "Why does this outlet keep tripping?")
     assert human.exit_code == 0, human.output
     assert "30 amp" not in human.stdout
+    # Nor any fragment of the withheld procedure through the fired-rules table.
+    assert "panel cover" not in human.stdout.lower() and "(withheld)" in human.stdout
     assert "Guardrail rules fired" in human.stdout
     assert "electrical.panel-open" in human.stdout
     assert "Hazard review missing" in human.stdout
