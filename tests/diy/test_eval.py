@@ -423,10 +423,12 @@ def test_eval_shipped_guardrail_cases_through_the_command() -> None:
     files = sorted(str(p) for p in (REPO / "tests" / "diy" / "cases").glob("*.yaml"))
     result = CliRunner().invoke(app, ["eval", *files], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    # Every shipped file is development data now (rounds 5 and 6 were tuned on after their single
-    # held-out runs, docs/diy-assistant.md): the command must report no miss.
+    # Every shipped file but round 7 is development data (rounds 5 and 6 were tuned on after their
+    # single held-out runs); round 7 is held out and missed 46 of 179 at its one run
+    # (docs/diy-assistant.md). No development case may miss; round 7 may not get worse.
     misses = [line for line in result.stdout.splitlines() if "not right" in line]
-    assert misses == []
+    assert all(line.split()[2].startswith("r7-") for line in misses), misses
+    assert len(misses) <= 46
     assert "hazardous_materials" in result.stdout and "roofing_falls" in result.stdout
 
 
