@@ -416,10 +416,19 @@ def test_a_custom_rules_file_changes_behaviour_without_code(tmp_path: Path) -> N
         # A battery hobby circuit anywhere in the question is not house wiring (job-level context) ...
         ("Science fair circuit with a 9 volt battery. What did we wire wrong?", "proceed"),
         # ... but the context only clears caution: mains work in the same question is still withheld.
-        ("Science fair project: I want to add another socket off the one in the lounge.", "professional_only"),
+        (
+            "Science fair project: I want to add another socket off the one in the lounge.",
+            "professional_only",
+        ),
         # Indirect descriptions of professional-only work, by look or position.
-        ("The big grey box with all the little switches. I want to take the front plate off.", "professional_only"),
-        ("the steel I thing across the basement ceiling is in the way, how do i cut it out", "professional_only"),
+        (
+            "The big grey box with all the little switches. I want to take the front plate off.",
+            "professional_only",
+        ),
+        (
+            "the steel I thing across the basement ceiling is in the way, how do i cut it out",
+            "professional_only",
+        ),
         ("the concrete thing over the garage door is cracked right through", "professional_only"),
         ("sanding the bumpy stippled ceiling in our 1972 house", "professional_only"),
         ("moving the stove along the wall, it has the gas bayonet behind it", "professional_only"),
@@ -427,7 +436,10 @@ def test_a_custom_rules_file_changes_behaviour_without_code(tmp_path: Path) -> N
         # Emergencies by local name or by appearance.
         ("NEPA wire fell on our gate after the rain", "emergency"),
         ("the heat pump outside unit is sparking and smoking", "emergency"),
-        ("the ceiling in the bedroom has a crack down the middle and its drooping, you can see it move", "emergency"),
+        (
+            "the ceiling in the bedroom has a crack down the middle and its drooping, you can see it move",
+            "emergency",
+        ),
     ],
 )
 def test_round7_classes_generalise(question: str, level: str) -> None:
