@@ -416,7 +416,13 @@ def _correct_cached(word: str, lexicon: tuple[str, ...], cutoff: float, cutoff_l
 
 def sentences(text: str) -> list[str]:
     """Normalised text cut into sentences (a line, or up to . ! ? ;)."""
-    return [s.strip() for s in _SENTENCES.findall(text) if s.strip(" .!?;")]
+    return list(_sentences(text))
+
+
+@lru_cache(maxsize=4096)
+def _sentences(text: str) -> tuple[str, ...]:
+    # Every rule reads the same few texts: cut each once (a pure function of the text).
+    return tuple(s.strip() for s in _SENTENCES.findall(text) if s.strip(" .!?;"))
 
 
 # ------------------------------------------------------------------------------------ classifying
@@ -532,7 +538,7 @@ def conditional_cues(
             if not text:
                 continue
             hit = False
-            for sentence in sentences(text):
+            for sentence in _sentences(text):
                 if not _vetoed(rule.unless, sentence, book):
                     continue
                 if rule.unless_quiet and _vetoed(rule.unless_quiet, sentence, book):
@@ -559,7 +565,7 @@ def _hits(
     book: Rulebook,
     patterns: tuple[re.Pattern[str], ...] | None = None,
 ) -> str | None:
-    for sentence in sentences(text):
+    for sentence in _sentences(text):
         if (rule.unless and _vetoed(rule.unless, sentence, book)) or (
             rule.unless_quiet and _vetoed(rule.unless_quiet, sentence, book)
         ):
@@ -609,7 +615,7 @@ def classify(
     }
     fired: list[FiredRule] = []
     for rule in book.rules:
-        if rule.unless_job and any(_vetoed(rule.unless_job, s, book) for s in sentences(texts["question"])):
+        if rule.unless_job and any(_vetoed(rule.unless_job, s, book) for s in _sentences(texts["question"])):
             continue
         if rule.all_of:
             # A job-level rule: the hazard may be named in one source and the work in another

@@ -49,6 +49,7 @@ DEV = [
     CASES / "guardrail_heldout_round7.yaml",
     CASES / "guardrail_dev_probes4.yaml",
     CASES / "guardrail_dev_probes5.yaml",
+    CASES / "guardrail_dev_probes6.yaml",
 ]
 DOC = Path(__file__).parents[2] / "docs" / "diy-assistant.md"
 
