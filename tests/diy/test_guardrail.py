@@ -51,6 +51,7 @@ DEV = [
     CASES / "guardrail_dev_probes5.yaml",
     CASES / "guardrail_dev_probes6.yaml",
     CASES / "guardrail_dev_probes7.yaml",
+    CASES / "guardrail_dev_probes8.yaml",
 ]
 DOC = Path(__file__).parents[2] / "docs" / "diy-assistant.md"
 
