@@ -566,14 +566,20 @@ def _hits(
     patterns: tuple[re.Pattern[str], ...] | None = None,
 ) -> str | None:
     for sentence in _sentences(text):
-        if (rule.unless and _vetoed(rule.unless, sentence, book)) or (
-            rule.unless_quiet and _vetoed(rule.unless_quiet, sentence, book)
-        ):
-            continue
+        vetoed: bool | None = None  # the sentence's context is read only once a pattern matched
         for pattern in rule.patterns if patterns is None else patterns:
             for m in _matches(pattern, rule, sentence):
+                if vetoed is None:
+                    vetoed = bool(
+                        (rule.unless and _vetoed(rule.unless, sentence, book))
+                        or (rule.unless_quiet and _vetoed(rule.unless_quiet, sentence, book))
+                    )
+                if vetoed:
+                    break
                 if _is_instruction(sentence, m, source, book):
                     return m.group(0)
+            if vetoed:
+                break
     return None
 
 
