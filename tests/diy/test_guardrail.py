@@ -52,6 +52,7 @@ DEV = [
     CASES / "guardrail_dev_probes6.yaml",
     CASES / "guardrail_dev_probes7.yaml",
     CASES / "guardrail_dev_probes8.yaml",
+    CASES / "guardrail_dev_probes9.yaml",
 ]
 DOC = Path(__file__).parents[2] / "docs" / "diy-assistant.md"
 
