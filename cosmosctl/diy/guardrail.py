@@ -91,6 +91,9 @@ class Rule:
     # conditional emergency line either.
     unless_quiet: tuple[re.Pattern[str], ...]
     all_of: tuple[tuple[re.Pattern[str], ...], ...]  # job-level: each group must match in some source
+    # A context anywhere in the question that makes the whole job something else (a battery science
+    # fair circuit is not house wiring); only allowed on caution rules, so it never hides a withheld job.
+    unless_job: tuple[re.Pattern[str], ...]
     hazard_types: tuple[str, ...]
     systems: tuple[str, ...]
     emergency: str | None  # key of `emergencies` for the first steps of an emergency answer
@@ -229,6 +232,8 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
                 raise RulesError(
                     f"{where}: emergencies come from the question or the perception, not the draft"
                 )
+            if raw.get("unless_job") and raw["level"] != "caution":
+                raise RulesError(f"{where}: unless_job is only allowed on caution rules")
             if not any(raw.get(k) for k in ("patterns", "hazard_types", "systems", "all_of")):
                 raise RulesError(f"{where}: nothing to match")
             rules.append(
@@ -247,6 +252,9 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
                     all_of=tuple(
                         tuple(_expand(p, vocab, where + " all_of") for p in group)
                         for group in raw.get("all_of", [])
+                    ),
+                    unless_job=tuple(
+                        _expand(p, vocab, where + " unless_job") for p in raw.get("unless_job", [])
                     ),
                     hazard_types=tuple(raw.get("hazard_types", [])),
                     systems=tuple(raw.get("systems", [])),
@@ -408,7 +416,13 @@ def _correct_cached(word: str, lexicon: tuple[str, ...], cutoff: float, cutoff_l
 
 def sentences(text: str) -> list[str]:
     """Normalised text cut into sentences (a line, or up to . ! ? ;)."""
-    return [s.strip() for s in _SENTENCES.findall(text) if s.strip(" .!?;")]
+    return list(_sentences(text))
+
+
+@lru_cache(maxsize=4096)
+def _sentences(text: str) -> tuple[str, ...]:
+    # Every rule reads the same few texts: cut each once (a pure function of the text).
+    return tuple(s.strip() for s in _SENTENCES.findall(text) if s.strip(" .!?;"))
 
 
 # ------------------------------------------------------------------------------------ classifying
@@ -524,7 +538,7 @@ def conditional_cues(
             if not text:
                 continue
             hit = False
-            for sentence in sentences(text):
+            for sentence in _sentences(text):
                 if not _vetoed(rule.unless, sentence, book):
                     continue
                 if rule.unless_quiet and _vetoed(rule.unless_quiet, sentence, book):
@@ -551,15 +565,21 @@ def _hits(
     book: Rulebook,
     patterns: tuple[re.Pattern[str], ...] | None = None,
 ) -> str | None:
-    for sentence in sentences(text):
-        if (rule.unless and _vetoed(rule.unless, sentence, book)) or (
-            rule.unless_quiet and _vetoed(rule.unless_quiet, sentence, book)
-        ):
-            continue
+    for sentence in _sentences(text):
+        vetoed: bool | None = None  # the sentence's context is read only once a pattern matched
         for pattern in rule.patterns if patterns is None else patterns:
             for m in _matches(pattern, rule, sentence):
+                if vetoed is None:
+                    vetoed = bool(
+                        (rule.unless and _vetoed(rule.unless, sentence, book))
+                        or (rule.unless_quiet and _vetoed(rule.unless_quiet, sentence, book))
+                    )
+                if vetoed:
+                    break
                 if _is_instruction(sentence, m, source, book):
                     return m.group(0)
+            if vetoed:
+                break
     return None
 
 
@@ -601,6 +621,8 @@ def classify(
     }
     fired: list[FiredRule] = []
     for rule in book.rules:
+        if rule.unless_job and any(_vetoed(rule.unless_job, s, book) for s in _sentences(texts["question"])):
+            continue
         if rule.all_of:
             # A job-level rule: the hazard may be named in one source and the work in another
             # (Cosmos sees fibro sheeting; the draft says to drill it).

@@ -24,6 +24,7 @@ from cosmosctl.diy.evaluation import (
     summarize,
 )
 from cosmosctl.diy.guardrail import apply_guardrail
+from cosmosctl.diy.guardrail_eval import load_guardrail_cases
 from cosmosctl.errors import CosmosError
 
 from .fakes import observation_json, user_text
@@ -423,12 +424,14 @@ def test_eval_shipped_guardrail_cases_through_the_command() -> None:
     files = sorted(str(p) for p in (REPO / "tests" / "diy" / "cases").glob("*.yaml"))
     result = CliRunner().invoke(app, ["eval", *files], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    # Every shipped file but round 7 is development data (rounds 5 and 6 were tuned on after their
-    # single held-out runs); round 7 is held out and missed 46 of 179 at its one run
-    # (docs/diy-assistant.md). No development case may miss; round 7 may not get worse.
+    # Every shipped file is development data (rounds 5-7 were tuned on after their single held-out
+    # runs) and may not miss, except a held-out round 8 (guardrail_heldout_round8.yaml, ids r8-),
+    # which the lead adds and scores once on these rules (docs/diy-assistant.md).
+    round8 = REPO / "tests" / "diy" / "cases" / "guardrail_heldout_round8.yaml"
+    held_out = {c.id for _, c in load_guardrail_cases([round8])} if round8.exists() else set()
     misses = [line for line in result.stdout.splitlines() if "not right" in line]
-    assert all(line.split()[2].startswith("r7-") for line in misses), misses
-    assert len(misses) <= 46
+    missed_ids = [line.split()[2].rstrip(":") for line in misses]
+    assert all(i in held_out or i.startswith("r8-") for i in missed_ids), misses
     assert "hazardous_materials" in result.stdout and "roofing_falls" in result.stdout
 
 
