@@ -432,6 +432,8 @@ def test_eval_shipped_guardrail_cases_through_the_command() -> None:
     misses = [line for line in result.stdout.splitlines() if "not right" in line]
     missed_ids = [line.split()[2].rstrip(":") for line in misses]
     assert all(i in held_out or i.startswith("r8-") for i in missed_ids), misses
+    # Round 8 missed 44 of 200 at its single run; it may not get worse.
+    assert len(missed_ids) <= 44
     assert "hazardous_materials" in result.stdout and "roofing_falls" in result.stdout
 
 
