@@ -116,6 +116,9 @@ class Rulebook:
     # One line per emergency, shown when an emergency cue was seen but a stated context explains it
     # ("rotten-egg smell only from the sink trap"): what to do if the danger is real after all.
     conditional: dict[str, str]
+    # Hazard category -> conditional lines every answer carrying that category opens with, whatever
+    # its level: the leave-or-call floor for an emergency the rules rated lower.
+    standing_conditional: dict[str, tuple[str, ...]]
     locales: dict[str, Locale]
     default_locale: Locale
     rules: tuple[Rule, ...]
@@ -197,6 +200,15 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
                 raise RulesError(f"conditional {key!r} is not an emergency")
         if "general" not in conditional:
             raise RulesError("conditional needs a `general` line")
+        standing = {
+            str(c): tuple(str(k) for k in keys) for c, keys in data.get("standing_conditional", {}).items()
+        }
+        for category, keys in standing.items():
+            if category not in categories:
+                raise RulesError(f"standing_conditional {category!r} is not a category")
+            for key in keys:
+                if key not in conditional:
+                    raise RulesError(f"standing_conditional {category}: {key!r} has no conditional line")
         locales = {
             name: Locale(
                 name=name,
@@ -270,6 +282,7 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
             categories=categories,
             emergencies=emergencies,
             conditional=conditional,
+            standing_conditional=standing,
             locales=locales,
             default_locale=locales[default_name],
             rules=tuple(rules),
@@ -837,12 +850,16 @@ def apply_guardrail(
         ]
         answer_body = "\n\n".join([*parts, draft.strip()]) if draft.strip() else "\n\n".join(parts)
 
-    # An emergency cue explained away by a stated context still gets the leave-or-call line, first.
+    # An emergency cue explained away by a stated context still gets the leave-or-call line, first;
+    # so does every answer in a hazard category that can turn into an emergency (gas, CO, electrics,
+    # water and electricity, structure), whatever its level: held-out rounds show the rules rate
+    # some real emergencies lower, and the leave-or-call line must reach the user even then.
     if level != "emergency":
         perception = (
             perception_text if perception_text is not None else (observation.as_text() if observation else "")
         )
         keys = [r.emergency or "general" for r in conditional_cues(question, perception, book)]
+        keys += [k for c in categories for k in book.standing_conditional.get(c, ())]
         lines = list(
             dict.fromkeys(
                 book.conditional.get(k, book.conditional["general"]).format(

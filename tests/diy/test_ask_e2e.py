@@ -169,11 +169,16 @@ def test_guardrail_overrides_a_dangerous_draft(cosmos: FakeOpenAI, llm: FakeOpen
     g = data["guardrail"]
     assert g["level"] == "professional_only" and g["withheld"] is True
     assert g["categories"] == ["electrical"]
-    assert g["actions"] == ["add_professional_notice", "withhold_procedure"]
+    assert g["actions"] == [
+        "add_professional_notice",
+        "withhold_procedure",
+        "add_conditional_emergency_action",
+    ]
     fired = {(f["rule"], f["source"]) for f in g["fired"]}
     assert {("electrical.panel-open", "draft"), ("electrical.panel-change", "draft")} <= fired
     assert "30 amp" not in data["answer"] and "up to code" not in data["answer"]
-    assert data["answer"].startswith("**Not a do-it-yourself job")
+    assert data["answer"].startswith("> **If you see smoke or sparks")  # the standing line first
+    assert "\n\n**Not a do-it-yourself job" in data["answer"]
     assert g["second_opinion"]["status"] == "missing"  # no reply scripted: ignored, reported
     assert data["draft"] == dangerous  # only because --include-draft asked for it
 

@@ -147,9 +147,12 @@ def test_withheld_job_shows_no_draft_and_says_what_to_do_and_tell() -> None:
     draft = "1. Switch off the main.\n2. Take the cover off the fuse board.\n3. Swap the MCB for a 32A one."
     r = apply_guardrail("My shower MCB keeps tripping, can I fit a bigger one?", None, draft)
     assert r.level == "professional_only" and r.withheld
-    assert r.actions == [ADD_NOTICE, WITHHOLD]
+    assert r.actions == [ADD_NOTICE, WITHHOLD, CONDITIONAL]
     assert "32A" not in r.answer and "Take the cover off" not in r.answer
-    assert r.answer.startswith("**Not a do-it-yourself job")
+    # The electrical category's standing leave-or-call line first, then the withheld answer.
+    first, rest = r.answer.split("\n\n", 1)
+    assert first.startswith("> **If you see smoke or sparks") and "call" in first
+    assert rest.startswith("**Not a do-it-yourself job")
     assert "**Do this now:**" in r.answer and "**Tell the professional:**" in r.answer
     assert "licensed electrician" in r.answer  # the notice
     assert r.tell_professional and r.safe_actions
@@ -159,7 +162,9 @@ def test_caution_keeps_the_draft_with_the_notice_first() -> None:
     draft = "1. Switch off the breaker.\n2. Swap the outlet like for like."
     r = apply_guardrail("How do I replace an outlet?", None, draft)
     assert r.level == "caution" and not r.withheld
-    assert r.answer.startswith("> **Safety (Electrical):**")
+    first, rest = r.answer.split("\n\n", 1)
+    assert first.startswith("> **If you see smoke or sparks")  # what to do if it turns into one
+    assert rest.startswith("> **Safety (Electrical):**")
     assert r.answer.endswith(draft)
 
 
@@ -214,7 +219,28 @@ def test_an_emergency_cue_explained_away_keeps_the_level_but_leads_with_leave_or
 )
 def test_a_context_that_reclassifies_the_job_adds_no_conditional_line(question: str) -> None:
     r = apply_guardrail(question, None, "")
-    assert CONDITIONAL not in r.actions and "If you see smoke" not in r.answer
+    # No electrical-fire line from the reclassified cue; a gas job still opens with its category's
+    # standing gas and CO lines (a yellow flame is a CO warning sign).
+    assert "If you see smoke" not in r.answer
+    if {"gas", "carbon_monoxide"} & set(r.categories):
+        assert CONDITIONAL in r.actions and "carbon monoxide alarm" in r.answer.split("\n\n", 1)[0]
+    else:
+        assert CONDITIONAL not in r.actions
+
+
+def test_every_answer_in_an_emergency_prone_category_leads_with_leave_or_call() -> None:
+    """A real emergency the rules rate lower still reaches the user: the category's standing line."""
+    for question, category in [
+        ("How do I swap a light switch?", "electrical"),
+        ("Can I move my gas cooker a metre to the left?", "gas"),
+        ("Is the wall between my kitchen and lounge load-bearing?", "structural"),
+    ]:
+        r = apply_guardrail(question, None, "")
+        assert category in r.categories and r.level != "emergency", (question, r.level)
+        head = "\n".join(r.answer.split("\n")[:5]).lower()
+        assert "call" in head and ("leave" in head or "get everyone out" in head or "keep away" in head)
+    # No category, no line.
+    assert "If " not in apply_guardrail("Toilet keeps running", None, "Adjust the chain.").answer
 
 
 def test_a_negated_context_does_not_explain_an_emergency_away() -> None:
@@ -384,6 +410,8 @@ def test_guardrail_code_holds_no_rule_patterns() -> None:
         (lambda d: d["conditional"].pop("general"), "conditional needs a `general` line"),
         (lambda d: d["conditional"].update(flood="Leave."), "'flood' is not an emergency"),
         (lambda d: d["rules"][0].update(unless_job=["x"]), "unless_job is only allowed on caution rules"),
+        (lambda d: d["standing_conditional"].update(plumbing=["general"]), "'plumbing' is not a category"),
+        (lambda d: d["standing_conditional"].update(gas=["flood"]), "'flood' has no conditional line"),
     ],
 )
 def test_a_broken_rules_file_fails_loudly(mutate: Any, message: str) -> None:
