@@ -16,11 +16,15 @@ from cosmosctl import idle_cost, video_cost
 from cosmosctl.aws import session
 from cosmosctl.console import err, handle_errors, out, print_json
 from cosmosctl.errors import CosmosError
+from cosmosctl.prices import (
+    DAYS_PER_MONTH,
+    EBS_GP3_GB_MONTH_USD,
+    EFS_ELASTIC_READ_GB_USD,
+    HOURS_PER_MONTH,
+    instance_hour_usd,
+)
 from cosmosctl.shared import catalog_instance, load_bench
 from stacks import gpu_catalog as catalog
-
-HOURS_PER_MONTH = 730.0  # AWS's own convention for monthly estimates (8,760 h / 12)
-DAYS_PER_MONTH = HOURS_PER_MONTH / 24
 
 # Defaults that mirror cdk.json (instanceType, generatorInstanceTypes[0], rootVolumeGiB, natGateways).
 DEFAULT_REASONER_INSTANCE = "g6e.xlarge"
@@ -49,11 +53,9 @@ ALB_LCU_HOUR_USD = 0.008
 NAT_HOUR_USD = 0.045
 NAT_GB_USD = 0.045
 EFS_STANDARD_GB_MONTH_USD = 0.30
-EFS_ELASTIC_READ_GB_USD = 0.03
 LOGS_INGEST_GB_USD = 0.50
 LOGS_STORE_GB_MONTH_USD = 0.03
 SECRET_MONTH_USD = 0.40
-EBS_GP3_GB_MONTH_USD = 0.08
 S3_STANDARD_GB_MONTH_USD = 0.023
 
 PriceSource = Literal["auto", "aws", "catalog"]
@@ -202,7 +204,7 @@ def idle_endpoint_costs(
         nat_gateways=nat_gateways, nat_gb=0.0, cache_gib=cache_gib, task_starts=0, log_gb=0.0, alb_lcu=0.0
     )
     fixed_month = fixed["alb"] + fixed["nat"] + fixed["efs"] + fixed["secrets"]
-    instance_hour = inst.price_per_hour_usd + root_volume_gib * EBS_GP3_GB_MONTH_USD / HOURS_PER_MONTH
+    instance_hour = instance_hour_usd(inst.name, root_volume_gib)
     return {
         "region": catalog.PRICE_REGION,
         "instance_per_hour": round(inst.price_per_hour_usd, 3),
@@ -314,7 +316,7 @@ def estimate(
         f"Per video also: {video_cost.PUT_REQUESTS_PER_VIDEO} PUT-priced and {video_cost.GET_REQUESTS_PER_VIDEO} "
         "GET-priced S3 requests, and 1/N of the worker's storage reads (weights from the S3 mirror: "
         f"GETs only, same-region transfer free; {video_cost.COMPILE_CACHE_GB:g} GB of compile cache from "
-        f"EFS Elastic at ${video_cost.EFS_ELASTIC_READ_GB_USD}/GB).",
+        f"EFS Elastic at ${EFS_ELASTIC_READ_GB_USD}/GB).",
         "Data transfer out of AWS and taxes are not included.",
     ]
     if load is not None and hours_per_day < 24:

@@ -12,12 +12,14 @@ from typing import Any
 
 from rich.table import Table
 
-from stacks import gpu_catalog as catalog
+from cosmosctl.prices import (
+    DAYS_PER_MONTH,
+    EBS_GP3_GB_MONTH_USD,
+    EFS_ELASTIC_READ_GB_USD,
+    HOURS_PER_MONTH,
+    instance_hour_usd,
+)
 
-HOURS_PER_MONTH = 730.0  # AWS's convention for monthly estimates (8,760 h / 12)
-DAYS_PER_MONTH = HOURS_PER_MONTH / 24
-EBS_GP3_GB_MONTH_USD = 0.08
-EFS_ELASTIC_READ_GB_USD = 0.03
 # ECS managed scaling removes an empty host after 15 minutes below its target
 # (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/managed-scaling-behavior.html).
 HOST_SCALE_IN_MINUTES = 15.0
@@ -34,12 +36,6 @@ class UsagePattern:
     wakes_per_day: float
     idle_minutes: float
     wake_minutes: float = DEFAULT_WAKE_MINUTES
-
-
-def instance_hour_usd(instance_type: str, root_volume_gib: int) -> float:
-    """Catalog on-demand price plus the instance's gp3 root volume, per hour."""
-    inst = catalog.get_instance(instance_type)
-    return inst.price_per_hour_usd + root_volume_gib * EBS_GP3_GB_MONTH_USD / HOURS_PER_MONTH
 
 
 def state_monthly_usd(

@@ -17,9 +17,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from cosmosctl.prices import EFS_ELASTIC_READ_GB_USD
+
 S3_PUT_PER_1000_USD = 0.005
 S3_GET_PER_1000_USD = 0.0004
-EFS_ELASTIC_READ_GB_USD = 0.03
 GB = 1e9
 GIB = 2**30
 
