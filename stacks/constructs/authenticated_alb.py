@@ -150,9 +150,9 @@ class AuthenticatedAlb(Construct):
             ports = [80]
 
         # Closed by default: no ingress rule at all until allowedCidrs names someone.
+        # IPv4 only: the load balancer is IPv4-only, and config refuses IPv6 ranges at synth.
         for cidr in allowed_cidrs:
-            net = ipaddress.ip_network(cidr)
-            peer = ec2.Peer.ipv4(cidr) if net.version == 4 else ec2.Peer.ipv6(cidr)
+            peer = ec2.Peer.ipv4(cidr)
             for port in ports:
                 self.security_group.add_ingress_rule(peer, ec2.Port.tcp(port), f"allowedCidrs {cidr}")
         if any(ipaddress.ip_network(c).prefixlen == 0 for c in allowed_cidrs):
