@@ -54,8 +54,9 @@ _COMPLETE_SECRET_ARN = re.compile(r"-[A-Za-z0-9]{6}$")
 class GeneratorBatchStack(Stack):
     """S3 in, Batch GPU jobs running container/generator, MP4s and metadata out to S3.
 
-    Jobs land in `JobQueueArn` with `JobDefinitionArn`; each job renders one spec (or one line of a
-    JSONL manifest in an array job) on one GPU and writes `outputs/<job id>/<index>.mp4|.json`.
+    Jobs land in `JobQueueArn` with `JobDefinitionArn`; each job renders one spec, or, as an array
+    of WORKERS=K workers, its share of a JSONL manifest (the model loaded once per worker), on one
+    GPU each, and writes `outputs/<job id>/<index>.mp4|.json`.
     """
 
     def __init__(
