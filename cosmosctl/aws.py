@@ -122,6 +122,15 @@ def require_output(outputs: dict[str, str], key: str, stack: str) -> str:
     return value
 
 
+def describe_service(ecs: Any, cluster: str, service: str) -> dict[str, Any]:
+    """One ECS service's description, or a CosmosError when the cluster has no such service."""
+    with aws_errors(f"describe the ECS service {service}"):
+        services = ecs.describe_services(cluster=cluster, services=[service])["services"]
+    if not services:
+        raise CosmosError(f"ECS service {service} was not found in cluster {cluster}.")
+    return dict(services[0])
+
+
 def secret_string(arn: str, region: str | None = None, *, sess: Any = None) -> str:
     """The SecretString of a Secrets Manager secret (its region is taken from the ARN)."""
     arn_region = arn.split(":")[3] if arn.startswith("arn:") and arn.count(":") >= 6 else None

@@ -23,7 +23,14 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from cosmosctl.aws import REASONER_STACK, aws_errors, require_output, session, stack_outputs
+from cosmosctl.aws import (
+    REASONER_STACK,
+    aws_errors,
+    describe_service,
+    require_output,
+    session,
+    stack_outputs,
+)
 from cosmosctl.console import err, handle_errors, out, print_json
 from cosmosctl.errors import CosmosError
 
@@ -145,11 +152,7 @@ class Service:
     name: str
 
     def describe(self) -> dict[str, Any]:
-        with aws_errors(f"describe ECS service {self.name}"):
-            services = self.client.describe_services(cluster=self.cluster, services=[self.name])["services"]
-        if not services:
-            raise CosmosError(f"ECS service {self.name} was not found in cluster {self.cluster}.")
-        return dict(services[0])
+        return describe_service(self.client, self.cluster, self.name)
 
     def force_new_deployment(self) -> str:
         """Start a rolling deployment of the same task definition; its id."""

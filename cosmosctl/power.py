@@ -21,7 +21,14 @@ import typer
 from rich.table import Table
 
 from cosmosctl import idle_cost
-from cosmosctl.aws import REASONER_STACK, aws_errors, require_output, session, stack_outputs
+from cosmosctl.aws import (
+    REASONER_STACK,
+    aws_errors,
+    describe_service,
+    require_output,
+    session,
+    stack_outputs,
+)
 from cosmosctl.client import normalize_base_url
 from cosmosctl.console import err, handle_errors, out, print_json
 from cosmosctl.endpoint import app as endpoint_app
@@ -143,11 +150,7 @@ class Snapshot:
 
 
 def snapshot(c: Clients, d: Deployment) -> Snapshot:
-    with aws_errors(f"describe the ECS service {d.service}"):
-        services = c.ecs.describe_services(cluster=d.cluster, services=[d.service])["services"]
-    if not services:
-        raise CosmosError(f"ECS service {d.service} was not found in cluster {d.cluster}.")
-    svc = services[0]
+    svc = describe_service(c.ecs, d.cluster, d.service)
     snap = Snapshot(
         desired=svc.get("desiredCount", 0),
         running=svc.get("runningCount", 0),
