@@ -459,7 +459,8 @@ class ReasonerConfig:
         max_num_seqs = _optional(raw("maxNumSeqs"))
         gpu_util = _optional(raw("gpuMemoryUtilization"))
         pruning = _optional(raw("videoPruningRate"))
-        idle_minutes = _idle_minutes(raw, min_tasks)
+        idle_timeout = _as_int("idleTimeoutSeconds", raw("idleTimeoutSeconds"), 60, 4000)
+        idle_minutes = _idle_minutes(raw, min_tasks, idle_timeout)
         cfg = cls(
             network=NetworkConfig.read(ctx),
             image=image,
@@ -492,7 +493,7 @@ class ReasonerConfig:
             health_check_grace_minutes=_as_int(
                 "healthCheckGraceMinutes", raw("healthCheckGraceMinutes"), 5, 120
             ),
-            idle_timeout_seconds=_as_int("idleTimeoutSeconds", raw("idleTimeoutSeconds"), 60, 4000),
+            idle_timeout_seconds=idle_timeout,
             deregistration_delay_seconds=_as_int(
                 "deregistrationDelaySeconds", raw("deregistrationDelaySeconds"), 0, 3600
             ),
@@ -599,7 +600,7 @@ def check_context_keys(keys: Iterable[str]) -> None:
 IDLE_MINUTES_RANGE = (10, 1440)
 
 
-def _idle_minutes(raw: Any, min_tasks: int) -> int | None:
+def _idle_minutes(raw: Any, min_tasks: int, idle_timeout: int) -> int | None:
     value = _optional(raw("idleMinutes"))
     if value is None:
         return None
@@ -609,7 +610,6 @@ def _idle_minutes(raw: Any, min_tasks: int) -> int | None:
             f"idleMinutes wakes the endpoint with one task (it scales out to maxTasks under load), "
             f"so minTasks={min_tasks} cannot apply: set minTasks to 0 or 1, or leave idleMinutes empty"
         )
-    idle_timeout = _as_int("idleTimeoutSeconds", raw("idleTimeoutSeconds"), 60, 4000)
     if minutes * 60 < idle_timeout:
         raise ConfigError(
             f"idleMinutes={minutes} is shorter than idleTimeoutSeconds={idle_timeout}: a long answer still "
