@@ -97,6 +97,20 @@ class Rule:
     hazard_types: tuple[str, ...]
     systems: tuple[str, ...]
     emergency: str | None  # key of `emergencies` for the first steps of an emergency answer
+    # Default-deny for a hazard domain: when the rule fires on the question or the perception and no
+    # recognised DIY task of its category (`diy_tasks`) names the job, it fires at this level instead.
+    unrecognised_level: Level | None = None
+
+
+@dataclass(frozen=True)
+class DiyTask:
+    """A job in a hazard domain that the assistant may walk a user through (with the notice)."""
+
+    id: str
+    category: str
+    description: str
+    patterns: tuple[re.Pattern[str], ...]
+    exclude: tuple[re.Pattern[str], ...]
 
 
 @dataclass(frozen=True)
@@ -122,6 +136,7 @@ class Rulebook:
     locales: dict[str, Locale]
     default_locale: Locale
     rules: tuple[Rule, ...]
+    diy_tasks: dict[str, tuple[DiyTask, ...]]  # category (or `any`) -> the recognised DIY tasks
     lexicon: tuple[str, ...]
     rule_words: frozenset[str]  # every word of the vocabulary and typo targets (for g-dropping)
     protected_words: frozenset[str]
@@ -246,6 +261,11 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
                 )
             if raw.get("unless_job") and raw["level"] != "caution":
                 raise RulesError(f"{where}: unless_job is only allowed on caution rules")
+            unrecognised = raw.get("unrecognised_level")
+            if unrecognised is not None and (
+                unrecognised != "professional_only" or raw["level"] != "caution"
+            ):
+                raise RulesError(f"{where}: unrecognised_level must be professional_only, on a caution rule")
             if not any(raw.get(k) for k in ("patterns", "hazard_types", "systems", "all_of")):
                 raise RulesError(f"{where}: nothing to match")
             rules.append(
@@ -271,8 +291,33 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
                     hazard_types=tuple(raw.get("hazard_types", [])),
                     systems=tuple(raw.get("systems", [])),
                     emergency=emergency,
+                    unrecognised_level=unrecognised,
                 )
             )
+        diy_tasks: dict[str, tuple[DiyTask, ...]] = {}
+        task_ids: set[str] = set()
+        for category, tasks in (data.get("diy_tasks") or {}).items():
+            if category != "any" and category not in categories:
+                raise RulesError(f"diy_tasks: unknown category {category!r}")
+            parsed: list[DiyTask] = []
+            for raw in tasks or []:
+                tid = f"{category}.{raw['id']}"
+                where = f"diy task {tid}"
+                if tid in task_ids:
+                    raise RulesError(f"duplicate diy task id {tid!r}")
+                task_ids.add(tid)
+                if not raw.get("patterns"):
+                    raise RulesError(f"{where}: nothing to match")
+                parsed.append(
+                    DiyTask(
+                        id=tid,
+                        category=category,
+                        description=str(raw["description"]),
+                        patterns=tuple(_expand(p, vocab, where) for p in raw["patterns"]),
+                        exclude=tuple(_expand(p, vocab, where + " exclude") for p in raw.get("exclude", [])),
+                    )
+                )
+            diy_tasks[category] = tuple(parsed)
         typo = data["typos"]
         lexicon = sorted({normalize_plain(w) for w in typo["targets"]})
         words = data["wording"]
@@ -286,6 +331,7 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
             locales=locales,
             default_locale=locales[default_name],
             rules=tuple(rules),
+            diy_tasks=diy_tasks,
             lexicon=tuple(w for w in lexicon if w.isalpha()),
             rule_words=frozenset(
                 w
@@ -668,12 +714,37 @@ def classify(
             if hit is None and source == "perception" and observation is not None:
                 hit = _structured_hit(rule, observation)
             if hit is not None:
+                level: Level = rule.level
+                if rule.unrecognised_level and source != "draft":
+                    task = recognised_task(rule.category, texts, book)
+                    if task is None:
+                        level = rule.unrecognised_level
+                        hit = f"{hit} (not a recognised DIY job)"
+                    else:
+                        hit = f"{hit} (DIY job: {task.id})"
                 fired.append(
-                    FiredRule(
-                        rule=rule.id, category=rule.category, level=rule.level, source=source, match=hit
-                    )
+                    FiredRule(rule=rule.id, category=rule.category, level=level, source=source, match=hit)
                 )
     return fired
+
+
+def recognised_task(category: str, texts: dict[str, str], book: Rulebook) -> DiyTask | None:
+    """The first DIY task of `category` (or of any category) that the question or perception names.
+
+    Default-deny: a job that works on the fixed wiring, the gas supply, the structure, a roof or a
+    suspect material is withheld unless it is one of these named jobs. A negated mention ("not just
+    a reset") does not count.
+    """
+    for task in (*book.diy_tasks.get(category, ()), *book.diy_tasks.get("any", ())):
+        for source in ("question", "perception"):
+            for sentence in _sentences(texts.get(source, "")):
+                for pattern in task.patterns:
+                    for m in pattern.finditer(sentence):
+                        if task.exclude and _covered(m, task.exclude, sentence):
+                            continue
+                        if not book.question_negation.search(sentence[: m.start()][-40:]):
+                            return task
+    return None
 
 
 def _structured_hit(rule: Rule, observation: Observation) -> str | None:
