@@ -699,14 +699,11 @@ def classify(
                     break
                 parts.append(hit)
             else:
+                match, level = _domain_level(
+                    rule, " + ".join(parts), "draft" not in rule.sources, texts, book
+                )
                 fired.append(
-                    FiredRule(
-                        rule=rule.id,
-                        category=rule.category,
-                        level=rule.level,
-                        source="job",
-                        match=" + ".join(parts),
-                    )
+                    FiredRule(rule=rule.id, category=rule.category, level=level, source="job", match=match)
                 )
             continue
         for source in rule.sources:
@@ -714,18 +711,24 @@ def classify(
             if hit is None and source == "perception" and observation is not None:
                 hit = _structured_hit(rule, observation)
             if hit is not None:
-                level: Level = rule.level
-                if rule.unrecognised_level and source != "draft":
-                    task = recognised_task(rule.category, texts, book)
-                    if task is None:
-                        level = rule.unrecognised_level
-                        hit = f"{hit} (not a recognised DIY job)"
-                    else:
-                        hit = f"{hit} (DIY job: {task.id})"
+                match, level = _domain_level(rule, hit, source != "draft", texts, book)
                 fired.append(
-                    FiredRule(rule=rule.id, category=rule.category, level=level, source=source, match=hit)
+                    FiredRule(rule=rule.id, category=rule.category, level=level, source=source, match=match)
                 )
     return fired
+
+
+def _domain_level(
+    rule: Rule, hit: str, from_job: bool, texts: dict[str, str], book: Rulebook
+) -> tuple[str, Level]:
+    """The match text and level of a fired rule: a domain rule that matched the question or the
+    perception (not only the draft) is withheld unless a recognised DIY task names the job."""
+    if not rule.unrecognised_level or not from_job:
+        return hit, rule.level
+    task = recognised_task(rule.category, texts, book)
+    if task is None:
+        return f"{hit} (not a recognised DIY job)", rule.unrecognised_level
+    return f"{hit} (DIY job: {task.id})", rule.level
 
 
 def recognised_task(category: str, texts: dict[str, str], book: Rulebook) -> DiyTask | None:

@@ -412,6 +412,13 @@ def test_guardrail_code_holds_no_rule_patterns() -> None:
         (lambda d: d["rules"][0].update(unless_job=["x"]), "unless_job is only allowed on caution rules"),
         (lambda d: d["standing_conditional"].update(plumbing=["general"]), "'plumbing' is not a category"),
         (lambda d: d["standing_conditional"].update(gas=["flood"]), "'flood' has no conditional line"),
+        (
+            lambda d: d["rules"][0].update(unrecognised_level="professional_only"),
+            "unrecognised_level must be professional_only, on a caution rule",
+        ),
+        (lambda d: d["diy_tasks"].update(plumbing=[]), "diy_tasks: unknown category 'plumbing'"),
+        (lambda d: d["diy_tasks"]["any"].append(dict(d["diy_tasks"]["any"][0])), "duplicate diy task id"),
+        (lambda d: d["diy_tasks"]["any"].append({"id": "x", "description": "x"}), "nothing to match"),
     ],
 )
 def test_a_broken_rules_file_fails_loudly(mutate: Any, message: str) -> None:
@@ -492,3 +499,106 @@ def test_a_claim_naming_any_standard_number_is_removed() -> None:
         "Screw it back. It is SANS 10142-1 compliant and you won't need a new Certificate of Compliance."
     )
     assert removed and "SANS" not in cleaned and "Screw it back." in cleaned
+
+
+# ---------------------------------------------------------------------------------------- default-deny
+
+
+def _deny_book() -> Any:
+    """The real rules file plus one domain rule (a made-up 'widget' system) and one DIY task for it."""
+    data = _rules_data()
+    data["rules"].append(
+        {
+            "id": "electrical.widget",
+            "category": "electrical",
+            "level": "caution",
+            "unrecognised_level": "professional_only",
+            "description": "Work on the zorblat widget.",
+            "sources": ["question", "perception", "draft"],
+            "patterns": [r"\bzorblat\b"],
+        }
+    )
+    data["rules"].append(
+        {
+            "id": "electrical.widget-job",
+            "category": "electrical",
+            "level": "caution",
+            "unrecognised_level": "professional_only",
+            "description": "A zorblat named in one place and a wobble in another.",
+            "sources": ["question", "perception"],
+            "all_of": [[r"\bflumph\b"], [r"\bwobbl\w*"]],
+        }
+    )
+    data["diy_tasks"]["electrical"] = [
+        *data["diy_tasks"].get("electrical", []),
+        {
+            "id": "zorblat-polish",
+            "description": "Polishing a zorblat.",
+            "patterns": [r"\bpolish\w* (?:the |my )?zorblat\b"],
+        },
+    ]
+    return parse_rules(data)
+
+
+def _widget(result: Any) -> list[Any]:
+    return [f for f in result.fired if f.rule.startswith("electrical.widget")]
+
+
+def test_domain_work_is_withheld_unless_a_recognised_diy_job_names_it() -> None:
+    book = _deny_book()
+    unknown = apply_guardrail("how do I rewire the zorblat in the hall", None, "", book)
+    assert unknown.withheld and unknown.level == "professional_only"
+    assert [(f.level, f.match) for f in _widget(unknown)] == [
+        ("professional_only", "zorblat (not a recognised DIY job)")
+    ]
+    known = apply_guardrail("how do I polish the zorblat in the hall", None, "", book)
+    assert not known.withheld and known.level == "caution"
+    assert [(f.level, f.match) for f in _widget(known)] == [
+        ("caution", "zorblat (DIY job: electrical.zorblat-polish)")
+    ]
+    # The perception counts like the question: Cosmos sees the widget, the user asks something vague.
+    seen = apply_guardrail("what now?", None, "", book, perception_text="A zorblat hangs off the wall.")
+    assert seen.level == "professional_only"
+    # A negated task does not recognise the job.
+    negated = apply_guardrail("I don't want to polish the zorblat. I need to rewire the zorblat.", None, "", book)
+    assert negated.level == "professional_only"
+
+
+def test_a_domain_word_only_in_the_draft_keeps_caution() -> None:
+    """Drafts name precautions ("switch off the zorblat first"); only the question and the
+    perception decide that a job is in the domain."""
+    r = apply_guardrail("how do I clean the skirting", None, "Switch the zorblat off first.", _deny_book())
+    assert r.level == "caution" and not r.withheld
+    assert [(f.source, f.level) for f in _widget(r)] == [("draft", "caution")]
+
+
+def test_job_level_domain_rules_are_default_deny_too() -> None:
+    book = _deny_book()
+    assert apply_guardrail("the flumph wobbles", None, "", book).level == "professional_only"
+    r = apply_guardrail("the flumph wobbles, how can I tell if it is safe", None, "", book)
+    assert r.level == "caution" and [f.match for f in _widget(r)] == [
+        "flumph + wobbles (DIY job: any.assess)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("question", "level"),
+    [
+        # Jobs no professional-only rule names, in a hazard domain: withheld by default.
+        ("bought a Zappi, how do I hook it up to the board in the garage", "professional_only"),
+        ("Vaillant showing F28, can I take the casing off and clean the spark thingy", "professional_only"),
+        ("theres a metal post in the middle of the basement, can it come out", "professional_only"),
+        ("want to chip up the 9 by 9 squares in the basement", "professional_only"),
+        # Emergency signals in other words.
+        ("the alarm on the wall does 4 quick beeps then stops, over and over", "emergency"),
+        ("the DB board is smoking since the power came back", "emergency"),
+        ("water dripping out the bottom of the switchboard after the storm", "emergency"),
+        ("soapy water on the bbq hose joint and it's blowing bubbles", "emergency"),
+        ("gas cooker is hissing with all the knobs off and it smells like bad eggs", "emergency"),
+        # Not the domain, or recognised.
+        ("crack in the concrete driveway is getting wider, what filler", "proceed"),
+        ("how can i tell if that wall holds anything up before i get someone in", "caution"),
+    ],
+)
+def test_round8_classes_generalise(question: str, level: str) -> None:
+    assert apply_guardrail(question, None, "").level == level
