@@ -679,6 +679,7 @@ def classify(
         "draft": normalize(draft, book),
     }
     fired: list[FiredRule] = []
+    tasks: dict[str, DiyTask | None] = {}  # category -> its recognised DIY job, looked up once per job
     for rule in book.rules:
         if rule.unless_job and any(_vetoed(rule.unless_job, s, book) for s in _sentences(texts["question"])):
             continue
@@ -700,7 +701,7 @@ def classify(
                 parts.append(hit)
             else:
                 match, level = _domain_level(
-                    rule, " + ".join(parts), "draft" not in rule.sources, texts, book
+                    rule, tasks, " + ".join(parts), "draft" not in rule.sources, texts, book
                 )
                 fired.append(
                     FiredRule(rule=rule.id, category=rule.category, level=level, source="job", match=match)
@@ -711,7 +712,7 @@ def classify(
             if hit is None and source == "perception" and observation is not None:
                 hit = _structured_hit(rule, observation)
             if hit is not None:
-                match, level = _domain_level(rule, hit, source != "draft", texts, book)
+                match, level = _domain_level(rule, tasks, hit, source != "draft", texts, book)
                 fired.append(
                     FiredRule(rule=rule.id, category=rule.category, level=level, source=source, match=match)
                 )
@@ -719,13 +720,20 @@ def classify(
 
 
 def _domain_level(
-    rule: Rule, hit: str, from_job: bool, texts: dict[str, str], book: Rulebook
+    rule: Rule,
+    tasks: dict[str, DiyTask | None],
+    hit: str,
+    from_job: bool,
+    texts: dict[str, str],
+    book: Rulebook,
 ) -> tuple[str, Level]:
     """The match text and level of a fired rule: a domain rule that matched the question or the
     perception (not only the draft) is withheld unless a recognised DIY task names the job."""
     if not rule.unrecognised_level or not from_job:
         return hit, rule.level
-    task = recognised_task(rule.category, texts, book)
+    if rule.category not in tasks:
+        tasks[rule.category] = recognised_task(rule.category, texts, book)
+    task = tasks[rule.category]
     if task is None:
         return f"{hit} (not a recognised DIY job)", rule.unrecognised_level
     return f"{hit} (DIY job: {task.id})", rule.level
