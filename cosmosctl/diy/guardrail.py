@@ -567,10 +567,18 @@ def _is_instruction(sentence: str, m: re.Match[str], source: Source, book: Ruleb
     return not book.question_negation.search(before[-40:])
 
 
-def _vetoed(unless: tuple[re.Pattern[str], ...], sentence: str, book: Rulebook) -> bool:
-    """Whether a sentence's context vetoes the rule; a negated context ("not from the taps") does not."""
+def _vetoed(
+    unless: tuple[re.Pattern[str], ...],
+    sentence: str,
+    book: Rulebook,
+    exclude: tuple[re.Pattern[str], ...] = (),
+) -> bool:
+    """Whether a pattern names the context in the sentence (a rule's veto, a DIY job), not covered by
+    an `exclude` match; a negated mention ("not from the taps", "not just a reset") does not count."""
     for u in unless:
         for m in u.finditer(sentence):
+            if exclude and _covered(m, exclude, sentence):
+                continue
             if not book.question_negation.search(sentence[: m.start()][-40:]):
                 return True
     return False
@@ -748,13 +756,8 @@ def recognised_task(category: str, texts: dict[str, str], book: Rulebook) -> Diy
     """
     for task in (*book.diy_tasks.get(category, ()), *book.diy_tasks.get("any", ())):
         for source in ("question", "perception"):
-            for sentence in _sentences(texts.get(source, "")):
-                for pattern in task.patterns:
-                    for m in pattern.finditer(sentence):
-                        if task.exclude and _covered(m, task.exclude, sentence):
-                            continue
-                        if not book.question_negation.search(sentence[: m.start()][-40:]):
-                            return task
+            if any(_vetoed(task.patterns, s, book, task.exclude) for s in _sentences(texts.get(source, ""))):
+                return task
     return None
 
 
