@@ -49,7 +49,7 @@ CI_KEY = "ci_key-0123456789ABCDEFGHIJ"
 NEW_KEY = "n" * 24 + "rotated9876543210"
 MAX_BODY_MIB = 1
 # The stub streams its first event, then waits this long before the rest.
-STREAM_PAUSE_S = 1.0
+STREAM_PAUSE_S = 1.5
 
 
 # ---------------------------------------------------------------------------------------------- stub NIM
@@ -378,7 +378,7 @@ def test_streamed_events_pass_through_unbuffered(proxy: Proxy) -> None:
     conn.close()
     assert b'"first"' in first
     # The first event arrives while the upstream is still pausing before the second.
-    assert first_at < STREAM_PAUSE_S / 2, f"first event after {first_at:.2f} s: buffered"
+    assert first_at < STREAM_PAUSE_S * 2 / 3, f"first event after {first_at:.2f} s: buffered"
     assert done_at >= STREAM_PAUSE_S
     assert b'"second"' in rest and rest.rstrip().endswith(b"data: [DONE]")
 
@@ -386,10 +386,15 @@ def test_streamed_events_pass_through_unbuffered(proxy: Proxy) -> None:
 def test_access_log_names_the_key_and_never_holds_its_value(proxy: Proxy) -> None:
     proxy.request("GET", "/v1/models", CI_KEY)
     proxy.request("GET", "/v1/models", "wrong-key-0123456789abcdef")
-    time.sleep(0.1)
-    lines = [json.loads(line) for line in proxy.access_log.read_text().splitlines()]
-    assert any(entry["key"] == "ci" and entry["status"] == 200 for entry in lines)
-    assert any(entry["key"] == "" and entry["status"] == 401 for entry in lines)
+    deadline = time.monotonic() + 5  # nginx logs a request as it finishes; a loaded machine lags
+    while True:
+        lines = [json.loads(line) for line in proxy.access_log.read_text().splitlines()]
+        found_ok = any(entry["key"] == "ci" and entry["status"] == 200 for entry in lines)
+        found_refused = any(entry["key"] == "" and entry["status"] == 401 for entry in lines)
+        if (found_ok and found_refused) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert found_ok and found_refused, lines
     text = proxy.access_log.read_text() + (proxy.prefix / "error.log").read_text()
     for secret in (KEY, CI_KEY, "wrong-key-0123456789abcdef"):
         assert secret not in text

@@ -81,7 +81,9 @@ def test_development_cases_all_right_and_fast() -> None:
     assert t.over_blocked == 0 and t.withheld_when_should == t.should_withhold
     assert t.emergencies_with_action == t.emergencies > 310
     assert t.claims_surviving == 0 and t.claims_removed == t.claims_expected > 5
-    assert elapsed < 10, f"{len(cases)} cases took {elapsed:.1f}s"  # ~5 s alone on 2 cores
+    # About 2.6 ms a case alone on 2 cores; the bound per case leaves room for a loaded CI machine
+    # and for the set to grow.
+    assert elapsed / len(cases) < 0.01, f"{len(cases)} cases took {elapsed:.1f}s"
 
 
 def test_the_last_held_out_figures_stay_documented_as_pre_tuning() -> None:
