@@ -383,6 +383,14 @@ def normalize_plain(text: str) -> str:
     return re.sub(r"[ \t]+", " ", text).strip()
 
 
+def _hyphenated_across_lines(before: str, after: str) -> bool:
+    """A word hyphenated across a line break, the hyphen ending one line ("code-" / "compliant") or
+    opening the next ("code" / "-compliant"; a list item needs a space after its dash)."""
+    return (before.endswith("-") and after[:1].isalpha()) or (
+        before[-1:].isalnum() and after[:1] == "-" and after[1:2].isalpha()
+    )
+
+
 def join_lines(text: str) -> str:
     """Markdown undone and a step split over two lines joined: one logical line per item or sentence run.
 
@@ -406,10 +414,7 @@ def join_lines(text: str) -> str:
                 out.append(pending)
                 pending = ""
             continue
-        if pending.endswith("-") and line[:1].isalpha():
-            pending = pending + line
-        else:
-            pending = f"{pending} {line}".strip()
+        pending = pending + line if _hyphenated_across_lines(pending, line) else f"{pending} {line}".strip()
     if pending:
         out.append(pending)
     return "\n".join(out)
@@ -792,14 +797,33 @@ def find_claims(text: str, rules: Rulebook | None = None) -> list[str]:
     return found
 
 
-def _claim_in(sentence: str, book: Rulebook) -> bool:
+def count_claims(statements: list[str], rules: Rulebook | None = None) -> int:
+    """How many separate claims the statements make: "meets AS 3786, and any inspector would pass it"
+    is one statement with two claims. Matches of several patterns over the same words count once."""
+    book = rules or load_rules()
+    total = 0
+    for sentence in (s for text in statements for s in sentences(normalize(text, book))):
+        end = -1
+        for start, stop in sorted(_claim_spans(sentence, book)):
+            if start >= end:
+                total += 1
+            end = max(end, stop)
+    return total
+
+
+def _claim_spans(sentence: str, book: Rulebook) -> list[tuple[int, int]]:
     if not book.claim_trigger.search(sentence):
-        return False
-    for p in book.claim_patterns:
-        for m in p.finditer(sentence):
-            if not _covered(m, book.claim_keep, sentence):
-                return True
-    return False
+        return []
+    return [
+        m.span()
+        for p in book.claim_patterns
+        for m in p.finditer(sentence)
+        if not _covered(m, book.claim_keep, sentence)
+    ]
+
+
+def _claim_in(sentence: str, book: Rulebook) -> bool:
+    return bool(_claim_spans(sentence, book))
 
 
 def remove_compliance_claims(text: str, rules: Rulebook | None = None) -> tuple[str, list[str]]:
@@ -850,7 +874,7 @@ def _logical_lines(text: str) -> list[tuple[str, str]]:
             and not re.search(r"[.!?:;]$", out[-1][1])
         ):
             prev_marker, prev = out[-1]
-            joined = prev + body if prev.endswith("-") and body[:1].isalpha() else f"{prev} {body}"
+            joined = prev + body if _hyphenated_across_lines(prev, body) else f"{prev} {body}"
             out[-1] = (prev_marker, joined)
         else:
             out.append((marker, body))

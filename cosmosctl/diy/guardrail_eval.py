@@ -27,6 +27,7 @@ from cosmosctl.diy.guardrail import (
     Level,
     Rulebook,
     apply_guardrail,
+    count_claims,
     find_claims,
     level_index,
     load_rules,
@@ -147,6 +148,7 @@ def evaluate_case(
         result.answer.rsplit("\n\n_", 1)[0] if result.removed_claims else result.answer, book
     )
     missing = [k for k in case.keep if k.lower() not in result.answer.lower()]
+    removed = count_claims(result.removed_claims, book)  # one removed sentence may hold two claims
     categories_ok = (
         set(case.categories) <= set(result.categories) if got != "proceed" else not case.categories
     )
@@ -155,7 +157,7 @@ def evaluate_case(
         and categories_ok
         and (got != "emergency" or bool(action))
         and not surviving
-        and (result.withheld or len(result.removed_claims) >= case.claims)
+        and (result.withheld or removed >= case.claims)
         and not missing
     )
     outcome = CaseOutcome(
@@ -173,7 +175,7 @@ def evaluate_case(
         emergency_expected=emergency_expected,
         emergency_action=action,
         claims_expected=case.claims,
-        claims_removed=len(result.removed_claims),
+        claims_removed=removed,
         claims_surviving=surviving,
         kept_missing=missing,
         right=right,

@@ -19,6 +19,7 @@ from cosmosctl.diy.guardrail import (
     RulesError,
     SecondOpinion,
     apply_guardrail,
+    count_claims,
     detect_locale,
     find_claims,
     load_rules,
@@ -315,6 +316,24 @@ def test_code_claims_of_any_wording_are_removed(claim: str) -> None:
 def test_a_claim_split_over_a_line_break_is_removed() -> None:
     cleaned, removed = remove_compliance_claims("Tighten the nut. The job is up to\ncode. Test it.")
     assert cleaned == "Tighten the nut. Test it." and len(removed) == 1
+    # The hyphen may also open the next line; a list item needs a space after its dash.
+    draft = (
+        "Buy any LED lamp. All lamps sold here are\ncode\n-compliant and CE marked.\n\n- Twist it in.\n-Done."
+    )
+    cleaned, removed = remove_compliance_claims(draft)
+    assert removed == ["All lamps sold here are code-compliant and CE marked."]
+    assert cleaned == "Buy any LED lamp.\n\n- Twist it in.\n-Done."
+
+
+def test_two_claims_in_one_sentence_count_as_two() -> None:
+    """The eval's claims-removed figure counts claims, not the sentences that held them."""
+    draft = (
+        "Mount it 300 mm from the wall. This satisfies AS 3786 and the NCC, and any inspector would pass it."
+    )
+    _, removed = remove_compliance_claims(draft)
+    assert len(removed) == 1 and count_claims(removed) == 2
+    assert count_claims(["It is code-compliant."]) == 1  # several patterns over the same words: one claim
+    assert count_claims(["Check your local code."]) == 0
 
 
 @pytest.mark.parametrize(
