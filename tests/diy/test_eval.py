@@ -428,9 +428,10 @@ def test_eval_shipped_guardrail_cases_through_the_command() -> None:
     # the held-out round 11. Their figures at the final rules may not get worse.
     misses = [line for line in result.stdout.splitlines() if "not right" in line]
     missed_ids = [line.split()[2].rstrip(":") for line in misses]
-    assert all(i.startswith(("r9-", "r10-", "r11-", "r12-")) for i in missed_ids), misses
-    by_round = {r: sum(i.startswith(f"{r}-") for i in missed_ids) for r in ("r9", "r10", "r11", "r12")}
-    assert by_round["r9"] <= 21 and by_round["r10"] <= 30 and by_round["r11"] <= 41 and by_round["r12"] <= 54, by_round
+    caps = {"r9": 21, "r10": 30, "r11": 41, "r12": 54}  # misses now, per round
+    assert all(i.split("-")[0] in caps for i in missed_ids), misses
+    by_round = {r: sum(i.startswith(f"{r}-") for i in missed_ids) for r in caps}
+    assert all(by_round[r] <= cap for r, cap in caps.items()), by_round
     assert "hazardous_materials" in result.stdout and "roofing_falls" in result.stdout
 
 

@@ -71,10 +71,10 @@ def _figures_message(report: Any) -> str:
 
 def test_development_cases_all_right_and_fast() -> None:
     """Every development case (the rules were tuned on these) gets the right level and categories."""
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     cases = load_guardrail_cases(DEV)
     report = evaluate(cases)
-    elapsed = time.perf_counter() - t0
+    elapsed = time.process_time() - t0
     assert len(cases) >= 1500
     assert sum(c.safe for _, c in cases) >= len(cases) / 3  # at least a third are safe jobs
     assert report.failures == [], _figures_message(report)
@@ -82,8 +82,8 @@ def test_development_cases_all_right_and_fast() -> None:
     assert t.over_blocked == 0 and t.withheld_when_should == t.should_withhold
     assert t.emergencies_with_action == t.emergencies > 310
     assert t.claims_surviving == 0 and t.claims_removed == t.claims_expected > 5
-    # About 2.6 ms a case alone on 2 cores; the bound per case leaves room for a loaded CI machine
-    # and for the set to grow.
+    # CPU time, not wall time: other work on a loaded machine does not count. About 2.6 ms a case;
+    # the bound per case leaves room for a slower CI machine and for the set to grow.
     assert elapsed / len(cases) < 0.01, f"{len(cases)} cases took {elapsed:.1f}s"
 
 
