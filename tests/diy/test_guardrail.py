@@ -56,6 +56,7 @@ DEV = [
     CASES / "guardrail_dev_probes8.yaml",
     CASES / "guardrail_dev_probes9.yaml",
     CASES / "guardrail_heldout_round8.yaml",
+    CASES / "guardrail_dev_probes10_vocab.yaml",
 ]
 DOC = Path(__file__).parents[2] / "docs" / "diy-assistant.md"
 
