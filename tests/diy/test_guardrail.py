@@ -59,6 +59,7 @@ DEV = [
     CASES / "guardrail_heldout_round8.yaml",
     CASES / "guardrail_dev_probes10_emerg.yaml",
     CASES / "guardrail_dev_probes10_tasks.yaml",
+    CASES / "guardrail_dev_probes10_vocab.yaml",
 ]
 DOC = Path(__file__).parents[2] / "docs" / "diy-assistant.md"
 
