@@ -306,6 +306,9 @@ def test_locale_detection() -> None:
         "You won't need a permit for this.",
         "Done like this it meets the building regs.",
         "It will easily pass the electrical inspection.",
+        "This placement satisfies BS EN 50292.",
+        "Your fence will conform to the NBC 2020 once reset this way.",
+        "The setup is fully OSHA-compliant.",
     ],
 )
 def test_code_claims_of_any_wording_are_removed(claim: str) -> None:
@@ -346,6 +349,9 @@ def test_two_claims_in_one_sentence_count_as_two() -> None:
         "A permit may be required for this work.",
         "Ask your building department whether an inspection is needed.",
         "Make sure the new fixture meets your local code.",
+        "Make sure the guard rail complies with OSHA rules.",
+        "The ramp must meet ADA slope limits.",
+        "Is this ADA compliant? Ask the building department.",
     ],
 )
 def test_ordinary_advice_that_mentions_a_code_is_kept(advice: str) -> None:
