@@ -27,6 +27,10 @@ from cosmosctl.diy.guardrail import apply_guardrail
 from cosmosctl.errors import CosmosError
 
 from .fakes import observation_json, user_text
+from .test_guardrail import CASES, DEV
+
+# Misses now, per held-out round scored once and then tuned on (tests/diy/cases/guardrail_heldout_round*.yaml).
+CAPS = {"r9": 3, "r10": 3, "r11": 4, "r12": 45, "r13": 25, "r16": 57, "r17": 69, "r18": 70, "r19": 44}
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -420,16 +424,18 @@ def test_eval_scores_guardrail_case_files_offline(tmp_path: Path) -> None:
 
 
 def test_eval_shipped_guardrail_cases_through_the_command() -> None:
-    files = sorted(str(p) for p in (REPO / "tests" / "diy" / "cases").glob("*.yaml"))
+    """The held-out rounds since round 9 through `cosmosctl diy eval`: each was scored once before the
+    rules were tuned on it (docs/diy-assistant.md) and may still miss, but no more than today. Every
+    other shipped case file is development data, all right (tests/diy/test_guardrail.py)."""
+    shipped = {p.name for p in CASES.glob("*.yaml")}
+    rounds = {f"guardrail_heldout_round{r[1:]}.yaml" for r in CAPS}
+    assert shipped == rounds | {p.name for p in DEV}, "every case file is development data or a capped round"
+    files = sorted(str(CASES / name) for name in rounds)
     result = CliRunner().invoke(app, ["eval", *files], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    # Every shipped file is development data and may not miss, except the rounds scored once this
-    # session (docs/diy-assistant.md): rounds 9 and 10 (partly tuned on after their single runs) and
-    # the held-out round 11. Their figures at the final rules may not get worse.
     misses = [line for line in result.stdout.splitlines() if "not right" in line]
     missed_ids = [line.split()[2].rstrip(":") for line in misses]
-    # Misses now, per round.
-    caps = {"r9": 3, "r10": 3, "r11": 4, "r12": 45, "r13": 25, "r16": 57, "r17": 69, "r18": 70, "r19": 44}
+    caps = CAPS
     assert all(i.split("-")[0] in caps for i in missed_ids), misses
     by_round = {r: sum(i.startswith(f"{r}-") for i in missed_ids) for r in caps}
     assert all(by_round[r] <= cap for r, cap in caps.items()), by_round
