@@ -30,7 +30,7 @@ from .fakes import observation_json, user_text
 from .test_guardrail import CASES, DEV
 
 # Misses now, per held-out round scored once and then tuned on (tests/diy/cases/guardrail_heldout_round*.yaml).
-CAPS = {"r9": 3, "r10": 3, "r11": 4, "r12": 45, "r13": 25, "r16": 57, "r17": 69, "r18": 70, "r19": 44}
+CAPS = {"r9": 2, "r10": 2, "r11": 4, "r12": 30, "r13": 15, "r16": 9, "r17": 64, "r18": 68, "r19": 24}
 
 REPO = Path(__file__).resolve().parents[2]
 
