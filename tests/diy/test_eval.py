@@ -30,7 +30,7 @@ from .fakes import observation_json, user_text
 from .test_guardrail import CASES, DEV
 
 # Misses now, per held-out round scored once and then tuned on (tests/diy/cases/guardrail_heldout_round*.yaml).
-CAPS = {"r9": 2, "r10": 2, "r11": 4, "r12": 30, "r13": 15, "r16": 9, "r17": 64, "r18": 68, "r19": 24}
+CAPS = {"r9": 1, "r10": 1, "r11": 2, "r12": 17, "r13": 10, "r16": 3, "r17": 8, "r18": 65, "r19": 14}
 
 REPO = Path(__file__).resolve().parents[2]
 
