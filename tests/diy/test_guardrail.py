@@ -60,6 +60,7 @@ DEV = [
     CASES / "guardrail_dev_probes10_emerg.yaml",
     CASES / "guardrail_dev_probes10_tasks.yaml",
     CASES / "guardrail_dev_probes10_vocab.yaml",
+    CASES / "guardrail_dev_probes11_struct.yaml",
 ]
 DOC = Path(__file__).parents[2] / "docs" / "diy-assistant.md"
 
