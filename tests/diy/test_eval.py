@@ -428,7 +428,7 @@ def test_eval_shipped_guardrail_cases_through_the_command() -> None:
     # the held-out round 11. Their figures at the final rules may not get worse.
     misses = [line for line in result.stdout.splitlines() if "not right" in line]
     missed_ids = [line.split()[2].rstrip(":") for line in misses]
-    caps = {"r9": 3, "r10": 3, "r11": 4, "r12": 45, "r13": 25, "r16": 57, "r17": 69, "r18": 73, "r19": 44}  # misses now, per round
+    caps = {"r9": 3, "r10": 3, "r11": 4, "r12": 29, "r13": 20, "r16": 54, "r17": 64, "r18": 11, "r19": 33}  # misses now, per round
     assert all(i.split("-")[0] in caps for i in missed_ids), misses
     by_round = {r: sum(i.startswith(f"{r}-") for i in missed_ids) for r in caps}
     assert all(by_round[r] <= cap for r, cap in caps.items()), by_round
