@@ -312,6 +312,7 @@ def test_locale_detection() -> None:
         "This placement satisfies BS EN 50292.",
         "Your fence will conform to the NBC 2020 once reset this way.",
         "The setup is fully OSHA-compliant.",
+        "Your electrician will have no trouble issuing a CoC for it.",
     ],
 )
 def test_code_claims_of_any_wording_are_removed(claim: str) -> None:
