@@ -63,6 +63,7 @@ DEV = [
     CASES / "guardrail_dev_probes11_elec.yaml",
     CASES / "guardrail_dev_probes11_gas.yaml",
     CASES / "guardrail_dev_probes11_struct.yaml",
+    CASES / "guardrail_dev_probes12_struct.yaml",
 ]
 DOC = Path(__file__).parents[2] / "docs" / "diy-assistant.md"
 
