@@ -259,8 +259,10 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
                 raise RulesError(
                     f"{where}: emergencies come from the question or the perception, not the draft"
                 )
-            if raw.get("unless_job") and raw["level"] != "caution":
-                raise RulesError(f"{where}: unless_job is only allowed on caution rules")
+            # A stated job context may clear a caution or professional-only rule (asking how to test a
+            # material first), never an emergency.
+            if raw.get("unless_job") and raw["level"] == "emergency":
+                raise RulesError(f"{where}: unless_job is not allowed on emergency rules")
             unrecognised = raw.get("unrecognised_level")
             if unrecognised is not None and (
                 unrecognised != "professional_only" or raw["level"] != "caution"

@@ -33,15 +33,15 @@ from .test_guardrail import CASES, DEV
 CAPS = {
     "r9": 1,
     "r10": 1,
-    "r11": 2,
+    "r11": 1,
     "r12": 0,
-    "r13": 5,
-    "r14": 21,
-    "r15": 28,
+    "r13": 4,
+    "r14": 16,
+    "r15": 20,
     "r16": 0,
     "r17": 1,
     "r18": 2,
-    "r19": 3,
+    "r19": 2,
 }
 
 REPO = Path(__file__).resolve().parents[2]
