@@ -448,7 +448,10 @@ def test_guardrail_code_holds_no_rule_patterns() -> None:
         (lambda d: d.pop("code_compliance"), "malformed rules file"),
         (lambda d: d["conditional"].pop("general"), "conditional needs a `general` line"),
         (lambda d: d["conditional"].update(flood="Leave."), "'flood' is not an emergency"),
-        (lambda d: d["rules"][0].update(unless_job=["x"]), "unless_job is only allowed on caution rules"),
+        (
+            lambda d: next(r for r in d["rules"] if r["level"] == "professional_only").update(unless_job=["x"]),
+            "unless_job is only allowed on caution and emergency rules",
+        ),
         (lambda d: d["standing_conditional"].update(plumbing=["general"]), "'plumbing' is not a category"),
         (lambda d: d["standing_conditional"].update(gas=["flood"]), "'flood' has no conditional line"),
         (
