@@ -92,7 +92,9 @@ class Rule:
     unless_quiet: tuple[re.Pattern[str], ...]
     all_of: tuple[tuple[re.Pattern[str], ...], ...]  # job-level: each group must match in some source
     # A context anywhere in the question that makes the whole job something else (a battery science
-    # fair circuit is not house wiring); only allowed on caution rules, so it never hides a withheld job.
+    # fair circuit is not house wiring); only allowed on caution rules, so it never hides a withheld job,
+    # and on emergency rules, where a vetoed cue still opens the answer with its conditional line
+    # (white vapour on a frosty morning from a heat pump: "it's SMOKING!" said in another sentence).
     unless_job: tuple[re.Pattern[str], ...]
     hazard_types: tuple[str, ...]
     systems: tuple[str, ...]
@@ -259,10 +261,6 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
                 raise RulesError(
                     f"{where}: emergencies come from the question or the perception, not the draft"
                 )
-            # A stated job context may clear a caution or professional-only rule (asking how to test a
-            # material first), never an emergency.
-            if raw.get("unless_job") and raw["level"] == "emergency":
-                raise RulesError(f"{where}: unless_job is not allowed on emergency rules")
             unrecognised = raw.get("unrecognised_level")
             if unrecognised is not None and (
                 unrecognised != "professional_only" or raw["level"] != "caution"
@@ -605,7 +603,18 @@ def conditional_cues(
     texts = {"question": normalize(question, book), "perception": normalize(perception, book)}
     found: list[Rule] = []
     for rule in book.rules:
-        if rule.level != "emergency" or not rule.unless or not rule.patterns:
+        if rule.level != "emergency":
+            continue
+        if rule.unless_job and any(_vetoed(rule.unless_job, s, book) for s in _sentences(texts["question"])):
+            # The job's context explains the cue away; the cue itself still gets its conditional line.
+            groups = rule.all_of or (rule.patterns,)
+            if all(
+                any(texts.get(src) and _hits(rule, src, texts[src], book, group) for src in rule.sources)
+                for group in groups
+            ):
+                found.append(rule)
+            continue
+        if not rule.unless or not rule.patterns:
             continue
         for source in rule.sources:
             text = texts.get(source, "")

@@ -32,12 +32,12 @@ from .test_guardrail import CASES, DEV
 # Misses now, per held-out round scored once and then tuned on (tests/diy/cases/guardrail_heldout_round*.yaml).
 CAPS = {
     "r9": 1,
-    "r10": 1,
+    "r10": 0,
     "r11": 1,
     "r12": 0,
-    "r13": 4,
-    "r14": 16,
-    "r15": 20,
+    "r13": 3,
+    "r14": 0,
+    "r15": 2,
     "r16": 0,
     "r17": 1,
     "r18": 2,
