@@ -42,6 +42,8 @@ CAPS = {
     "r17": 1,
     "r18": 2,
     "r19": 2,
+    "r20": 13,
+    "r21": 28,
 }
 
 REPO = Path(__file__).resolve().parents[2]
