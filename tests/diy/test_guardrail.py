@@ -62,6 +62,7 @@ DEV = [
     CASES / "guardrail_dev_probes10_vocab.yaml",
     CASES / "guardrail_dev_probes11_elec.yaml",
     CASES / "guardrail_dev_probes12_elec.yaml",
+    CASES / "guardrail_dev_probes13_elec.yaml",
     CASES / "guardrail_dev_probes11_gas.yaml",
     CASES / "guardrail_dev_probes12_gas.yaml",
     CASES / "guardrail_dev_probes13_gas.yaml",
