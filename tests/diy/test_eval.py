@@ -44,6 +44,8 @@ CAPS = {
     "r19": 1,
     "r20": 0,
     "r21": 5,
+    "r22": 28,
+    "r23": 12,
 }
 
 REPO = Path(__file__).resolve().parents[2]
