@@ -45,7 +45,7 @@ CAPS = {
     "r20": 0,
     "r21": 5,
     "r22": 28,
-    "r23": 12,
+    "r23": 11,
 }
 
 REPO = Path(__file__).resolve().parents[2]

@@ -653,3 +653,23 @@ def test_job_level_domain_rules_are_default_deny_too() -> None:
 )
 def test_round8_classes_generalise(question: str, level: str) -> None:
     assert apply_guardrail(question, None, "").level == level
+
+
+@pytest.mark.parametrize(
+    ("question", "emergency"),
+    [
+        # Found by held-out rounds 22 and 23 after their single scoring, in other words.
+        ("Just drilled into the wall for a shelf and hit a pipe, there's a hissing sound and a smell.", True),
+        ("put a screw thru a pipe behind the plasterboard and now i can hear hissing", True),
+        ("Nailed into a pipe under the floorboards, it's whistling and smells odd", True),
+        ("There's a smell of hot dust and burning plastic from the wall heater in the bathroom", True),
+        ("Drilled into a pipe and water is pouring out, it's hissing", False),
+        ("Hit a pipe with a nail while hanging a picture, no hissing and no smell. Is it ok?", False),
+        ("The radiator pipe hisses when the heating comes on", False),
+    ],
+)
+def test_a_hit_pipe_that_hisses_and_a_burning_plastic_smell_are_emergencies(
+    question: str, emergency: bool
+) -> None:
+    result = apply_guardrail(question, None, "")
+    assert (result.level == "emergency") is emergency, result.rule_ids
