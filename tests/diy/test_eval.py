@@ -46,6 +46,8 @@ CAPS = {
     "r21": 5,
     "r22": 28,
     "r23": 11,
+    "r24": 29,
+    "r25": 15,
 }
 
 REPO = Path(__file__).resolve().parents[2]
