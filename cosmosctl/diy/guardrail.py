@@ -92,9 +92,10 @@ class Rule:
     unless_quiet: tuple[re.Pattern[str], ...]
     all_of: tuple[tuple[re.Pattern[str], ...], ...]  # job-level: each group must match in some source
     # A context anywhere in the question that makes the whole job something else (a battery science
-    # fair circuit is not house wiring); only allowed on caution rules, so it never hides a withheld job,
-    # and on emergency rules, where a vetoed cue still opens the answer with its conditional line
-    # (white vapour on a frosty morning from a heat pump: "it's SMOKING!" said in another sentence).
+    # fair circuit is not house wiring). On an emergency rule a vetoed cue still opens the answer with
+    # its conditional line (white vapour on a frosty morning from a heat pump: "it's SMOKING!" said in
+    # another sentence); on a professional-only rule it can hide a withheld job, so each use needs
+    # probes pairing it with the real work (rules-file header).
     unless_job: tuple[re.Pattern[str], ...]
     hazard_types: tuple[str, ...]
     systems: tuple[str, ...]
@@ -589,6 +590,18 @@ def _vetoed(
     return False
 
 
+def _job_vetoed(rule: Rule, question: str, book: Rulebook) -> bool:
+    """Whether the rule's `unless_job` context is named anywhere in the (normalised) question."""
+    return bool(rule.unless_job) and any(_vetoed(rule.unless_job, s, book) for s in _sentences(question))
+
+
+def _perception(observation: Observation | None, perception_text: str | None) -> str:
+    """The perception as text: the caller's, or the observation's own rendering."""
+    if perception_text is not None:
+        return perception_text
+    return observation.as_text() if observation else ""
+
+
 def conditional_cues(
     question: str,
     perception: str,
@@ -605,7 +618,7 @@ def conditional_cues(
     for rule in book.rules:
         if rule.level != "emergency":
             continue
-        if rule.unless_job and any(_vetoed(rule.unless_job, s, book) for s in _sentences(texts["question"])):
+        if _job_vetoed(rule, texts["question"], book):
             # The job's context explains the cue away; the cue itself still gets its conditional line.
             groups = rule.all_of or (rule.patterns,)
             if all(
@@ -616,28 +629,18 @@ def conditional_cues(
             continue
         if not rule.unless or not rule.patterns:
             continue
-        for source in rule.sources:
-            text = texts.get(source, "")
-            if not text:
-                continue
-            hit = False
-            for sentence in _sentences(text):
-                if not _vetoed(rule.unless, sentence, book):
-                    continue
-                if rule.unless_quiet and _vetoed(rule.unless_quiet, sentence, book):
-                    continue
-                for pattern in rule.patterns:
-                    for m in _matches(pattern, rule, sentence):
-                        if _is_instruction(sentence, m, source, book):
-                            hit = True
-                            break
-                    if hit:
-                        break
-                if hit:
-                    break
-            if hit:
-                found.append(rule)
-                break
+        if any(
+            _vetoed(rule.unless, sentence, book)
+            and not (rule.unless_quiet and _vetoed(rule.unless_quiet, sentence, book))
+            and any(
+                _is_instruction(sentence, m, source, book)
+                for pattern in rule.patterns
+                for m in _matches(pattern, rule, sentence)
+            )
+            for source in rule.sources
+            for sentence in _sentences(texts.get(source, ""))
+        ):
+            found.append(rule)
     return found
 
 
@@ -694,9 +697,7 @@ def classify(
 ) -> list[FiredRule]:
     """Every rule that fires, at most once per rule and source, in rules-file order."""
     book = rules or load_rules()
-    perception = (
-        perception_text if perception_text is not None else (observation.as_text() if observation else "")
-    )
+    perception = _perception(observation, perception_text)
     texts = {
         "question": normalize(question, book),
         "perception": normalize(perception, book),
@@ -705,7 +706,7 @@ def classify(
     fired: list[FiredRule] = []
     tasks: dict[str, DiyTask | None] = {}  # category -> its recognised DIY job, looked up once per job
     for rule in book.rules:
-        if rule.unless_job and any(_vetoed(rule.unless_job, s, book) for s in _sentences(texts["question"])):
+        if _job_vetoed(rule, texts["question"], book):
             continue
         if rule.all_of:
             # A job-level rule: the hazard may be named in one source and the work in another
@@ -975,9 +976,7 @@ def apply_guardrail(
     # water and electricity, structure), whatever its level: held-out rounds show the rules rate
     # some real emergencies lower, and the leave-or-call line must reach the user even then.
     if level != "emergency":
-        perception = (
-            perception_text if perception_text is not None else (observation.as_text() if observation else "")
-        )
+        perception = _perception(observation, perception_text)
         keys = [r.emergency or "general" for r in conditional_cues(question, perception, book)]
         keys += [k for c in categories for k in book.standing_conditional.get(c, ())]
         lines = list(
