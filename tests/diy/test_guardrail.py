@@ -219,7 +219,13 @@ def test_a_job_with_no_hazard_is_the_draft_unchanged() -> None:
         ("Reckon there's a gas smell near the cooktop, Sydney", "au", ["000"]),
         ("Smells like gas outside the bach in Auckland", "nz", ["111"]),
         ("I smell gas near the furnace in my basement", "us", ["911"]),
-        ("I smell gas", None, ["911", "999", "000", "111", "0800 111 999"]),
+        ("Strong gas smell from the LPG cylinder in our Pune kitchen", "in", ["1906", "112"]),
+        ("Smells of gas by the geyser, we're in Durban", "za", ["112", "10177"]),
+        ("Gas smell in the kitchen of my HDB flat in Tampines", "sg", ["995"]),
+        ("There is a gas smell in my house in Penang", "my", ["999"]),
+        ("We smell gas in the kitchen, Quezon City", "ph", ["911"]),
+        ("I smell gas in my kitchen in Abuja", "ng", ["112"]),
+        ("I smell gas", None, ["911", "999", "000", "111", "0800 111 999", "112", "995"]),
     ],
 )
 def test_gas_emergency_leads_with_leave_and_the_local_numbers(
