@@ -70,6 +70,7 @@ DEV = [
     CASES / "guardrail_dev_probes12_struct.yaml",
     CASES / "guardrail_dev_probes13_struct.yaml",
     CASES / "guardrail_dev_probes14_claims.yaml",
+    CASES / "guardrail_dev_probes14_struct.yaml",
 ]
 DOC = Path(__file__).parents[2] / "docs" / "diy-assistant.md"
 
