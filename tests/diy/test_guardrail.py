@@ -66,6 +66,7 @@ DEV = [
     CASES / "guardrail_dev_probes11_gas.yaml",
     CASES / "guardrail_dev_probes12_gas.yaml",
     CASES / "guardrail_dev_probes13_gas.yaml",
+    CASES / "guardrail_dev_probes14_gas.yaml",
     CASES / "guardrail_dev_probes11_struct.yaml",
     CASES / "guardrail_dev_probes12_struct.yaml",
     CASES / "guardrail_dev_probes13_struct.yaml",
