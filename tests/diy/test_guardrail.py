@@ -63,6 +63,7 @@ DEV = [
     CASES / "guardrail_dev_probes11_elec.yaml",
     CASES / "guardrail_dev_probes12_elec.yaml",
     CASES / "guardrail_dev_probes13_elec.yaml",
+    CASES / "guardrail_dev_probes14_elec.yaml",
     CASES / "guardrail_dev_probes11_gas.yaml",
     CASES / "guardrail_dev_probes12_gas.yaml",
     CASES / "guardrail_dev_probes13_gas.yaml",
