@@ -69,6 +69,7 @@ DEV = [
     CASES / "guardrail_dev_probes11_struct.yaml",
     CASES / "guardrail_dev_probes12_struct.yaml",
     CASES / "guardrail_dev_probes13_struct.yaml",
+    CASES / "guardrail_dev_probes14_welec.yaml",
 ]
 DOC = Path(__file__).parents[2] / "docs" / "diy-assistant.md"
 
