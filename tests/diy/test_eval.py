@@ -51,7 +51,7 @@ CAPS = {
     "r26": 22,
     "r27": 27,
     "r28": 19,
-    "r29": 29,
+    "r29": 27,
 }
 
 REPO = Path(__file__).resolve().parents[2]
