@@ -31,6 +31,7 @@ from cosmosctl.diy.guardrail import (
     find_claims,
     level_index,
     load_rules,
+    read_yaml,
 )
 from cosmosctl.errors import CosmosError
 
@@ -105,7 +106,7 @@ def load_guardrail_cases(
     cases: list[tuple[str, GuardrailCase]] = []
     for path in map(Path, paths):
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = read_yaml(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise CosmosError(f"Cannot read the case file {path}: {exc.strerror or exc}") from exc
         except yaml.YAMLError as exc:

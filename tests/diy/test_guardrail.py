@@ -113,9 +113,10 @@ def test_development_cases_all_right_and_fast(case_file: Path) -> None:
     assert t.over_blocked == 0 and t.withheld_when_should == t.should_withhold
     assert t.emergencies_with_action == t.emergencies
     assert t.claims_surviving == 0 and t.claims_removed == t.claims_expected
-    # CPU time, not wall time: other work on a loaded machine does not count. About 4.6 ms a case;
-    # the bound per case leaves room for a slower CI machine and for the set to grow.
-    assert elapsed / len(cases) < 0.01, f"{len(cases)} cases took {elapsed:.1f}s"
+    # CPU time, not wall time: other work on a loaded machine counts less. About 6 ms a case in
+    # session 6 (4.6 ms in session 5), up to 9 ms with four other processes on two cores; the bound
+    # catches a pattern that makes the classifier several times slower, not ordinary growth.
+    assert elapsed / len(cases) < 0.02, f"{len(cases)} cases took {elapsed:.1f}s"
 
 
 def test_the_last_held_out_figures_stay_documented_as_pre_tuning() -> None:
