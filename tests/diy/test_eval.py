@@ -31,7 +31,7 @@ from .test_guardrail import CASES, DEV
 
 # Misses now, per held-out round scored once and then tuned on (tests/diy/cases/guardrail_heldout_round*.yaml).
 CAPS = {
-    "r9": 1,
+    "r9": 0,
     "r10": 0,
     "r11": 1,
     "r12": 0,
@@ -52,10 +52,10 @@ CAPS = {
     "r27": 4,
     "r28": 0,
     "r29": 3,
-    "r34": 11,
-    "r35": 28,
-    "r36": 17,
-    "r37": 20,
+    "r34": 8,
+    "r35": 16,
+    "r36": 8,
+    "r37": 8,
 }
 
 REPO = Path(__file__).resolve().parents[2]
