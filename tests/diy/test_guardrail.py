@@ -74,6 +74,7 @@ DEV = [
     CASES / "guardrail_dev_probes14_claims.yaml",
     CASES / "guardrail_dev_probes14_struct.yaml",
     CASES / "guardrail_dev_probes14_welec.yaml",
+    CASES / "guardrail_dev_probes15_gas2.yaml",
 ]
 DOC = Path(__file__).parents[2] / "docs" / "diy-assistant.md"
 
