@@ -76,6 +76,7 @@ DEV = [
     CASES / "guardrail_dev_probes14_welec.yaml",
     CASES / "guardrail_dev_probes15_struct2.yaml",
     CASES / "guardrail_dev_probes15_elec2.yaml",
+    CASES / "guardrail_dev_probes15_lead.yaml",
     CASES / "guardrail_dev_probes15_gas2.yaml",
 ]
 DOC = Path(__file__).parents[2] / "docs" / "diy-assistant.md"
