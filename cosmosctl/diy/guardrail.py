@@ -13,9 +13,11 @@ opinion may raise the level, never lower it. An emergency cue that a stated cont
 from __future__ import annotations
 
 import re
+import re._constants as _C  # the regex parser, for the pre-check of literals (_starts)
+import re._parser as _P
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -179,7 +181,7 @@ def _expand(pattern: str, vocab: dict[str, str], where: str) -> re.Pattern[str]:
         raise RulesError(f"{where}: bad regular expression {pattern!r}: {exc}") from exc
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compile(text: str) -> re.Pattern[str]:
     # The rules hold thousands of patterns, more than `re`'s own cache keeps: a rulebook loaded again
     # in the same process (a custom rules file, the tests) reuses the compiled ones.
@@ -502,6 +504,105 @@ def _sentences(text: str) -> tuple[str, ...]:
     return tuple(s.strip() for s in _SENTENCES.findall(text) if s.strip(" .!?;"))
 
 
+_CAP = 400  # the most literal strings one pattern's pre-check may hold
+
+
+def _exact(items: Any) -> set[str] | None:
+    """Every string a literal-only regex sequence matches, or None if it matches more than literals."""
+    out = {""}
+    for op, av in items:
+        if op is _C.LITERAL:
+            out = {o + chr(av) for o in out}
+        elif op is _C.AT:
+            continue  # \\b and anchors match no characters
+        elif op is _C.SUBPATTERN:
+            sub = _exact(av[-1])
+            if sub is None:
+                return None
+            out = {o + x for o in out for x in sub}
+        elif op is _C.BRANCH:
+            alts = [_exact(b) for b in av[1]]
+            if any(a is None for a in alts):
+                return None
+            out = {o + x for o in out for a in alts for x in a}  # type: ignore[union-attr]
+        elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT) and av[0] == 0 and av[1] == 1:
+            sub = _exact(av[2])
+            if sub is None:
+                return None
+            out = {o + x for o in out for x in sub | {""}}
+        else:
+            return None
+        if len(out) > _CAP:
+            return None
+    return out
+
+
+def _required(items: Any) -> set[str] | None:
+    """Literal strings (3+ characters) one of which every match of the regex sequence contains."""
+    best: set[str] | None = None
+
+    def consider(cand: set[str] | None) -> None:
+        nonlocal best
+        if cand and min(map(len, cand)) >= 3 and (best is None or min(map(len, cand)) > min(map(len, best))):
+            best = cand
+
+    run: set[str] = {""}
+    for op, av in items:
+        piece = _exact([(op, av)])
+        if piece is not None and len(run) * len(piece) <= _CAP:
+            run = {o + x for o in run for x in piece}
+            continue
+        consider(run)
+        run = {""} if piece is None else set(piece)
+        if op is _C.SUBPATTERN:
+            consider(_required(av[-1]))
+        elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT) and av[0] >= 1:
+            consider(_required(av[2]))
+        elif op is _C.BRANCH:
+            alts = [_required(b) for b in av[1]]
+            if all(alts):
+                consider(set().union(*alts))  # type: ignore[arg-type]
+    consider(run)
+    return best
+
+
+@cache
+def _starts(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """The first three letters of each literal string one of which every match of the pattern
+    contains (None: no such set is known, the pattern is always searched)."""
+    if pattern.flags & re.IGNORECASE:
+        return None
+    try:
+        found = _required(_P.parse(pattern.pattern, pattern.flags).data)
+    except Exception:  # a change in the regex parser's internals must only cost speed
+        return None
+    return frozenset(w[:3] for w in found) if found else None
+
+
+@lru_cache(maxsize=4096)
+def _trigrams(text: str) -> frozenset[str]:
+    return frozenset(text[i : i + 3] for i in range(len(text) - 2))
+
+
+def _may_match(pattern: re.Pattern[str], text: str) -> bool:
+    """False only when the pattern cannot match `text`: no literal it needs starts anywhere in it."""
+    starts = _starts(pattern)
+    return starts is None or not starts.isdisjoint(_trigrams(text))
+
+
+@lru_cache(maxsize=4096)
+def _joined(text: str) -> str:
+    return "\n".join(_sentences(text))
+
+
+@cache
+def _anchored(pattern: re.Pattern[str]) -> bool:
+    """Whether a pattern could match one sentence on its own yet not the sentences joined by newlines:
+    it anchors (^, $) or looks around. Any other pattern that matches inside a sentence also matches
+    the joined text there (a newline, like the text's edge, is not a word character for \\b)."""
+    return any(t in pattern.pattern for t in ("^", "$", "(?=", "(?!", "(?<", "\\A", "\\Z"))
+
+
 # ------------------------------------------------------------------------------------ classifying
 
 
@@ -663,9 +764,19 @@ def _hits(
     book: Rulebook,
     patterns: tuple[re.Pattern[str], ...] | None = None,
 ) -> str | None:
+    # A pattern that finds nothing in the sentences joined by newlines finds nothing in any one of them,
+    # unless it anchors or looks around (_anchored): most rules are ruled out with one search each.
+    joined = _joined(text)
+    candidates = [
+        p
+        for p in (rule.patterns if patterns is None else patterns)
+        if _may_match(p, joined) and (_anchored(p) or p.search(joined))
+    ]
+    if not candidates:
+        return None
     for sentence in _sentences(text):
         vetoed: bool | None = None  # the sentence's context is read only once a pattern matched
-        for pattern in rule.patterns if patterns is None else patterns:
+        for pattern in candidates:
             for m in _matches(pattern, rule, sentence):
                 if vetoed is None:
                     vetoed = bool(

@@ -708,3 +708,28 @@ def test_a_hit_pipe_that_hisses_and_a_burning_plastic_smell_are_emergencies(
 ) -> None:
     result = apply_guardrail(question, None, "")
     assert (result.level == "emergency") is emergency, result.rule_ids
+
+
+def test_the_pattern_pre_checks_never_hide_a_match() -> None:
+    """`_hits` skips a pattern whose literal words are absent or which finds nothing in the joined
+    sentences; over every rule pattern and a spread of real cases, neither check hides a match."""
+    from cosmosctl.diy.guardrail import _anchored, _joined, _may_match, _sentences, normalize
+
+    book = load_rules()
+    texts = [
+        normalize(t, book)
+        for _, c in load_guardrail_cases(DEV[:: max(1, len(DEV) // 12)], book)[::7]
+        for t in (c.question, c.draft or "", c.perception or "")
+        if t
+    ]
+    patterns = {p for r in book.rules for p in (*r.patterns, *(q for g in r.all_of for q in g))}
+    assert len(texts) > 100 and len(patterns) > 500
+    hidden = [
+        (p.pattern[:60], s)
+        for text in texts
+        for p in patterns
+        if not (_may_match(p, _joined(text)) and (_anchored(p) or p.search(_joined(text))))
+        for s in _sentences(text)
+        if p.search(s)
+    ]
+    assert hidden == []
