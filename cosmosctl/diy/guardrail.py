@@ -105,6 +105,9 @@ class Rule:
     # Default-deny for a hazard domain: when the rule fires on the question or the perception and no
     # recognised DIY task of its category (`diy_tasks`) names the job, it fires at this level instead.
     unrecognised_level: Level | None = None
+    # Further categories the same finding belongs to (water at a socket is electrical too): the rule
+    # fires once per category, at the same level, instead of a copy of the rule per category.
+    also: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -283,6 +286,9 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
                 raise RulesError(f"{where}: unrecognised_level must be professional_only, on a caution rule")
             if not any(raw.get(k) for k in ("patterns", "hazard_types", "systems", "all_of")):
                 raise RulesError(f"{where}: nothing to match")
+            also = tuple(raw.get("also", []))
+            if any(c not in categories or c == raw["category"] for c in also):
+                raise RulesError(f"{where}: `also` must name other categories from {sorted(categories)}")
             rules.append(
                 Rule(
                     id=rid,
@@ -307,6 +313,7 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
                     systems=tuple(raw.get("systems", [])),
                     emergency=emergency,
                     unrecognised_level=unrecognised,
+                    also=also,
                 )
             )
         diy_tasks: dict[str, tuple[DiyTask, ...]] = {}
@@ -851,9 +858,7 @@ def classify(
                 match, level = _domain_level(
                     rule, tasks, " + ".join(parts), "draft" not in rule.sources, texts, book
                 )
-                fired.append(
-                    FiredRule(rule=rule.id, category=rule.category, level=level, source="job", match=match)
-                )
+                fired += _fired(rule, level, "job", match)
             continue
         for source in rule.sources:
             hit = _hits(rule, source, texts[source], book) if texts[source] else None
@@ -861,10 +866,16 @@ def classify(
                 hit = _structured_hit(rule, observation)
             if hit is not None:
                 match, level = _domain_level(rule, tasks, hit, source != "draft", texts, book)
-                fired.append(
-                    FiredRule(rule=rule.id, category=rule.category, level=level, source=source, match=match)
-                )
+                fired += _fired(rule, level, source, match)
     return fired
+
+
+def _fired(rule: Rule, level: Level, source: Source | Literal["job"], match: str) -> list[FiredRule]:
+    """A fired rule, once for its category and once for each category in its `also`."""
+    return [
+        FiredRule(rule=rule.id, category=c, level=level, source=source, match=match)
+        for c in (rule.category, *rule.also)
+    ]
 
 
 def _domain_level(

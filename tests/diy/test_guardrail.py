@@ -487,6 +487,11 @@ def test_guardrail_code_holds_no_rule_patterns() -> None:
         (lambda d: d["rules"][0].update(patterns=["(unclosed"]), "bad regular expression"),
         (lambda d: d["rules"][0].update(patterns=["{nope} gas"]), "unknown vocabulary"),
         (lambda d: d["rules"][0].update(category="plumbing"), "unknown category"),
+        (lambda d: d["rules"][0].update(also=["plumbing"]), "`also` must name other categories"),
+        (
+            lambda d: d["rules"][0].update(also=[d["rules"][0]["category"]]),
+            "`also` must name other categories",
+        ),
         (lambda d: d["rules"][0].update(sources=["question", "draft"]), "not the draft"),
         (lambda d: d["rules"][0].update(emergency="flood"), "needs `emergency`"),
         (lambda d: d["categories"]["gas"].update(notice="Be careful."), "licensed professional"),
@@ -733,3 +738,17 @@ def test_the_pattern_pre_checks_never_hide_a_match() -> None:
         if p.search(s)
     ]
     assert hidden == []
+
+
+def test_a_rule_with_also_fires_for_each_of_its_categories() -> None:
+    """Water running over an outdoor pump's lead is water near electricity and electrical: one rule
+    (`also: [electrical]`) carries both categories, at the same level, under one rule id."""
+    r = apply_guardrail(
+        "Hosing down the patio and I sprayed the pond pump's plug and the outdoor socket, is that ok?",
+        None,
+        "",
+    )
+    mine = [f for f in r.fired if f.rule == "water_electricity.hosing-electrics-job"]
+    assert sorted(f.category for f in mine) == ["electrical", "water_electricity"]
+    assert len({f.level for f in mine}) == 1
+    assert {"electrical", "water_electricity"} <= set(r.categories)
