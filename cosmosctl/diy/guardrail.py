@@ -13,9 +13,10 @@ opinion may raise the level, never lower it. An emergency cue that a stated cont
 from __future__ import annotations
 
 import re
-import re._constants as _C  # the regex parser, for the pre-check of literals (_starts)
+import re._constants as _C  # the regex parser, for the pre-check of literals (_literals)
 import re._parser as _P
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -548,9 +549,14 @@ def _required(items: Any) -> set[str] | None:
     """Literal strings (3+ characters) one of which every match of the regex sequence contains."""
     best: set[str] | None = None
 
+    def score(cand: set[str]) -> tuple[bool, int, int]:
+        # Selective first (no literal under 4 letters), then few strings to look for, then long ones.
+        shortest = min(map(len, cand))
+        return (shortest >= 4, -len(cand), shortest)
+
     def consider(cand: set[str] | None) -> None:
         nonlocal best
-        if cand and min(map(len, cand)) >= 3 and (best is None or min(map(len, cand)) > min(map(len, best))):
+        if cand and min(map(len, cand)) >= 3 and (best is None or score(cand) > score(best)):
             best = cand
 
     run: set[str] = {""}
@@ -574,27 +580,85 @@ def _required(items: Any) -> set[str] | None:
 
 
 @cache
-def _starts(pattern: re.Pattern[str]) -> frozenset[str] | None:
-    """The first three letters of each literal string one of which every match of the pattern
-    contains (None: no such set is known, the pattern is always searched)."""
+def _literals(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """Literal strings one of which every match of the pattern contains (None: none known)."""
     if pattern.flags & re.IGNORECASE:
         return None
     try:
         found = _required(_P.parse(pattern.pattern, pattern.flags).data)
     except Exception:  # a change in the regex parser's internals must only cost speed
         return None
-    return frozenset(w[:3] for w in found) if found else None
+    return frozenset(found) if found else None
+
+
+_KEY = 5  # a needed literal is filed under one of its substrings of this length (or the whole of it)
+
+
+def _grams(text: str, n: int) -> set[str]:
+    return {text[i : i + n] for i in range(len(text) - n + 1)}
 
 
 @lru_cache(maxsize=4096)
-def _trigrams(text: str) -> frozenset[str]:
-    return frozenset(text[i : i + 3] for i in range(len(text) - 2))
+def _keys(text: str) -> frozenset[str]:
+    """Every substring of `text` a literal may be filed under (3 to `_KEY` characters)."""
+    return frozenset().union(*(_grams(text, n) for n in range(3, _KEY + 1)))
 
 
-def _may_match(pattern: re.Pattern[str], text: str) -> bool:
-    """False only when the pattern cannot match `text`: no literal it needs starts anywhere in it."""
-    starts = _starts(pattern)
-    return starts is None or not starts.isdisjoint(_trigrams(text))
+@dataclass(eq=False)  # hashed by identity: one per rulebook, a key of the `_possible` cache
+class _Prefilter:
+    """Which rule patterns may match a text, for all patterns at once. Patterns are known by `id()`
+    (hashing a compiled pattern hashes its whole program): a substring -> the patterns one of whose
+    needed literals is filed under it, the patterns with no needed literal, and each rule's patterns
+    (in rules-file order) so that a rule none of whose patterns may match is skipped at once."""
+
+    by_key: dict[str, frozenset[int]]
+    always: frozenset[int]
+    rule_patterns: tuple[frozenset[int], ...]
+
+
+_PREFILTERS: dict[int, tuple[Rulebook, _Prefilter]] = {}
+
+
+def _prefilter(book: Rulebook) -> _Prefilter:
+    held = _PREFILTERS.get(id(book))
+    if held is not None and held[0] is book:
+        return held[1]
+    by_key: dict[str, set[int]] = {}
+    always: set[int] = set()
+    rule_patterns = []
+    needed: dict[int, frozenset[str]] = {}
+    for rule in book.rules:
+        patterns = (*rule.patterns, *(p for group in rule.all_of for p in group))
+        rule_patterns.append(frozenset(map(id, patterns)))
+        for pattern in patterns:
+            literals = _literals(pattern)
+            if literals is None:
+                always.add(id(pattern))
+            else:
+                needed[id(pattern)] = literals
+
+    # Each literal is filed under the substring fewest other literals share: few patterns per text
+    # pass. Any substring of it would be sound (a text holding the literal holds all of them).
+    def grams(literal: str) -> set[str]:
+        return _grams(literal, min(_KEY, len(literal)))
+
+    shared = Counter(g for literals in needed.values() for lit in literals for g in grams(lit))
+    for pid, literals in needed.items():
+        for literal in literals:
+            by_key.setdefault(min(sorted(grams(literal)), key=shared.__getitem__), set()).add(pid)
+    found = _Prefilter({k: frozenset(v) for k, v in by_key.items()}, frozenset(always), tuple(rule_patterns))
+    _PREFILTERS[id(book)] = (book, found)
+    return found
+
+
+@lru_cache(maxsize=1024)
+def _possible(prefilter: _Prefilter, text: str) -> frozenset[int]:
+    """The `id()`s of the rule patterns that may match `text`: every pattern left out needs a literal
+    whose filing substring is not in it."""
+    out = set(prefilter.always)
+    for gram in _keys(text) & prefilter.by_key.keys():
+        out |= prefilter.by_key[gram]
+    return frozenset(out)
 
 
 @lru_cache(maxsize=4096)
@@ -774,10 +838,11 @@ def _hits(
     # A pattern that finds nothing in the sentences joined by newlines finds nothing in any one of them,
     # unless it anchors or looks around (_anchored): most rules are ruled out with one search each.
     joined = _joined(text)
+    possible = _possible(_prefilter(book), joined)
     candidates = [
         p
         for p in (rule.patterns if patterns is None else patterns)
-        if _may_match(p, joined) and (_anchored(p) or p.search(joined))
+        if id(p) in possible and (_anchored(p) or p.search(joined))
     ]
     if not candidates:
         return None
@@ -835,9 +900,14 @@ def classify(
     }
     fired: list[FiredRule] = []
     tasks: dict[str, DiyTask | None] = {}  # category -> its recognised DIY job, looked up once per job
-    for rule in book.rules:
-        if _job_vetoed(rule, texts["question"], book):
-            continue
+    prefilter = _prefilter(book)
+    possible = {src: _possible(prefilter, _joined(text)) for src, text in texts.items()}
+    for rule, ids in zip(book.rules, prefilter.rule_patterns, strict=True):
+        if all(possible[src].isdisjoint(ids) for src in rule.sources) and not (
+            observation is not None and (rule.hazard_types or rule.systems) and "perception" in rule.sources
+        ):
+            continue  # no pattern of the rule can match any text it reads
+        # The question's `unless_job` context is read only once the rule has found something to veto.
         if rule.all_of:
             # A job-level rule: the hazard may be named in one source and the work in another
             # (Cosmos sees fibro sheeting; the draft says to drill it).
@@ -855,16 +925,23 @@ def classify(
                     break
                 parts.append(hit)
             else:
+                if _job_vetoed(rule, texts["question"], book):
+                    continue
                 match, level = _domain_level(
                     rule, tasks, " + ".join(parts), "draft" not in rule.sources, texts, book
                 )
                 fired += _fired(rule, level, "job", match)
             continue
+        vetoed: bool | None = None
         for source in rule.sources:
             hit = _hits(rule, source, texts[source], book) if texts[source] else None
             if hit is None and source == "perception" and observation is not None:
                 hit = _structured_hit(rule, observation)
             if hit is not None:
+                if vetoed is None:
+                    vetoed = _job_vetoed(rule, texts["question"], book)
+                if vetoed:
+                    break
                 match, level = _domain_level(rule, tasks, hit, source != "draft", texts, book)
                 fired += _fired(rule, level, source, match)
     return fired

@@ -716,28 +716,33 @@ def test_a_hit_pipe_that_hisses_and_a_burning_plastic_smell_are_emergencies(
 
 
 def test_the_pattern_pre_checks_never_hide_a_match() -> None:
-    """`_hits` skips a pattern whose literal words are absent or which finds nothing in the joined
-    sentences; over every rule pattern and a spread of real cases, neither check hides a match."""
-    from cosmosctl.diy.guardrail import _anchored, _joined, _may_match, _sentences, normalize
+    """`classify` skips a rule none of whose patterns has a needed literal's filing substring in the
+    text, and `_hits` a pattern which finds nothing in the joined sentences; over every rule pattern
+    and a spread of real cases, neither check hides a match."""
+    from cosmosctl.diy.guardrail import _anchored, _joined, _possible, _prefilter, _sentences, normalize
 
     book = load_rules()
+    prefilter = _prefilter(book)
     texts = [
         normalize(t, book)
         for _, c in load_guardrail_cases(DEV[:: max(1, len(DEV) // 12)], book)[::15]
         for t in (c.question, c.draft or "", c.perception or "")
         if t
     ]
-    patterns = {p for r in book.rules for p in (*r.patterns, *(q for g in r.all_of for q in g))}
+    patterns = {id(p): p for r in book.rules for p in (*r.patterns, *(q for g in r.all_of for q in g))}
     assert len(texts) > 60 and len(patterns) > 500
+    assert set().union(*prefilter.rule_patterns) == set(patterns)
     hidden = [
         (p.pattern[:60], s)
         for text in texts
-        for p in patterns
-        if not (_may_match(p, _joined(text)) and (_anchored(p) or p.search(_joined(text))))
+        for pid, p in patterns.items()
+        if not (pid in _possible(prefilter, _joined(text)) and (_anchored(p) or p.search(_joined(text))))
         for s in _sentences(text)
         if p.search(s)
     ]
     assert hidden == []
+    # the pre-check does skip: a short question lets through few of the rules' patterns
+    assert len(_possible(prefilter, _joined(normalize("How do I bleed a radiator?", book)))) < 100
 
 
 def test_a_rule_with_also_fires_for_each_of_its_categories() -> None:
