@@ -109,6 +109,10 @@ class Rule:
     # Further categories the same finding belongs to (water at a socket is electrical too): the rule
     # fires once per category, at the same level, instead of a copy of the rule per category.
     also: tuple[str, ...] = ()
+    # In the draft, a match counts only in a clause that also names work on the thing (one of these):
+    # a draft that mentions sockets while hanging a mirror ("cables run above and below sockets") or
+    # a wall plug ("press the plug in") is not electrical work.
+    draft_work: tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -315,6 +319,9 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
                     emergency=emergency,
                     unrecognised_level=unrecognised,
                     also=also,
+                    draft_work=tuple(
+                        _expand(p, vocab, where + " draft_work") for p in raw.get("draft_work", [])
+                    ),
                 )
             )
         diy_tasks: dict[str, tuple[DiyTask, ...]] = {}
@@ -757,6 +764,15 @@ def _is_instruction(sentence: str, m: re.Match[str], source: Source, book: Ruleb
     return not book.question_negation.search(before[-40:])
 
 
+def _work_clause(sentence: str, m: re.Match[str], rule: Rule, book: Rulebook) -> bool:
+    """Whether the clause holding the match also names work on it or a fault in it (`draft_work`):
+    outside the match's own words ("light fittings" is not the verb "fitting"), or as the verb the
+    match opens with ("fit a new plug")."""
+    before, clause = _clause_before(sentence, m.start(), book)
+    rest = before + " | " + clause[len(before) + len(m.group(0)) :]
+    return any(w.search(rest) or w.match(m.group(0)) for w in rule.draft_work)
+
+
 def _vetoed(
     unless: tuple[re.Pattern[str], ...],
     sentence: str,
@@ -857,7 +873,9 @@ def _hits(
                     )
                 if vetoed:
                     break
-                if _is_instruction(sentence, m, source, book):
+                if _is_instruction(sentence, m, source, book) and (
+                    source != "draft" or not rule.draft_work or _work_clause(sentence, m, rule, book)
+                ):
                     return m.group(0)
             if vetoed:
                 break
