@@ -504,6 +504,7 @@ def test_guardrail_code_holds_no_rule_patterns() -> None:
     [
         (lambda d: d["rules"][0].update(patterns=["(unclosed"]), "bad regular expression"),
         (lambda d: d["rules"][0].update(patterns=["{nope} gas"]), "unknown vocabulary"),
+        (lambda d: d["rules"][0].update(draft_work=["(unclosed"]), "draft_work: bad regular expression"),
         (lambda d: d["rules"][0].update(category="plumbing"), "unknown category"),
         (lambda d: d["rules"][0].update(also=["plumbing"]), "`also` must name other categories"),
         (
