@@ -773,6 +773,9 @@ def _work_clause(sentence: str, m: re.Match[str], rule: Rule, book: Rulebook) ->
     return any(w.search(rest) or w.match(m.group(0)) for w in rule.draft_work)
 
 
+_NEGATION_OPENS = re.compile(r"(?:no|not|never|without|isn't|isnt|doesn't|doesnt|hasn't|hasnt)\b")
+
+
 def _vetoed(
     unless: tuple[re.Pattern[str], ...],
     sentence: str,
@@ -785,7 +788,11 @@ def _vetoed(
         for m in u.finditer(sentence):
             if exclude and _covered(m, exclude, sentence):
                 continue
-            if not book.question_negation.search(sentence[: m.start()][-40:]):
+            # A context that is itself a negation ("no sagging") is not cancelled by the one listed
+            # before it ("no staining, no sagging").
+            if _NEGATION_OPENS.match(m.group(0)) or not book.question_negation.search(
+                sentence[: m.start()][-40:]
+            ):
                 return True
     return False
 

@@ -76,6 +76,7 @@ DEV = [
     CASES / "guardrail_dev_probes16_drafts.yaml",
     CASES / "guardrail_dev_probes17_fire.yaml",
     CASES / "guardrail_dev_probes18_emerg.yaml",
+    CASES / "guardrail_dev_probes19_vetoes.yaml",
     CASES / "guardrail_dev_probes14_welec.yaml",
     CASES / "guardrail_dev_probes15_struct2.yaml",
     CASES / "guardrail_dev_probes15_elec2.yaml",
