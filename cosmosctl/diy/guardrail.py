@@ -53,7 +53,7 @@ _CHAR_MAP = str.maketrans(
 _LIST_MARK = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+|#{1,6}\s+|>\s*)+")
 _EMPHASIS = re.compile(r"(\*\*|__|~~|(?<!\w)[*_]|[*_](?!\w))")
 _SENT_END = re.compile(r"[.!?:;]$")
-_WORD = re.compile(r"[a-z][a-z']{4,}")  # only words long enough to be typo-corrected
+_WORD = re.compile(r"[a-z][a-z']+")
 # A sentence ends at . ! ? ; followed by a space or the end ("NEC 210.8" and "9.5kW" stay whole), or a line break.
 _SENTENCES = re.compile(r"(?:[^\n.!?;]|[.!?;](?=[^\s.!?;]))+(?:[.!?;]+(?=\s|$)|$)", re.MULTILINE)
 _PIECES = re.compile(r"(?:[^.!?]|[.!?](?=[^\s.!?]))+(?:[.!?]+(?=\s|$)|$)")
@@ -153,6 +153,7 @@ class Rulebook:
     lexicon: tuple[str, ...]
     rule_words: frozenset[str]  # every word of the vocabulary and typo targets (for g-dropping)
     protected_words: frozenset[str]
+    dialect: dict[str, str]  # a dialect or slang word -> the word the rules read ("doon" -> "down")
     typo_min_length: int
     typo_cutoff: float
     typo_cutoff_long: float
@@ -371,6 +372,7 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
                 if w.isalpha()
             ),
             protected_words=frozenset(normalize_plain(w) for w in typo.get("protect", [])),
+            dialect={normalize_plain(k): normalize_plain(str(v)) for k, v in typo.get("dialect", {}).items()},
             typo_min_length=int(typo["min_length"]),
             typo_cutoff=float(typo["cutoff"]),
             typo_cutoff_long=float(typo["cutoff_long"]),
@@ -468,6 +470,12 @@ def normalize(text: str, rules: Rulebook | None = None) -> str:
 
 
 def _correct(word: str, book: Rulebook) -> str:
+    if word in book.dialect:  # Scots and slang words the rules would not read ("come doon", "the leccy")
+        return book.dialect[word]
+    if len(word) < 5:  # too short to correct
+        return word
+    if word.endswith("'s") and (stem := _correct(word[:-2], book)) != word[:-2]:
+        return stem + "'s"  # "the ceilin's come down": the misspelt word corrected, its 's kept
     # A dropped g ("sparkin'", "replacin") restores the rules' own -ing word.
     bare = word.rstrip("'")
     if bare.endswith("in") and bare + "g" in book.rule_words:
@@ -734,6 +742,9 @@ def _covered(m: re.Match[str], exclude: tuple[re.Pattern[str], ...], text: str) 
     return False
 
 
+_CONDITION_OPENS = re.compile(r"\s*(?:if|unless|should you|in case|whenever|where)\b")
+
+
 def _clause_before(sentence: str, pos: int, book: Rulebook) -> tuple[str, str]:
     """The clause holding `pos`: its text before `pos`, and the whole clause."""
     start, end = 0, len(sentence)
@@ -756,6 +767,10 @@ def _is_instruction(sentence: str, m: re.Match[str], source: Source, book: Ruleb
     before, clause = _clause_before(sentence, m.start(), book)
     if source == "draft":
         if book.negation.search(before):
+            return False
+        if _CONDITION_OPENS.match(clause) and book.referral.search(sentence[m.end() :]):
+            # "If you find aluminium wiring, stop and call an electrician": the condition names what
+            # to look out for, and the sentence hands that case to a professional.
             return False
         return not book.referral.search(clause)
     # "paint over the fibro without sanding it": a negation inside the match negates it too.
