@@ -742,7 +742,13 @@ def _covered(m: re.Match[str], exclude: tuple[re.Pattern[str], ...], text: str) 
     return False
 
 
-_CONDITION_OPENS = re.compile(r"\s*(?:if|unless|should you|in case|whenever|where)\b")
+_CONDITION_OPENS = re.compile(r"\s*(?:if|should you|in case|whenever)\b")
+# What the sentence does with that case: stops and hands it over ("stop and call an electrician"), not
+# "have an electrician test it afterwards", which would leave the work itself to the reader.
+_HAND_OVER = re.compile(
+    r"\W*(?:then\s+)?(?:stop|call|ring|phone|contact|get (?:in )?(?:an?|the|a qualified|a licensed|touch)|leave (?:it|them|that)|"
+    r"don't|do not|that's a job|that is a job|this is a job|it's a job|it is a job|you(?:'ll| will)? need (?:an?|a licensed|a qualified))\b"
+)
 
 
 def _clause_before(sentence: str, pos: int, book: Rulebook) -> tuple[str, str]:
@@ -768,7 +774,9 @@ def _is_instruction(sentence: str, m: re.Match[str], source: Source, book: Ruleb
     if source == "draft":
         if book.negation.search(before):
             return False
-        if _CONDITION_OPENS.match(clause) and book.referral.search(sentence[m.end() :]):
+        after = sentence[m.end() :]
+        rest = after[len(clause) - len(before) - len(m.group(0)) :]  # the sentence after the clause
+        if _CONDITION_OPENS.match(clause) and _HAND_OVER.match(rest) and book.referral.search(rest):
             # "If you find aluminium wiring, stop and call an electrician": the condition names what
             # to look out for, and the sentence hands that case to a professional.
             return False
