@@ -774,12 +774,12 @@ def _is_instruction(sentence: str, m: re.Match[str], source: Source, book: Ruleb
     if source == "draft":
         if book.negation.search(before):
             return False
-        after = sentence[m.end() :]
-        rest = after[len(clause) - len(before) - len(m.group(0)) :]  # the sentence after the clause
-        if _CONDITION_OPENS.match(clause) and _HAND_OVER.match(rest) and book.referral.search(rest):
+        if _CONDITION_OPENS.match(clause):
             # "If you find aluminium wiring, stop and call an electrician": the condition names what
-            # to look out for, and the sentence hands that case to a professional.
-            return False
+            # to look out for, and the rest of the sentence hands that case to a professional.
+            rest = sentence[m.start() - len(before) + len(clause) :]
+            if _HAND_OVER.match(rest) and book.referral.search(rest):
+                return False
         return not book.referral.search(clause)
     # "paint over the fibro without sanding it": a negation inside the match negates it too.
     if book.inner_negation.search(m.group(0).partition(" ")[2]):

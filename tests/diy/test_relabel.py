@@ -9,50 +9,31 @@ mean. docs/diy-assistant.md quotes these numbers.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from cosmosctl.diy.guardrail import WITHHELD, level_index
+from cosmosctl.diy.guardrail_eval import GuardrailCase, load_guardrail_cases
 
 HERE = Path(__file__).resolve().parent
 ROUNDS = (46, 47, 48, 49)
 
 
-def _levels(value: str | list[str]) -> set[str]:
-    return {value} if isinstance(value, str) else set(value)
-
-
-def _pairs() -> list[tuple[dict[str, Any], dict[str, Any]]]:
+def _pairs() -> list[tuple[GuardrailCase, GuardrailCase]]:
+    """Each case as its author labelled it and as the second labeller did (validated by the case model)."""
     pairs = []
     for r in ROUNDS:
-        authors = yaml.safe_load((HERE / "cases" / f"guardrail_heldout_round{r}.yaml").read_text())["cases"]
-        second = yaml.safe_load((HERE / "relabel" / f"labels{r}.yaml").read_text())["labels"]
-        assert [c["id"] for c in authors] == [c["id"] for c in second], f"round {r}: the same cases, in order"
-        pairs += list(zip(authors, second, strict=True))
+        authors = [c for _, c in load_guardrail_cases([HERE / "cases" / f"guardrail_heldout_round{r}.yaml"])]
+        second = yaml.safe_load((HERE / "relabel" / f"labels{r}.yaml").read_text(encoding="utf-8"))["labels"]
+        assert [c.id for c in authors] == [b["id"] for b in second], f"round {r}: the same cases, in order"
+        pairs += [(a, GuardrailCase(question=a.question, **b)) for a, b in zip(authors, second, strict=True)]
     return pairs
-
-
-def test_second_labeller_covers_every_case_with_valid_labels() -> None:
-    pairs = _pairs()
-    assert len(pairs) == 800
-    allowed = {"proceed", "caution", "professional_only", "emergency"}
-    for _, b in pairs:
-        assert _levels(b["level"]) <= allowed, b
-        assert isinstance(b.get("categories", []), list), b
 
 
 def test_the_two_labellers_agree_on_the_level_and_the_withhold_decision() -> None:
     pairs = _pairs()
-    level = sum(bool(_levels(a["level"]) & _levels(b["level"])) for a, b in pairs)
-    safe = [
-        (
-            max(_levels(a["level"]), key=level_index) not in WITHHELD,
-            max(_levels(b["level"]), key=level_index) not in WITHHELD,
-        )
-        for a, b in pairs
-    ]
-    withhold = sum(x == y for x, y in safe)
+    assert len(pairs) == 800
+    level = sum(bool(set(a.level) & set(b.level)) for a, b in pairs)
+    withhold = sum(a.safe == b.safe for a, b in pairs)
     # The figures docs/diy-assistant.md quotes: the level sets overlap in 797 of 800 cases and the
     # withhold decision agrees in 794, so label noise explains almost none of the guardrail's misses.
     assert (level, withhold) == (797, 794)
