@@ -77,6 +77,7 @@ DEV = [
     CASES / "guardrail_dev_probes17_fire.yaml",
     CASES / "guardrail_dev_probes18_emerg.yaml",
     CASES / "guardrail_dev_probes19_vetoes.yaml",
+    CASES / "guardrail_dev_probes20_named.yaml",
     CASES / "guardrail_dev_probes14_welec.yaml",
     CASES / "guardrail_dev_probes15_struct2.yaml",
     CASES / "guardrail_dev_probes15_elec2.yaml",
