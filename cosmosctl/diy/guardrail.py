@@ -154,6 +154,8 @@ class Rulebook:
     rule_words: frozenset[str]  # every word of the vocabulary and typo targets (for g-dropping)
     protected_words: frozenset[str]
     dialect: dict[str, str]  # a dialect or slang word -> the word the rules read ("doon" -> "down")
+    # The dialect table's entries of several words (speech-to-text splits: "see oh" -> "co"), as one pattern.
+    dialect_phrases: re.Pattern[str] | None
     typo_min_length: int
     typo_cutoff: float
     typo_cutoff_long: float
@@ -353,6 +355,7 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
         lexicon = sorted({normalize_plain(w) for w in typo["targets"]})
         words = data["wording"]
         cc = data["code_compliance"]
+        dialect = {normalize_plain(k): normalize_plain(str(v)) for k, v in typo.get("dialect", {}).items()}
         return Rulebook(
             version=int(data["version"]),
             categories=categories,
@@ -372,7 +375,12 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
                 if w.isalpha()
             ),
             protected_words=frozenset(normalize_plain(w) for w in typo.get("protect", [])),
-            dialect={normalize_plain(k): normalize_plain(str(v)) for k, v in typo.get("dialect", {}).items()},
+            dialect=dialect,
+            dialect_phrases=re.compile(
+                r"\b(?:" + "|".join(re.escape(k) for k in sorted(phrases, key=len, reverse=True)) + r")\b"
+            )
+            if (phrases := [k for k in dialect if " " in k])
+            else None,
             typo_min_length=int(typo["min_length"]),
             typo_cutoff=float(typo["cutoff"]),
             typo_cutoff_long=float(typo["cutoff_long"]),
@@ -461,8 +469,10 @@ def normalize(text: str, rules: Rulebook | None = None) -> str:
     key = (id(book), text or "")
     if key in _NORMALIZED:
         return _NORMALIZED[key]
-    lines = [normalize_plain(line) for line in join_lines(text or "").split("\n")]
-    fixed = _WORD.sub(lambda m: _correct(m.group(0), book), "\n".join(lines))
+    joined = "\n".join(normalize_plain(line) for line in join_lines(text or "").split("\n"))
+    if book.dialect_phrases is not None:
+        joined = book.dialect_phrases.sub(lambda m: book.dialect[m.group(0)], joined)
+    fixed = _WORD.sub(lambda m: _correct(m.group(0), book), joined)
     if len(_NORMALIZED) > 4096:
         _NORMALIZED.clear()
     _NORMALIZED[key] = fixed

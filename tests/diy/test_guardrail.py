@@ -221,6 +221,9 @@ def test_typos_of_long_hazard_words_are_corrected(typo: str, fixed: str) -> None
         ("the leccy is off", "the electricity is off"),
         ("the builder's van", "the builder's van"),  # a correct word with 's is left alone
         ("a doon jacket", "a down jacket"),
+        ("see oh alarm going off", "co alarm going off"),  # dictated: split words read as one
+        ("the out let and the fuse bored", "the outlet and the fuse board"),
+        ("I see, oh well", "i see, oh well"),  # a comma between is not the phrase
     ],
 )
 def test_dialect_words_are_read_as_the_rules_words(said: str, read: str) -> None:
