@@ -236,6 +236,12 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
                 raise RulesError(
                     f"category {name}: the notice must tell the user to verify with a licensed professional"
                 )
+        implies = {name: tuple(c.get("implies", [])) for name, c in data["categories"].items()}
+        for name, implied in implies.items():
+            if any(c not in categories or c == name for c in implied):
+                raise RulesError(
+                    f"category {name}: `implies` must name other categories from {sorted(categories)}"
+                )
         emergencies = {name: tuple(str(s) for s in steps) for name, steps in data["emergencies"].items()}
         conditional = {str(k): " ".join(str(v).split()) for k, v in data.get("conditional", {}).items()}
         for key in conditional:
@@ -297,6 +303,8 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
             also = tuple(raw.get("also", []))
             if any(c not in categories or c == raw["category"] for c in also):
                 raise RulesError(f"{where}: `also` must name other categories from {sorted(categories)}")
+            # A category's `implies` (water near electricity is electrical too) goes with every rule of it.
+            also += tuple(c for c in implies.get(raw["category"], ()) if c not in also)
             rules.append(
                 Rule(
                     id=rid,
