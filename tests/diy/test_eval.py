@@ -90,6 +90,7 @@ CAPS = {
     "r64": 21,
     "r65": 24,
     "r66": 37,
+    "r67": 5,
 }
 
 REPO = Path(__file__).resolve().parents[2]
