@@ -647,6 +647,9 @@ class _Prefilter:
     by_key: dict[str, frozenset[int]]
     always: frozenset[int]
     rule_patterns: tuple[frozenset[int], ...]
+    # The patterns that anchor or look around (`_anchored`), by `id()`: looked up per rule and text,
+    # where asking `_anchored` would hash the whole compiled program each time.
+    anchored: frozenset[int]
 
 
 _PREFILTERS: dict[int, tuple[Rulebook, _Prefilter]] = {}
@@ -679,7 +682,15 @@ def _prefilter(book: Rulebook) -> _Prefilter:
     for pid, literals in needed.items():
         for literal in literals:
             by_key.setdefault(min(sorted(grams(literal)), key=shared.__getitem__), set()).add(pid)
-    found = _Prefilter({k: frozenset(v) for k, v in by_key.items()}, frozenset(always), tuple(rule_patterns))
+    anchored = frozenset(
+        id(p)
+        for rule in book.rules
+        for p in (*rule.patterns, *(q for g in rule.all_of for q in g))
+        if _anchored(p)
+    )
+    found = _Prefilter(
+        {k: frozenset(v) for k, v in by_key.items()}, frozenset(always), tuple(rule_patterns), anchored
+    )
     _PREFILTERS[id(book)] = (book, found)
     return found
 
@@ -902,11 +913,12 @@ def _hits(
     # A pattern that finds nothing in the sentences joined by newlines finds nothing in any one of them,
     # unless it anchors or looks around (_anchored): most rules are ruled out with one search each.
     joined = _joined(text)
-    possible = _possible(_prefilter(book), joined)
+    prefilter = _prefilter(book)
+    possible = _possible(prefilter, joined)
     candidates = [
         p
         for p in (rule.patterns if patterns is None else patterns)
-        if id(p) in possible and (_anchored(p) or p.search(joined))
+        if id(p) in possible and (id(p) in prefilter.anchored or p.search(joined))
     ]
     if not candidates:
         return None
