@@ -874,9 +874,13 @@ def conditional_cues(
     book = rules or load_rules()
     texts = {"question": normalize(question, book), "perception": normalize(perception, book)}
     found: list[Rule] = []
-    for rule in book.rules:
+    prefilter = _prefilter(book)
+    possible = {src: _possible(prefilter, _joined(text)) for src, text in texts.items()}
+    for rule, ids in zip(book.rules, prefilter.rule_patterns, strict=True):
         if rule.level != "emergency":
             continue
+        if all(possible[src].isdisjoint(ids) for src in rule.sources if src in possible):
+            continue  # no pattern of the rule can match the question or the perception: no cue to explain
         if _job_vetoed(rule, texts["question"], book):
             # The job's context explains the cue away; the cue itself still gets its conditional line.
             groups = rule.all_of or (rule.patterns,)
