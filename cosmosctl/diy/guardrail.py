@@ -364,6 +364,7 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
         words = data["wording"]
         cc = data["code_compliance"]
         dialect = {normalize_plain(k): normalize_plain(str(v)) for k, v in typo.get("dialect", {}).items()}
+        phrases = sorted((k for k in dialect if " " in k), key=len, reverse=True)  # longest first
         return Rulebook(
             version=int(data["version"]),
             categories=categories,
@@ -384,10 +385,8 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
             ),
             protected_words=frozenset(normalize_plain(w) for w in typo.get("protect", [])),
             dialect=dialect,
-            dialect_phrases=re.compile(
-                r"\b(?:" + "|".join(re.escape(k) for k in sorted(phrases, key=len, reverse=True)) + r")\b"
-            )
-            if (phrases := [k for k in dialect if " " in k])
+            dialect_phrases=re.compile(r"\b(?:" + "|".join(map(re.escape, phrases)) + r")\b")
+            if phrases
             else None,
             typo_min_length=int(typo["min_length"]),
             typo_cutoff=float(typo["cutoff"]),
@@ -661,12 +660,15 @@ def _prefilter(book: Rulebook) -> _Prefilter:
         return held[1]
     by_key: dict[str, set[int]] = {}
     always: set[int] = set()
+    anchored: set[int] = set()
     rule_patterns = []
     needed: dict[int, frozenset[str]] = {}
     for rule in book.rules:
         patterns = (*rule.patterns, *(p for group in rule.all_of for p in group))
         rule_patterns.append(frozenset(map(id, patterns)))
         for pattern in patterns:
+            if _anchored(pattern):
+                anchored.add(id(pattern))
             literals = _literals(pattern)
             if literals is None:
                 always.add(id(pattern))
@@ -682,14 +684,11 @@ def _prefilter(book: Rulebook) -> _Prefilter:
     for pid, literals in needed.items():
         for literal in literals:
             by_key.setdefault(min(sorted(grams(literal)), key=shared.__getitem__), set()).add(pid)
-    anchored = frozenset(
-        id(p)
-        for rule in book.rules
-        for p in (*rule.patterns, *(q for g in rule.all_of for q in g))
-        if _anchored(p)
-    )
     found = _Prefilter(
-        {k: frozenset(v) for k, v in by_key.items()}, frozenset(always), tuple(rule_patterns), anchored
+        {k: frozenset(v) for k, v in by_key.items()},
+        frozenset(always),
+        tuple(rule_patterns),
+        frozenset(anchored),
     )
     _PREFILTERS[id(book)] = (book, found)
     return found
@@ -710,7 +709,6 @@ def _joined(text: str) -> str:
     return "\n".join(_sentences(text))
 
 
-@cache
 def _anchored(pattern: re.Pattern[str]) -> bool:
     """Whether a pattern could match one sentence on its own yet not the sentences joined by newlines:
     it anchors (^, $) or looks around. Any other pattern that matches inside a sentence also matches
