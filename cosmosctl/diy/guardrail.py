@@ -175,21 +175,27 @@ class Rulebook:
 # ------------------------------------------------------------------------------------ loading
 
 
-def _expand(pattern: str, vocab: dict[str, str], where: str) -> re.Pattern[str]:
+def _expand(pattern: str, vocab: dict[str, _Concept], where: str) -> re.Pattern[str]:
     """Replace {concept} by the concept's alternation and " ~ " by a gap of up to six words."""
 
-    def concept(m: re.Match[str]) -> str:
+    def concept(m: re.Match[str]) -> _Concept:
         name = m.group(1)
         if name not in vocab:
             raise RulesError(f"{where}: unknown vocabulary {{{name}}} in {pattern!r}")
         return vocab[name]
 
-    text = re.sub(r"\{([a-z_]+)\}", concept, pattern)
-    text = text.replace(" ~~ ", r"(?:\W+[\w']+){0,10}?\W+").replace(" ~ ", r"(?:\W+[\w']+){0,6}?\W+")
+    def gaps(text: str) -> str:
+        return text.replace(" ~~ ", r"(?:\W+[\w']+){0,10}?\W+").replace(" ~ ", r"(?:\W+[\w']+){0,6}?\W+")
+
+    text = gaps(re.sub(r"\{([a-z_]+)\}", lambda m: concept(m).plain, pattern))
+    fast = gaps(re.sub(r"\{([a-z_]+)\}", lambda m: concept(m).fast, pattern))
     try:
-        return _compile(text)
+        compiled = _compile(fast)
+        _compile(text)  # the plain form must be a valid regex too: it names what the pattern needs
     except re.error as exc:
         raise RulesError(f"{where}: bad regular expression {pattern!r}: {exc}") from exc
+    _PLAIN[fast] = text
+    return compiled
 
 
 @cache
@@ -204,6 +210,52 @@ def read_yaml(text: str) -> Any:
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
+@dataclass(frozen=True)
+class _Concept:
+    """A vocabulary concept as a regex: `plain`, its phrases as one alternation, longest first, and
+    `fast`, the same alternation as a trie (phrases sharing a start share one branch)."""
+
+    plain: str
+    fast: str
+
+
+# fast regex text -> the plain text it was built from: what a pattern needs (`_literals`) is read from
+# the plain form, whose alternatives are whole phrases.
+_PLAIN: dict[str, str] = {}
+
+_END = ""  # trie key of a phrase's end (its optional plural follows)
+_SUFFIX = r"(?:e?s)?"
+
+
+def _concept(phrases: list[str]) -> _Concept:
+    """`re` tries an alternation's branches one after another at every word start: hundreds of
+    phrases cost hundreds of tries. As a trie, only the branches that share the text's first letters are
+    tried. Branch order keeps the plain form's priority (longest phrase first): siblings start with
+    different tokens, so at most one of them can match at a point, except a phrase's end, tried last
+    as in the plain form where a shorter phrase comes after the longer ones it starts."""
+    alternatives = sorted((_phrase_regex(p) for p in phrases), key=len, reverse=True)
+    trie: dict[str, Any] = {}
+    for phrase in phrases:
+        words = normalize_plain(phrase).split()
+        node = trie
+        for i, word in enumerate(words):
+            tokens = [re.escape(c) for c in word] if i == 0 else [r"\s+", *(re.escape(c) for c in word)]
+            for token in tokens:
+                node = node.setdefault(token, {})
+        node[_END] = {}
+
+    def render(node: dict[str, Any]) -> str:
+        branches = [token + render(child) for token, child in node.items() if token != _END]
+        if _END in node:
+            branches.append(_SUFFIX)
+        return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+    return _Concept(
+        plain=r"\b(?:" + "|".join(alternatives) + r")\b",
+        fast=r"\b" + render(trie) + r"\b",
+    )
+
+
 def _phrase_regex(phrase: str) -> str:
     """A vocabulary phrase as a regex body: words apart by spaces, a plural s/es allowed at the end."""
     phrase = normalize_plain(phrase)
@@ -215,12 +267,7 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
     """Build a Rulebook from the YAML data, checking every cross-reference."""
     try:
         raw_vocab: dict[str, list[str]] = data["vocabulary"]
-        vocab = {
-            name: r"\b(?:"
-            + "|".join(sorted((_phrase_regex(p) for p in phrases), key=len, reverse=True))
-            + r")\b"
-            for name, phrases in raw_vocab.items()
-        }
+        vocab = {name: _concept(phrases) for name, phrases in raw_vocab.items()}
         categories = {
             name: Category(
                 name=name,
@@ -617,7 +664,7 @@ def _literals(pattern: re.Pattern[str]) -> frozenset[str] | None:
     if pattern.flags & re.IGNORECASE:
         return None
     try:
-        found = _required(_P.parse(pattern.pattern, pattern.flags).data)
+        found = _required(_P.parse(_PLAIN.get(pattern.pattern, pattern.pattern), pattern.flags).data)
     except Exception:  # a change in the regex parser's internals must only cost speed
         return None
     return frozenset(found) if found else None
@@ -646,6 +693,9 @@ class _Prefilter:
     by_key: dict[str, frozenset[int]]
     always: frozenset[int]
     rule_patterns: tuple[frozenset[int], ...]
+    # pattern id -> the indices (in book.rules) of the rules holding it; source -> the rules reading it
+    pattern_rules: dict[int, tuple[int, ...]]
+    readers: dict[str, frozenset[int]]
     # The patterns that anchor or look around (`_anchored`), by `id()`: looked up per rule and text,
     # where asking `_anchored` would hash the whole compiled program each time.
     anchored: frozenset[int]
@@ -684,10 +734,19 @@ def _prefilter(book: Rulebook) -> _Prefilter:
     for pid, literals in needed.items():
         for literal in literals:
             by_key.setdefault(min(sorted(grams(literal)), key=shared.__getitem__), set()).add(pid)
+    pattern_rules: dict[int, list[int]] = {}
+    for index, ids in enumerate(rule_patterns):
+        for pid in ids:
+            pattern_rules.setdefault(pid, []).append(index)
     found = _Prefilter(
         {k: frozenset(v) for k, v in by_key.items()},
         frozenset(always),
         tuple(rule_patterns),
+        {pid: tuple(rules) for pid, rules in pattern_rules.items()},
+        {
+            source: frozenset(i for i, rule in enumerate(book.rules) if source in rule.sources)
+            for source in ("question", "perception", "draft")
+        },
         frozenset(anchored),
     )
     _PREFILTERS[id(book)] = (book, found)
@@ -704,6 +763,21 @@ def _possible(prefilter: _Prefilter, text: str) -> frozenset[int]:
     return frozenset(out)
 
 
+@lru_cache(maxsize=1024)
+def _possible_rules(prefilter: _Prefilter, text: str) -> frozenset[int]:
+    """The indices of the rules one of whose patterns may match `text` (`_possible`)."""
+    rules = prefilter.pattern_rules
+    return frozenset(i for pid in _possible(prefilter, text) for i in rules[pid])
+
+
+def _candidates(prefilter: _Prefilter, texts: dict[str, str]) -> frozenset[int]:
+    """The rules that read a source where one of their patterns may match: every other rule is
+    skipped at once."""
+    return frozenset().union(
+        *(_possible_rules(prefilter, _joined(text)) & prefilter.readers[src] for src, text in texts.items())
+    )
+
+
 @lru_cache(maxsize=4096)
 def _joined(text: str) -> str:
     return "\n".join(_sentences(text))
@@ -713,7 +787,8 @@ def _anchored(pattern: re.Pattern[str]) -> bool:
     """Whether a pattern could match one sentence on its own yet not the sentences joined by newlines:
     it anchors (^, $) or looks around. Any other pattern that matches inside a sentence also matches
     the joined text there (a newline, like the text's edge, is not a word character for \\b)."""
-    return any(t in pattern.pattern for t in ("^", "$", "(?=", "(?!", "(?<", "\\A", "\\Z"))
+    plain = _PLAIN.get(pattern.pattern, pattern.pattern)
+    return any(t in plain for t in ("^", "$", "(?=", "(?!", "(?<", "\\A", "\\Z"))
 
 
 # ------------------------------------------------------------------------------------ classifying
@@ -872,13 +947,11 @@ def conditional_cues(
     book = rules or load_rules()
     texts = {"question": normalize(question, book), "perception": normalize(perception, book)}
     found: list[Rule] = []
-    prefilter = _prefilter(book)
-    possible = {src: _possible(prefilter, _joined(text)) for src, text in texts.items()}
-    for rule, ids in zip(book.rules, prefilter.rule_patterns, strict=True):
+    # A rule none of whose patterns can match the question or the perception has no cue to explain.
+    for index in sorted(_candidates(_prefilter(book), texts)):
+        rule = book.rules[index]
         if rule.level != "emergency":
             continue
-        if all(possible[src].isdisjoint(ids) for src in rule.sources if src in possible):
-            continue  # no pattern of the rule can match the question or the perception: no cue to explain
         if _job_vetoed(rule, texts["question"], book):
             # The job's context explains the cue away; the cue itself still gets its conditional line.
             groups = rule.all_of or (rule.patterns,)
@@ -981,9 +1054,9 @@ def classify(
     fired: list[FiredRule] = []
     tasks: dict[str, DiyTask | None] = {}  # category -> its recognised DIY job, looked up once per job
     prefilter = _prefilter(book)
-    possible = {src: _possible(prefilter, _joined(text)) for src, text in texts.items()}
-    for rule, ids in zip(book.rules, prefilter.rule_patterns, strict=True):
-        if all(possible[src].isdisjoint(ids) for src in rule.sources) and not (
+    candidates = _candidates(prefilter, texts)
+    for index, rule in enumerate(book.rules):
+        if index not in candidates and not (
             observation is not None and (rule.hazard_types or rule.systems) and "perception" in rule.sources
         ):
             continue  # no pattern of the rule can match any text it reads
@@ -1093,11 +1166,12 @@ def detect_locale(text: str, rules: Rulebook | None = None) -> Locale | None:
 def find_claims(text: str, rules: Rulebook | None = None) -> list[str]:
     """Code-compliance claims in `text` (normalised here), sentence by sentence."""
     book = rules or load_rules()
-    found = []
-    for sentence in sentences(normalize(text, book)):
-        if _claim_in(sentence, book):
-            found.append(sentence)
-    return found
+    every = sentences(normalize(text, book))
+    # One trigger search over the sentences joined by newlines rules out most texts: a trigger that
+    # does not anchor or look around (`_anchored`) and finds nothing there finds nothing in any sentence.
+    if not _anchored(book.claim_trigger) and not book.claim_trigger.search("\n".join(every)):
+        return []
+    return [sentence for sentence in every if _claim_in(sentence, book)]
 
 
 def count_claims(statements: list[str], rules: Rulebook | None = None) -> int:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from fake_openai import FakeOpenAI
 from media_utils import tiny_png
 from typer.testing import CliRunner
@@ -24,7 +23,7 @@ from cosmosctl.diy.evaluation import (
     score_answer,
     summarize,
 )
-from cosmosctl.diy.guardrail import apply_guardrail
+from cosmosctl.diy.guardrail import apply_guardrail, read_yaml
 from cosmosctl.errors import CosmosError
 
 from .fakes import observation_json, user_text
@@ -503,7 +502,7 @@ def test_eval_shipped_guardrail_cases_through_the_command(round_id: str) -> None
     missed_ids = [line.split()[2].rstrip(":") for line in misses]
     assert all(i.startswith(f"{round_id}-") for i in missed_ids), misses
     assert len(missed_ids) <= CAPS[round_id], misses
-    cases = yaml.safe_load(case_file.read_text(encoding="utf-8"))["cases"]
+    cases = read_yaml(case_file.read_text(encoding="utf-8"))["cases"]
     named = {category for case in cases for category in case.get("categories") or []}
     assert named and all(c in result.stdout for c in named)  # a row per category in the per-category table
 

@@ -26,6 +26,7 @@ from cosmosctl.diy.guardrail import (
     normalize,
     parse_rules,
     parse_second_opinion,
+    read_yaml,
     remove_compliance_claims,
 )
 from cosmosctl.diy.guardrail_eval import GuardrailCase, evaluate, evaluate_case, load_guardrail_cases
@@ -520,7 +521,7 @@ def test_unusable_second_opinion_is_reported_and_ignored(raw: str | None, status
 
 
 def _rules_data() -> dict[str, Any]:
-    return yaml.safe_load(RULES_PATH.read_text(encoding="utf-8"))
+    return read_yaml(RULES_PATH.read_text(encoding="utf-8"))
 
 
 def test_rules_file_is_packaged_data_and_loads() -> None:
@@ -806,6 +807,43 @@ def test_the_pattern_pre_checks_never_hide_a_match() -> None:
     assert hidden == []
     # the pre-check does skip: a short question lets through few of the rules' patterns
     assert len(_possible(prefilter, _joined(normalize("How do I bleed a radiator?", book)))) < 100
+
+
+def test_vocabulary_tries_match_what_the_plain_alternations_match() -> None:
+    """Each {concept} is compiled as a trie for speed (`_concept`). The trie must find the same
+    matches, at the same places, as the plain alternation of its phrases, longest first: per concept
+    over the sentences of a spread of real cases, and per whole rule pattern over a few of them."""
+    from cosmosctl.diy.guardrail import _PLAIN, _concept, _sentences, normalize
+
+    book = load_rules()
+    sentences = [
+        s
+        for _, c in load_guardrail_cases(DEV[:: max(1, len(DEV) // 12)], book)[::4]
+        for t in (c.question, c.draft or "", c.perception or "")
+        for s in _sentences(normalize(t, book))
+    ]
+    assert len(sentences) > 400
+
+    def spans(pattern: re.Pattern[str], text: str) -> list[tuple[int, int]]:
+        return [m.span() for m in pattern.finditer(text)]
+
+    vocabulary = _rules_data()["vocabulary"]
+    for name, phrases in vocabulary.items():
+        concept = _concept(phrases)
+        fast, plain = re.compile(concept.fast), re.compile(concept.plain)
+        assert fast.pattern != plain.pattern
+        differ = [s for s in sentences if spans(fast, s) != spans(plain, s)]
+        assert differ == [], name
+    # a phrase that starts a longer one, and plurals, behave as in the plain form
+    edge = _concept(["fuse", "fuse box", "fuse boxes", "box", "boxer", "fused spur"])
+    for text in ("the fuses", "old fuse boxes here", "a boxer", "the boxes", "fused spur", "fuse  box"):
+        assert spans(re.compile(edge.fast), text) == spans(re.compile(edge.plain), text), text
+    patterns = {p.pattern: p for r in book.rules for p in (*r.patterns, *r.unless, *r.exclude)}
+    assert sum(t in _PLAIN for t in patterns) > 500
+    for text, pattern in patterns.items():
+        if text in _PLAIN:
+            plain = re.compile(_PLAIN[text])
+            assert [spans(pattern, s) for s in sentences[::40]] == [spans(plain, s) for s in sentences[::40]]
 
 
 def test_a_rule_with_also_fires_for_each_of_its_categories() -> None:
