@@ -20,13 +20,16 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field
 from rapidfuzz import fuzz, process
 
 from cosmosctl.diy.observation import Observation
+
+if TYPE_CHECKING:
+    from cosmosctl.diy.lexical import LexicalOpinion
 
 RULES_PATH = Path(__file__).parent / "guardrail_rules.yaml"
 
@@ -136,6 +139,15 @@ class Locale:
 
 
 @dataclass(frozen=True)
+class LexicalSettings:
+    """How far the learned lexical opinion (cosmosctl/diy/lexical.py) may move the rules' level."""
+
+    raise_at: float  # the model's probability at or above which it may raise the level
+    lower_at: float  # ... and lower a withhold that came from the default-deny alone
+    emergency: dict[str, str]  # category -> the emergency steps a raise to emergency shows
+
+
+@dataclass(frozen=True)
 class Rulebook:
     version: int
     categories: dict[str, Category]
@@ -170,6 +182,7 @@ class Rulebook:
     claim_note: str
     withheld_heading: str
     emergency_heading: str
+    lexical: LexicalSettings | None = None  # None: the rules alone decide (a rules file without `lexical:`)
 
 
 # ------------------------------------------------------------------------------------ loading
@@ -449,9 +462,29 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
             claim_note=" ".join(str(cc["note"]).split()),
             withheld_heading=str(data["answers"]["withheld_heading"]),
             emergency_heading=str(data["answers"]["emergency_heading"]),
+            lexical=_lexical_settings(data.get("lexical"), categories, emergencies),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise RulesError(f"malformed rules file: {exc!r}") from exc
+
+
+def _lexical_settings(
+    raw: dict[str, Any] | None, categories: dict[str, Category], emergencies: dict[str, tuple[str, ...]]
+) -> LexicalSettings | None:
+    if raw is None:
+        return None
+    settings = LexicalSettings(
+        raise_at=float(raw["raise_at"]),
+        lower_at=float(raw["lower_at"]),
+        emergency={str(k): str(v) for k, v in raw["emergency"].items()},
+    )
+    for name, threshold in (("raise_at", settings.raise_at), ("lower_at", settings.lower_at)):
+        if not 0.5 <= threshold <= 1.0:
+            raise RulesError(f"lexical.{name} must be a probability from 0.5 to 1, not {threshold}")
+    for category, key in settings.emergency.items():
+        if category not in categories or key not in emergencies:
+            raise RulesError(f"lexical.emergency: {category} -> {key} names an unknown category or emergency")
+    return settings
 
 
 def load_rules(path: Path | str | None = None) -> Rulebook:
@@ -694,7 +727,7 @@ class _Prefilter:
     always: frozenset[int]
     rule_patterns: tuple[frozenset[int], ...]
     # pattern id -> the indices (in book.rules) of the rules holding it; source -> the rules reading it
-    pattern_rules: dict[int, tuple[int, ...]]
+    pattern_rules: dict[int, frozenset[int]]
     readers: dict[str, frozenset[int]]
     # The patterns that anchor or look around (`_anchored`), by `id()`: looked up per rule and text,
     # where asking `_anchored` would hash the whole compiled program each time.
@@ -742,7 +775,7 @@ def _prefilter(book: Rulebook) -> _Prefilter:
         {k: frozenset(v) for k, v in by_key.items()},
         frozenset(always),
         tuple(rule_patterns),
-        {pid: tuple(rules) for pid, rules in pattern_rules.items()},
+        {pid: frozenset(rules) for pid, rules in pattern_rules.items()},
         {
             source: frozenset(i for i, rule in enumerate(book.rules) if source in rule.sources)
             for source in ("question", "perception", "draft")
@@ -767,7 +800,7 @@ def _possible(prefilter: _Prefilter, text: str) -> frozenset[int]:
 def _possible_rules(prefilter: _Prefilter, text: str) -> frozenset[int]:
     """The indices of the rules one of whose patterns may match `text` (`_possible`)."""
     rules = prefilter.pattern_rules
-    return frozenset(i for pid in _possible(prefilter, text) for i in rules[pid])
+    return frozenset().union(*(rules[pid] for pid in _possible(prefilter, text)))
 
 
 def _candidates(prefilter: _Prefilter, texts: dict[str, str]) -> frozenset[int]:
@@ -798,7 +831,7 @@ class FiredRule(BaseModel):
     rule: str
     category: str
     level: Level
-    source: Source | Literal["job", "second_opinion"]
+    source: Source | Literal["job", "second_opinion", "lexical"]
     match: str
 
 
@@ -1108,6 +1141,9 @@ def _fired(rule: Rule, level: Level, source: Source | Literal["job"], match: str
     ]
 
 
+NOT_A_DIY_JOB = " (not a recognised DIY job)"  # how a default-deny match reads in `fired`
+
+
 def _domain_level(
     rule: Rule,
     tasks: dict[str, DiyTask | None],
@@ -1124,7 +1160,7 @@ def _domain_level(
         tasks[rule.category] = recognised_task(rule.category, texts, book)
     task = tasks[rule.category]
     if task is None:
-        return f"{hit} (not a recognised DIY job)", rule.unrecognised_level
+        return f"{hit}{NOT_A_DIY_JOB}", rule.unrecognised_level
     return f"{hit} (DIY job: {task.id})", rule.level
 
 
@@ -1274,6 +1310,9 @@ def apply_guardrail(
     book = rules or load_rules()
     opinion = second_opinion or SecondOpinion(status="off")
     fired = classify(question, observation, draft, book, perception_text=perception_text)
+    if book.lexical is not None:
+        perception = _perception(observation, perception_text)
+        fired = with_lexical_opinion(fired, lexical_opinion(question, perception, draft), book.lexical)
     floor: Level = max_level("proceed", *(f.level for f in fired))
     level = floor
     op_level = opinion.level
@@ -1306,6 +1345,13 @@ def apply_guardrail(
         actions.append(WITHHOLD)
         top = [f for f in fired if f.level == level]
         emergency_keys = [r.emergency for r in book.rules if r.emergency and any(f.rule == r.id for f in top)]
+        if book.lexical is not None:
+            emergency_keys += [
+                book.lexical.emergency[f.category]
+                for f in top
+                if f.source == "lexical" and f.category in book.lexical.emergency
+            ]
+            emergency_keys = list(dict.fromkeys(emergency_keys))
         if level == "emergency":
             if not emergency_keys:
                 emergency_keys = ["general"]
@@ -1321,6 +1367,10 @@ def apply_guardrail(
                     safe.append(text)
             tell.extend(t for t in book.categories[c].tell_pro if t not in tell)
         reasons = list(dict.fromkeys(r.description for r in book.rules if any(f.rule == r.id for f in top)))
+        if any(f.source == "lexical" for f in top):
+            reasons.append(
+                f"A model trained on labelled home-repair questions rates this job {level.replace('_', ' ')}."
+            )
         if opinion.raised:
             reasons.append(f"A second review of the job rated it {level.replace('_', ' ')}: {opinion.reason}")
         heading = book.emergency_heading if level == "emergency" else book.withheld_heading
@@ -1378,6 +1428,67 @@ def apply_guardrail(
         second_opinion=opinion,
         answer=answer,
     )
+
+
+# ------------------------------------------------------------------------------------ lexical opinion
+
+
+def lexical_opinion(question: str, perception: str, draft: str) -> LexicalOpinion:
+    """The shipped lexical model's opinion on the whole job (cosmosctl/diy/lexical.py)."""
+    from cosmosctl.diy.lexical import default_model  # scikit-learn loads only when a job is rated
+
+    return default_model().opinion(question, perception, draft)
+
+
+def with_lexical_opinion(
+    fired: list[FiredRule], opinion: LexicalOpinion, settings: LexicalSettings
+) -> list[FiredRule]:
+    """The fired rules after the lexical opinion, within the rules file's limits:
+
+    - it raises the level when it rates the job higher with probability >= `raise_at` (a `lexical.*`
+      entry per category it gives, or the rules' categories);
+    - it lowers a withhold only when every rule at that level fired by the default-deny alone
+      (`NOT_A_DIY_JOB`: hazard-domain work that is not a named DIY job), it rates the job lower with
+      probability >= `lower_at`, and it knows every word the default-deny matched (a thing it never
+      saw in training is not a thing it can clear); the default-deny entries give way to a
+      `lexical.*` entry at its level (none at proceed);
+    - a rule that named a danger is never lowered.
+    """
+    floor: Level = max_level("proceed", *(f.level for f in fired))
+    level: Level = opinion.level  # type: ignore[assignment]
+    mark = f"lexical model: {level} (p={opinion.confidence:.2f})"
+    ruled = list(dict.fromkeys(f.category for f in fired))
+    if level_index(level) > level_index(floor) and opinion.confidence >= settings.raise_at:
+        categories = opinion.categories or tuple(ruled) or ("general",)
+        return [
+            *fired,
+            *(
+                FiredRule(rule=f"lexical.{level}", category=c, level=level, source="lexical", match=mark)
+                for c in categories
+            ),
+        ]
+    top = [f for f in fired if f.level == floor]
+    if (
+        floor in WITHHELD
+        and level_index(level) < level_index(floor)
+        and opinion.confidence >= settings.lower_at
+        and all(f.match.endswith(NOT_A_DIY_JOB) for f in top)
+        and not any(
+            set(re.findall(r"\w+", f.match.removesuffix(NOT_A_DIY_JOB))) & opinion.unknown for f in top
+        )
+    ):
+        kept = [f for f in fired if f.level != floor]
+        if level == "proceed":
+            return kept
+        lifted = list(dict.fromkeys(f.category for f in top))
+        return [
+            *kept,
+            *(
+                FiredRule(rule=f"lexical.{level}", category=c, level=level, source="lexical", match=mark)
+                for c in lifted
+            ),
+        ]
+    return fired
 
 
 # ------------------------------------------------------------------------------------ second opinion

@@ -41,3 +41,13 @@ def user_text(body: dict[str, Any]) -> str:
 
 def part_types(body: dict[str, Any]) -> list[str]:
     return [p["type"] for m in body["messages"] if isinstance(m["content"], list) for p in m["content"]]
+
+
+def rules_only() -> Any:
+    """The shipped rulebook without its lexical layer: for tests of what the hand-written rules do
+    alone (the layer's own tests are in tests/diy/test_lexical.py)."""
+    import dataclasses
+
+    from cosmosctl.diy.guardrail import load_rules
+
+    return dataclasses.replace(load_rules(), lexical=None)

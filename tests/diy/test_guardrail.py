@@ -31,6 +31,8 @@ from cosmosctl.diy.guardrail import (
 )
 from cosmosctl.diy.guardrail_eval import GuardrailCase, evaluate, evaluate_case, load_guardrail_cases
 
+from .fakes import rules_only
+
 CASES = Path(__file__).parent / "cases"
 # Development cases: the rules were tuned on all of these. Rounds 1-7 were each held out, written
 # after the previous tuning and scored once before any change; they became development cases when
@@ -255,9 +257,10 @@ def test_a_warning_word_negates_only_its_own_clause() -> None:
     live = "Never work live - first remove the cover of the consumer unit and check the RCD."
     warning = "Do not remove the cover of the consumer unit; call an electrician if it keeps tripping."
     referral = "Have a licensed electrician remove the cover of the consumer unit and test the RCD."
-    assert apply_guardrail(question, None, live).level == "professional_only"
-    assert apply_guardrail(question, None, warning).level == "caution"
-    assert apply_guardrail(question, None, referral).level == "caution"
+    book = rules_only()  # what the clause logic decides; the lexical model rates a tripping ring higher
+    assert apply_guardrail(question, None, live, book).level == "professional_only"
+    assert apply_guardrail(question, None, warning, book).level == "caution"
+    assert apply_guardrail(question, None, referral, book).level == "caution"
 
 
 def test_withheld_job_shows_no_draft_and_says_what_to_do_and_tell() -> None:
@@ -775,7 +778,8 @@ def test_round8_classes_generalise(question: str, level: str) -> None:
 def test_a_hit_pipe_that_hisses_and_a_burning_plastic_smell_are_emergencies(
     question: str, emergency: bool
 ) -> None:
-    result = apply_guardrail(question, None, "")
+    # The rules' reading; the lexical model rates a drilled pipe pouring water higher (test_lexical.py).
+    result = apply_guardrail(question, None, "", rules_only())
     assert (result.level == "emergency") is emergency, result.rule_ids
 
 

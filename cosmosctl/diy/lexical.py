@@ -1,0 +1,248 @@
+"""The guardrail's learned lexical opinion: a level and hazard categories for the whole job, from a
+linear model over the job's words and letter groups, trained on the project's labelled cases.
+
+Why: held-out rounds written by authors who never saw the rules showed the hand-written rules
+plateau at 85-89 % right, while a TF-IDF + logistic-regression model trained on the shipped cases
+rated the level right more often than the rules on the same unseen rounds (docs/diy-assistant.md,
+"The lexical layer"). It is deterministic and offline, like the rules; the guardrail uses it only
+within the limits the rules file sets (`lexical:` in guardrail_rules.yaml): it may raise the level,
+and may lower only a withhold that came from the default-deny alone (work in a hazard domain that is
+not one of the named DIY jobs), never a rule that named a danger.
+
+The model ships as `guardrail_lexical.npz` (no pickle: vocabularies, IDF weights and coefficients as
+plain arrays) with the SHA-256 of the case files it was trained on. Retrain after changing them:
+
+    python -m cosmosctl.diy.lexical tests/diy/cases/*.yaml
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+MODEL_PATH = Path(__file__).with_name("guardrail_lexical.npz")
+LEVELS = ("proceed", "caution", "professional_only", "emergency")
+
+# Feature blocks: the question with the perception as words (1-2 grams) and as letter groups inside
+# words (3-5 characters: typos, dialect spellings, run-together words), and the draft as words with
+# half the weight (the draft follows the question; it does not define the job).
+_BLOCKS: tuple[tuple[str, str, dict[str, Any], float], ...] = (
+    ("words", "job", {"ngram_range": (1, 2), "min_df": 2}, 1.0),
+    ("chars", "job", {"analyzer": "char_wb", "ngram_range": (3, 5), "min_df": 3}, 1.0),
+    ("draft", "draft", {"ngram_range": (1, 2), "min_df": 2}, 0.5),
+)
+_MAX_FEATURES = 20_000  # per block: as right on held-out rounds as 100,000, at a fifth of the size
+_C = 10.0  # inverse regularisation, chosen on rounds 63-66 (docs/diy-assistant.md)
+
+
+@dataclass(frozen=True)
+class LexicalOpinion:
+    level: str
+    confidence: float  # the model's probability for `level`
+    categories: tuple[str, ...]  # categories the model gives at least even odds, most likely first
+    # Words of the question and perception the model never saw in training: it cannot judge a job
+    # by a thing it does not know (the guardrail does not let it lower a withhold named by one).
+    unknown: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class _Block:
+    vectorizer: TfidfVectorizer
+    source: str
+    weight: float
+    level_coef: NDArray[np.float32]  # (levels, features)
+    category_coef: NDArray[np.float32]  # (categories, features)
+
+    def features(self, text: str) -> tuple[list[int], NDArray[np.float64]]:
+        """The text's non-zero TF-IDF features (columns, weighted values): what
+        `vectorizer.transform([text])` gives (sublinear tf, idf, l2 norm; a test holds them equal),
+        without its per-call checks, which cost ten times the arithmetic for one short text."""
+        vocabulary = self.vocabulary
+        held = [(vocabulary[t], n) for t, n in Counter(self.analyzer(text)).items() if t in vocabulary]
+        if not held:
+            return [], np.zeros(0)
+        columns = [column for column, _ in held]
+        values = (1.0 + np.log(np.array([n for _, n in held], dtype=float))) * self.idf[columns]
+        return columns, values * (self.weight / np.sqrt(values @ values))
+
+    @cached_property
+    def analyzer(self) -> Callable[[str], list[str]]:
+        return self.vectorizer.build_analyzer()  # type: ignore[no-any-return]
+
+    @cached_property
+    def vocabulary(self) -> dict[str, int]:
+        return dict(self.vectorizer.vocabulary_)
+
+    @cached_property
+    def idf(self) -> NDArray[np.float64]:
+        return np.asarray(self.vectorizer.idf_, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class LexicalModel:
+    blocks: tuple[_Block, ...]
+    level_intercept: NDArray[np.float32]
+    categories: tuple[str, ...]
+    category_intercept: NDArray[np.float32]
+    trained_on: str  # SHA-256 of the training case files (`cases_digest`)
+    cases: int
+
+    def opinion(self, question: str, perception: str, draft: str) -> LexicalOpinion:
+        texts = _texts(question, perception, draft)
+        level_scores = self.level_intercept.astype(np.float64)
+        category_scores = self.category_intercept.astype(np.float64)
+        for block in self.blocks:
+            columns, values = block.features(texts[block.source])
+            level_scores += block.level_coef[:, columns] @ values
+            category_scores += block.category_coef[:, columns] @ values
+        odds = np.exp(level_scores - level_scores.max())
+        probability = odds / odds.sum()
+        best = int(probability.argmax())
+        category_p = 1.0 / (1.0 + np.exp(-category_scores))
+        order = np.argsort(-category_p, kind="stable")
+        words = self.blocks[0]
+        return LexicalOpinion(
+            level=LEVELS[best],
+            confidence=float(probability[best]),
+            categories=tuple(self.categories[i] for i in order if category_p[i] >= 0.5),
+            unknown=frozenset(
+                w for w in words.analyzer(texts["job"]) if " " not in w and w not in words.vocabulary
+            ),
+        )
+
+
+def _texts(question: str, perception: str, draft: str) -> dict[str, str]:
+    return {"job": f"{question} || {perception}".lower(), "draft": draft.lower()}
+
+
+def cases_digest(paths: Iterable[Path | str]) -> str:
+    """SHA-256 over the case files' names and contents, in name order."""
+    digest = hashlib.sha256()
+    for path in sorted(map(Path, paths), key=lambda p: p.name):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def train(paths: list[Path]) -> LexicalModel:
+    """Fit the model on the labelled cases in `paths` (their first listed level, their categories)."""
+    from cosmosctl.diy.guardrail import load_rules
+    from cosmosctl.diy.guardrail_eval import load_guardrail_cases
+
+    book = load_rules()
+    cases = [case for _, case in load_guardrail_cases(paths, book)]
+    categories = tuple(c for c in book.categories if any(c in case.categories for case in cases))
+    texts = [_texts(c.question, c.perception or "", c.draft or "") for c in cases]
+    vectorizers = []
+    matrices = []
+    for _, source, settings, weight in _BLOCKS:
+        vectorizer = TfidfVectorizer(
+            sublinear_tf=True, max_features=_MAX_FEATURES, dtype=np.float32, **settings
+        )
+        matrices.append(vectorizer.fit_transform([t[source] for t in texts]) * weight)
+        vectorizers.append(vectorizer)
+    from scipy.sparse import hstack
+
+    x = hstack(matrices).tocsr()
+    levels = np.array([LEVELS.index(c.level[0]) for c in cases])
+    level_model = LogisticRegression(C=_C, max_iter=5000).fit(x, levels)
+    if list(level_model.classes_) != list(range(len(LEVELS))):
+        raise ValueError("the training cases must hold every level")
+    category_coef = []
+    category_intercept = []
+    for name in categories:
+        marks = np.array([name in c.categories for c in cases])
+        fitted = LogisticRegression(C=_C, max_iter=5000).fit(x, marks)
+        category_coef.append(fitted.coef_[0])
+        category_intercept.append(fitted.intercept_[0])
+    widths = np.cumsum([0] + [len(v.vocabulary_) for v in vectorizers])
+    blocks = tuple(
+        _Block(
+            vectorizer=v,
+            source=source,
+            weight=weight,
+            level_coef=level_model.coef_[:, widths[i] : widths[i + 1]].astype(np.float32),
+            category_coef=np.array(category_coef)[:, widths[i] : widths[i + 1]].astype(np.float32),
+        )
+        for i, (v, (_, source, _, weight)) in enumerate(zip(vectorizers, _BLOCKS, strict=True))
+    )
+    return LexicalModel(
+        blocks=blocks,
+        level_intercept=level_model.intercept_.astype(np.float32),
+        categories=categories,
+        category_intercept=np.array(category_intercept, dtype=np.float32),
+        trained_on=cases_digest(paths),
+        cases=len(cases),
+    )
+
+
+def save(model: LexicalModel, path: Path = MODEL_PATH) -> None:
+    arrays: dict[str, Any] = {
+        "meta": np.array(
+            json.dumps({"trained_on": model.trained_on, "cases": model.cases, "categories": model.categories})
+        ),
+        "level_intercept": model.level_intercept,
+        "category_intercept": model.category_intercept,
+    }
+    for (name, *_), block in zip(_BLOCKS, model.blocks, strict=True):
+        terms = sorted(block.vectorizer.vocabulary_, key=block.vectorizer.vocabulary_.__getitem__)
+        arrays[f"{name}_terms"] = np.array(terms, dtype=str)
+        arrays[f"{name}_idf"] = block.vectorizer.idf_.astype(np.float32)
+        arrays[f"{name}_level"] = block.level_coef
+        arrays[f"{name}_category"] = block.category_coef
+    with path.open("wb") as out:
+        np.savez_compressed(out, **arrays)
+
+
+def load(path: Path = MODEL_PATH) -> LexicalModel:
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"]))
+        blocks = []
+        for name, source, settings, weight in _BLOCKS:
+            terms = data[f"{name}_terms"].tolist()
+            vectorizer = TfidfVectorizer(
+                sublinear_tf=True,
+                dtype=np.float32,
+                vocabulary={t: i for i, t in enumerate(terms)},
+                **settings,
+            )
+            vectorizer.idf_ = data[f"{name}_idf"].astype(np.float64)
+            blocks.append(_Block(vectorizer, source, weight, data[f"{name}_level"], data[f"{name}_category"]))
+        return LexicalModel(
+            blocks=tuple(blocks),
+            level_intercept=data["level_intercept"],
+            categories=tuple(meta["categories"]),
+            category_intercept=data["category_intercept"],
+            trained_on=meta["trained_on"],
+            cases=int(meta["cases"]),
+        )
+
+
+@lru_cache(maxsize=1)
+def default_model() -> LexicalModel:
+    return load(MODEL_PATH)
+
+
+def main(argv: list[str]) -> None:
+    paths = [Path(a) for a in argv]
+    if not paths:
+        sys.exit("usage: python -m cosmosctl.diy.lexical CASE_FILE.yaml ...")
+    model = train(paths)
+    save(model)
+    size = MODEL_PATH.stat().st_size
+    print(f"trained on {model.cases} cases from {len(paths)} files; wrote {MODEL_PATH} ({size / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
