@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any
 
 
@@ -43,9 +44,11 @@ def part_types(body: dict[str, Any]) -> list[str]:
     return [p["type"] for m in body["messages"] if isinstance(m["content"], list) for p in m["content"]]
 
 
+@cache
 def rules_only() -> Any:
     """The shipped rulebook without its lexical layer: for tests of what the hand-written rules do
-    alone (the layer's own tests are in tests/diy/test_lexical.py)."""
+    alone (the layer's own tests are in tests/diy/test_lexical.py). One per process: each new
+    rulebook builds its own pattern index."""
     import dataclasses
 
     from cosmosctl.diy.guardrail import load_rules
