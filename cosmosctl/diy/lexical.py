@@ -10,7 +10,8 @@ and may lower only a withhold that came from the default-deny alone (work in a h
 not one of the named DIY jobs), never a rule that named a danger.
 
 The model ships as `guardrail_lexical.npz` (no pickle: vocabularies, IDF weights and coefficients as
-plain arrays) with the SHA-256 of the case files it was trained on. Retrain after changing them:
+plain arrays) with the SHA-256 of the case files it was trained on: every shipped case file but those
+marked `held_out: true`. Retrain after changing them:
 
     python -m cosmosctl.diy.lexical tests/diy/cases/*.yaml
 """
@@ -135,6 +136,19 @@ def cases_digest(paths: Iterable[Path | str]) -> str:
     return digest.hexdigest()
 
 
+def held_out(path: Path) -> bool:
+    """Whether a case file is marked `held_out: true`: a round kept to measure the guardrail on
+    wording it never learned from, so never training data."""
+    from cosmosctl.diy.guardrail import read_yaml
+
+    data = read_yaml(path.read_text(encoding="utf-8"))
+    return isinstance(data, dict) and data.get("held_out") is True
+
+
+def training_files(paths: Iterable[Path | str]) -> list[Path]:
+    return [p for p in map(Path, paths) if not held_out(p)]
+
+
 def train(paths: list[Path]) -> LexicalModel:
     """Fit the model on the labelled cases in `paths` (their first listed level, their categories)."""
     from cosmosctl.diy.guardrail import load_rules
@@ -235,13 +249,17 @@ def default_model() -> LexicalModel:
 
 
 def main(argv: list[str]) -> None:
-    paths = [Path(a) for a in argv]
-    if not paths:
+    given = [Path(a) for a in argv]
+    if not given:
         sys.exit("usage: python -m cosmosctl.diy.lexical CASE_FILE.yaml ...")
+    paths = training_files(given)
     model = train(paths)
     save(model)
     size = MODEL_PATH.stat().st_size
-    print(f"trained on {model.cases} cases from {len(paths)} files; wrote {MODEL_PATH} ({size / 1e6:.1f} MB)")
+    skipped = ", ".join(p.name for p in given if p not in paths) or "none"
+    print(
+        f"trained on {model.cases} cases from {len(paths)} files (held out: {skipped}); wrote {MODEL_PATH} ({size / 1e6:.1f} MB)"
+    )
 
 
 if __name__ == "__main__":

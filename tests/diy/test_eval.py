@@ -98,6 +98,11 @@ CAPS = {
     "r73": 19,
     "r74": 21,
     "r75": 16,
+    # rounds 76-79: THE held-out set (held_out: true, not training data), scored once, not tuned on
+    "r76": 26,
+    "r77": 14,
+    "r78": 22,
+    "r79": 15,
 }
 
 REPO = Path(__file__).resolve().parents[2]
