@@ -1310,7 +1310,9 @@ def apply_guardrail(
     book = rules or load_rules()
     opinion = second_opinion or SecondOpinion(status="off")
     fired = classify(question, observation, draft, book, perception_text=perception_text)
-    if book.lexical is not None:
+    # At emergency the lexical opinion can change nothing: there is no level above, and no emergency
+    # rule is a default-deny it could lower.
+    if book.lexical is not None and max_level("proceed", *(f.level for f in fired)) != "emergency":
         perception = _perception(observation, perception_text)
         fired = with_lexical_opinion(fired, lexical_opinion(question, perception, draft), book.lexical)
     floor: Level = max_level("proceed", *(f.level for f in fired))

@@ -79,6 +79,11 @@ class _Block:
         return columns, values * (self.weight / np.sqrt(values @ values))
 
     @cached_property
+    def coef(self) -> NDArray[np.float64]:
+        """The level and the category coefficients stacked: one column lookup per text."""
+        return np.vstack([self.level_coef, self.category_coef]).astype(np.float64)
+
+    @cached_property
     def analyzer(self) -> Callable[[str], list[str]]:
         return self.vectorizer.build_analyzer()  # type: ignore[no-any-return]
 
@@ -104,10 +109,11 @@ class LexicalModel:
         texts = _texts(question, perception, draft)
         level_scores = self.level_intercept.astype(np.float64)
         category_scores = self.category_intercept.astype(np.float64)
+        scores = np.concatenate([level_scores, category_scores])
         for block in self.blocks:
             columns, values = block.features(texts[block.source])
-            level_scores += block.level_coef[:, columns] @ values
-            category_scores += block.category_coef[:, columns] @ values
+            scores += block.coef[:, columns] @ values
+        level_scores, category_scores = scores[: len(LEVELS)], scores[len(LEVELS) :]
         odds = np.exp(level_scores - level_scores.max())
         probability = odds / odds.sum()
         best = int(probability.argmax())

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from fake_openai import FakeOpenAI
 from media_utils import tiny_png
 from typer.testing import CliRunner
@@ -29,7 +30,9 @@ from cosmosctl.errors import CosmosError
 from .fakes import observation_json, rules_only, user_text
 from .test_guardrail import CASES, DEV
 
-# Misses now, per held-out round scored once and then tuned on (tests/diy/cases/guardrail_heldout_round*.yaml).
+# Misses now, per held-out round scored once (tests/diy/cases/guardrail_heldout_round*.yaml). Rounds 9 to 57,
+# tuned on by sessions 4 to 9 and training data of the lexical model, are checked on every second case
+# (SAMPLED): the full suite must stay under three minutes on two cores. Rounds 58 to 79 are checked whole.
 CAPS = {
     "r9": 0,
     "r10": 0,
@@ -39,47 +42,47 @@ CAPS = {
     "r14": 0,
     "r15": 0,
     "r16": 0,
-    "r17": 1,
-    "r18": 1,
+    "r17": 0,
+    "r18": 0,
     "r19": 1,
     "r20": 0,
-    "r21": 2,
+    "r21": 1,
     "r22": 1,
     "r23": 1,
-    "r24": 2,
-    "r25": 1,
+    "r24": 0,
+    "r25": 0,
     "r26": 0,
-    "r27": 3,
+    "r27": 1,
     "r28": 0,
-    "r29": 3,
-    "r30": 11,
-    "r31": 11,
-    "r32": 23,
-    "r33": 4,
-    "r34": 3,
-    "r35": 9,
-    "r36": 5,
+    "r29": 1,
+    "r30": 4,
+    "r31": 5,
+    "r32": 10,
+    "r33": 1,
+    "r34": 1,
+    "r35": 6,
+    "r36": 3,
     "r37": 1,
-    "r38": 11,
-    "r39": 4,
-    "r40": 20,
-    "r41": 14,
-    "r42": 7,
-    "r43": 12,
-    "r44": 9,
-    "r45": 18,
-    "r46": 7,
-    "r47": 11,
-    "r48": 15,
-    "r49": 14,
-    "r50": 6,
-    "r51": 7,
-    "r52": 18,
-    "r53": 20,
-    "r54": 16,
-    "r55": 8,
-    "r56": 9,
-    "r57": 4,
+    "r38": 4,
+    "r39": 1,
+    "r40": 12,
+    "r41": 4,
+    "r42": 3,
+    "r43": 7,
+    "r44": 7,
+    "r45": 7,
+    "r46": 4,
+    "r47": 2,
+    "r48": 6,
+    "r49": 4,
+    "r50": 3,
+    "r51": 2,
+    "r52": 8,
+    "r53": 13,
+    "r54": 9,
+    "r55": 4,
+    "r56": 3,
+    "r57": 3,
     "r58": 1,
     "r59": 21,
     "r60": 9,
@@ -104,6 +107,8 @@ CAPS = {
     "r78": 22,
     "r79": 15,
 }
+SAMPLED = {f"r{r}" for r in range(9, 58)}
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -507,11 +512,15 @@ def test_every_shipped_case_file_is_development_data_or_a_capped_round() -> None
 
 # One test per round, so that pytest-xdist spreads the work over the cores.
 @pytest.mark.parametrize("round_id", sorted(CAPS))
-def test_eval_shipped_guardrail_cases_through_the_command(round_id: str) -> None:
+def test_eval_shipped_guardrail_cases_through_the_command(round_id: str, tmp_path: Path) -> None:
     """The held-out rounds since round 9 through `cosmosctl diy eval`: each was scored once before the
     rules were tuned on it (docs/diy-assistant.md) and may still miss, but no more than today. Every
     other shipped case file is development data, all right (tests/diy/test_guardrail.py)."""
     case_file = CASES / f"guardrail_heldout_round{round_id[1:]}.yaml"
+    if round_id in SAMPLED:
+        data = read_yaml(case_file.read_text(encoding="utf-8"))
+        case_file = tmp_path / case_file.name
+        case_file.write_text(yaml.dump({"cases": data["cases"][::2]}, Dumper=_DUMPER), encoding="utf-8")
     result = CliRunner().invoke(app, ["eval", str(case_file)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     misses = [line for line in result.stdout.splitlines() if "not right" in line]
