@@ -23,13 +23,3 @@ def _wide_cli_console(monkeypatch: pytest.MonkeyPatch) -> None:
 
     for con in (console.out, console.err):
         monkeypatch.setattr(con, "width", 200)
-
-
-# Cold-cache runs first: a fresh clone has no .mypy_cache, and mypy then reads aws-cdk-lib's stubs for
-# over a minute on one core (tests/test_architecture.py). Started last it is the tail of the run;
-# started first, the other worker runs the rest of the suite beside it.
-_FIRST = ("tests/test_architecture.py::test_mypy_on_the_stacks_and_the_client",)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.nodeid not in _FIRST)  # stable: the rest keep their order
