@@ -17,6 +17,7 @@ import re._constants as _C  # the regex parser, for the pre-check of literals (_
 import re._parser as _P
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -1314,7 +1315,12 @@ def apply_guardrail(
     # rule is a default-deny it could lower.
     if book.lexical is not None and max_level("proceed", *(f.level for f in fired)) != "emergency":
         perception = _perception(observation, perception_text)
-        fired = with_lexical_opinion(fired, lexical_opinion(question, perception, draft), book.lexical)
+        fired = with_lexical_opinion(
+            fired,
+            lexical_opinion(question, perception, draft),
+            book.lexical,
+            lambda word: normalize(word, book),
+        )
     floor: Level = max_level("proceed", *(f.level for f in fired))
     level = floor
     op_level = opinion.level
@@ -1443,18 +1449,24 @@ def lexical_opinion(question: str, perception: str, draft: str) -> LexicalOpinio
 
 
 def with_lexical_opinion(
-    fired: list[FiredRule], opinion: LexicalOpinion, settings: LexicalSettings
+    fired: list[FiredRule],
+    opinion: LexicalOpinion,
+    settings: LexicalSettings,
+    unknown_read_as: Callable[[str], str] = lambda word: word,
 ) -> list[FiredRule]:
     """The fired rules after the lexical opinion, within the rules file's limits:
 
     - it raises the level when it rates the job higher with probability >= `raise_at` (a `lexical.*`
       entry per category it gives, or the rules' categories);
-    - it lowers a withhold only when every rule at that level fired by the default-deny alone
+    - it may clear a withhold only when every rule at that level fired by the default-deny alone
       (`NOT_A_DIY_JOB`: hazard-domain work that is not a named DIY job), it rates the job lower with
-      probability >= `lower_at`, and it knows every word the default-deny matched (a thing it never
-      saw in training is not a thing it can clear); the default-deny entries give way to a
-      `lexical.*` entry at its level (none at proceed);
-    - a rule that named a danger is never lowered.
+      probability >= `lower_at`, and it knows every word the default-deny matched: none of them is a
+      word it never saw, nor what such a word reads as after the rules' typo and dialect fixes
+      (`unknown_read_as`: "electrcity" is read as "electricity", which the model never saw typed so).
+      Cleared, the job gets what a recognised DIY job gets from those rules, no less: caution (the
+      loader allows default-deny only on caution rules), with its categories, notices and standing
+      leave-or-call lines, as `lexical.caution` entries;
+    - a rule that named a danger is never lowered, and nothing is lowered below caution.
     """
     floor: Level = max_level("proceed", *(f.level for f in fired))
     level: Level = opinion.level  # type: ignore[assignment]
@@ -1470,23 +1482,24 @@ def with_lexical_opinion(
             ),
         ]
     top = [f for f in fired if f.level == floor]
+    unknown = set(opinion.unknown) | {
+        w for u in opinion.unknown for w in re.findall(r"\w+", unknown_read_as(u))
+    }
+    cleared: Level = max_level("caution", level)
     if (
         floor in WITHHELD
-        and level_index(level) < level_index(floor)
+        and level_index(cleared) < level_index(floor)
         and opinion.confidence >= settings.lower_at
         and all(f.match.endswith(NOT_A_DIY_JOB) for f in top)
-        and not any(
-            set(re.findall(r"\w+", f.match.removesuffix(NOT_A_DIY_JOB))) & opinion.unknown for f in top
-        )
+        and not any(set(re.findall(r"\w+", f.match.removesuffix(NOT_A_DIY_JOB))) & unknown for f in top)
     ):
         kept = [f for f in fired if f.level != floor]
-        if level == "proceed":
-            return kept
         lifted = list(dict.fromkeys(f.category for f in top))
+        mark = f"lexical model: {level} (p={opinion.confidence:.2f}), cleared to {cleared}"
         return [
             *kept,
             *(
-                FiredRule(rule=f"lexical.{level}", category=c, level=level, source="lexical", match=mark)
+                FiredRule(rule=f"lexical.{cleared}", category=c, level=cleared, source="lexical", match=mark)
                 for c in lifted
             ),
         ]

@@ -156,10 +156,12 @@ def training_files(paths: Iterable[Path | str]) -> list[Path]:
 
 
 def train(paths: list[Path]) -> LexicalModel:
-    """Fit the model on the labelled cases in `paths` (their first listed level, their categories)."""
+    """Fit the model on the labelled cases in `paths` (their first listed level, their categories),
+    leaving out every file marked `held_out: true`."""
     from cosmosctl.diy.guardrail import load_rules
     from cosmosctl.diy.guardrail_eval import load_guardrail_cases
 
+    paths = training_files(paths)
     book = load_rules()
     cases = [case for _, case in load_guardrail_cases(paths, book)]
     categories = tuple(c for c in book.categories if any(c in case.categories for case in cases))

@@ -108,8 +108,10 @@ def test_it_lowers_only_a_default_deny_and_only_about_things_it_knows() -> None:
     assert _level(to_caution) == "caution"
     assert ("lexical.caution", "electrical") in [(f.rule, f.category) for f in to_caution]
     assert not any(f.match.endswith(NOT_A_DIY_JOB) for f in to_caution)
+    # never below what a recognised DIY job gets from the same rules: caution, with the category
     to_proceed = with_lexical_opinion(deny, _opinion("proceed", 0.9), SETTINGS)
-    assert to_proceed == [deny[1]]  # the caution rule still stands
+    assert _level(to_proceed) == "caution" and deny[1] in to_proceed
+    assert ("lexical.caution", "electrical") in [(f.rule, f.category) for f in to_proceed]
     # not sure enough
     assert with_lexical_opinion(deny, _opinion("proceed", 0.69), SETTINGS) == deny
     # a word of the default-deny match the model never saw
@@ -117,6 +119,10 @@ def test_it_lowers_only_a_default_deny_and_only_about_things_it_knows() -> None:
         deny, _opinion("proceed", 0.99, unknown=frozenset({"immersion"})), SETTINGS
     )
     assert unknown == deny
+    # nor a word it never saw that the rules' typo fixes read as a word of the match
+    typo = _opinion("proceed", 0.99, unknown=frozenset({"imersion"}))
+    fixed = {"imersion": "immersion"}
+    assert with_lexical_opinion(deny, typo, SETTINGS, lambda w: fixed.get(w, w)) == deny
     # a rule that named the danger is never lowered, alone or beside a default-deny
     named = [_fired("professional_only", "replace the consumer unit", rule="electrical.panel-change")]
     assert with_lexical_opinion(named, _opinion("proceed", 0.99), SETTINGS) == named
@@ -170,6 +176,32 @@ def test_a_default_deny_the_model_clears_shows_the_procedure_with_the_notice() -
     result = apply_guardrail(question, None, draft)
     assert result.level == "caution" and not result.withheld and draft in result.answer
     assert "electrical" in result.categories and result.notices
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # found by review: default-deny rules that name a danger (a crack, a meter), a typo of the thing
+        "crack in the gable wall, how do I fill it before painting?",
+        "crack in the basement wall, what's the best sealer?",
+        "how do I paint the electricity meter box",
+        "how do I paint the electrcity metre box",
+    ],
+)
+def test_a_cleared_default_deny_keeps_its_category_notice_and_leave_or_call_line(question: str) -> None:
+    alone = apply_guardrail(question, None, "", rules_only())
+    assert alone.withheld
+    result = apply_guardrail(question, None, "")
+    assert result.level in ("caution", "professional_only")
+    assert set(alone.categories) <= set(result.categories) and result.notices
+    standing = [line for line in alone.answer.splitlines() if line.startswith("> **If ")]
+    assert standing and all(line in result.answer for line in standing)
+
+
+def test_a_typo_of_the_thing_the_model_never_saw_keeps_the_withhold() -> None:
+    question = "how do I paint the electrcity metre box"
+    assert "electrcity" in lexical.default_model().opinion(question, "", "").unknown
+    assert apply_guardrail(question, None, "").withheld
 
 
 def test_on_real_cases_it_never_lowers_a_rule_that_named_a_danger() -> None:
