@@ -17,11 +17,11 @@ import re._constants as _C  # the regex parser, for the pre-check of literals (_
 import re._parser as _P
 import unicodedata
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, Field
@@ -204,8 +204,7 @@ def _expand(pattern: str, vocab: dict[str, _Concept], where: str) -> re.Pattern[
     text = gaps(re.sub(r"\{([a-z_]+)\}", lambda m: concept(m).plain, pattern))
     fast = gaps(re.sub(r"\{([a-z_]+)\}", lambda m: concept(m).fast, pattern))
     try:
-        compiled = _compile(fast)
-        _compile(text)  # the plain form must be a valid regex too: it names what the pattern needs
+        compiled = _compile(fast)  # the plain form differs only in how each concept is written
     except re.error as exc:
         raise RulesError(f"{where}: bad regular expression {pattern!r}: {exc}") from exc
     _PLAIN[fast] = text
@@ -779,7 +778,7 @@ def _prefilter(book: Rulebook) -> _Prefilter:
         {pid: frozenset(rules) for pid, rules in pattern_rules.items()},
         {
             source: frozenset(i for i, rule in enumerate(book.rules) if source in rule.sources)
-            for source in ("question", "perception", "draft")
+            for source in get_args(Source)
         },
         frozenset(anchored),
     )
@@ -1471,39 +1470,34 @@ def with_lexical_opinion(
     floor: Level = max_level("proceed", *(f.level for f in fired))
     level: Level = opinion.level  # type: ignore[assignment]
     mark = f"lexical model: {level} (p={opinion.confidence:.2f})"
-    ruled = list(dict.fromkeys(f.category for f in fired))
-    if level_index(level) > level_index(floor) and opinion.confidence >= settings.raise_at:
-        categories = opinion.categories or tuple(ruled) or ("general",)
+
+    def entries(at: Level, categories: Iterable[str], mark: str) -> list[FiredRule]:
         return [
-            *fired,
-            *(
-                FiredRule(rule=f"lexical.{level}", category=c, level=level, source="lexical", match=mark)
-                for c in categories
-            ),
+            FiredRule(rule=f"lexical.{at}", category=c, level=at, source="lexical", match=mark)
+            for c in categories
         ]
+
+    if level_index(level) > level_index(floor) and opinion.confidence >= settings.raise_at:
+        ruled = dict.fromkeys(f.category for f in fired)
+        return [*fired, *entries(level, opinion.categories or tuple(ruled) or ("general",), mark)]
     top = [f for f in fired if f.level == floor]
+    cleared: Level = max_level("caution", level)
+    if (
+        floor not in WITHHELD
+        or level_index(cleared) >= level_index(floor)
+        or opinion.confidence < settings.lower_at
+        or not all(f.match.endswith(NOT_A_DIY_JOB) for f in top)
+    ):
+        return fired
+    # Only now, with a withhold it could clear: the words it never saw, also as the rules read them.
     unknown = set(opinion.unknown) | {
         w for u in opinion.unknown for w in re.findall(r"\w+", unknown_read_as(u))
     }
-    cleared: Level = max_level("caution", level)
-    if (
-        floor in WITHHELD
-        and level_index(cleared) < level_index(floor)
-        and opinion.confidence >= settings.lower_at
-        and all(f.match.endswith(NOT_A_DIY_JOB) for f in top)
-        and not any(set(re.findall(r"\w+", f.match.removesuffix(NOT_A_DIY_JOB))) & unknown for f in top)
-    ):
-        kept = [f for f in fired if f.level != floor]
-        lifted = list(dict.fromkeys(f.category for f in top))
-        mark = f"lexical model: {level} (p={opinion.confidence:.2f}), cleared to {cleared}"
-        return [
-            *kept,
-            *(
-                FiredRule(rule=f"lexical.{cleared}", category=c, level=cleared, source="lexical", match=mark)
-                for c in lifted
-            ),
-        ]
-    return fired
+    if any(set(re.findall(r"\w+", f.match.removesuffix(NOT_A_DIY_JOB))) & unknown for f in top):
+        return fired
+    kept = [f for f in fired if f.level != floor]
+    lifted = dict.fromkeys(f.category for f in top)
+    return [*kept, *entries(cleared, lifted, f"{mark}, cleared to {cleared}")]
 
 
 # ------------------------------------------------------------------------------------ second opinion

@@ -66,12 +66,12 @@ class _Block:
     level_coef: NDArray[np.float32]  # (levels, features)
     category_coef: NDArray[np.float32]  # (categories, features)
 
-    def features(self, text: str) -> tuple[list[int], NDArray[np.float64]]:
-        """The text's non-zero TF-IDF features (columns, weighted values): what
+    def features(self, terms: list[str]) -> tuple[list[int], NDArray[np.float64]]:
+        """The non-zero TF-IDF features (columns, weighted values) of a text's terms (`analyzer`): what
         `vectorizer.transform([text])` gives (sublinear tf, idf, l2 norm; a test holds them equal),
         without its per-call checks, which cost ten times the arithmetic for one short text."""
         vocabulary = self.vocabulary
-        held = [(vocabulary[t], n) for t, n in Counter(self.analyzer(text)).items() if t in vocabulary]
+        held = [(vocabulary[t], n) for t, n in Counter(terms).items() if t in vocabulary]
         if not held:
             return [], np.zeros(0)
         columns = [column for column, _ in held]
@@ -105,13 +105,18 @@ class LexicalModel:
     trained_on: str  # SHA-256 of the training case files (`cases_digest`)
     cases: int
 
+    @cached_property
+    def intercept(self) -> NDArray[np.float64]:
+        """The level and the category intercepts stacked, as each block's `coef`."""
+        return np.concatenate([self.level_intercept, self.category_intercept]).astype(np.float64)
+
     def opinion(self, question: str, perception: str, draft: str) -> LexicalOpinion:
         texts = _texts(question, perception, draft)
-        level_scores = self.level_intercept.astype(np.float64)
-        category_scores = self.category_intercept.astype(np.float64)
-        scores = np.concatenate([level_scores, category_scores])
-        for block in self.blocks:
-            columns, values = block.features(texts[block.source])
+        scores = self.intercept.copy()
+        terms: dict[str, list[str]] = {}
+        for (name, *_), block in zip(_BLOCKS, self.blocks, strict=True):
+            terms[name] = block.analyzer(texts[block.source])
+            columns, values = block.features(terms[name])
             scores += block.coef[:, columns] @ values
         level_scores, category_scores = scores[: len(LEVELS)], scores[len(LEVELS) :]
         odds = np.exp(level_scores - level_scores.max())
@@ -119,14 +124,12 @@ class LexicalModel:
         best = int(probability.argmax())
         category_p = 1.0 / (1.0 + np.exp(-category_scores))
         order = np.argsort(-category_p, kind="stable")
-        words = self.blocks[0]
+        words = self.blocks[0]  # _BLOCKS[0]: the question and perception as words
         return LexicalOpinion(
             level=LEVELS[best],
             confidence=float(probability[best]),
             categories=tuple(self.categories[i] for i in order if category_p[i] >= 0.5),
-            unknown=frozenset(
-                w for w in words.analyzer(texts["job"]) if " " not in w and w not in words.vocabulary
-            ),
+            unknown=frozenset(w for w in terms["words"] if " " not in w and w not in words.vocabulary),
         )
 
 

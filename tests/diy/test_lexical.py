@@ -70,7 +70,7 @@ def test_features_are_what_scikit_learn_computes() -> None:
     for block in model.blocks:
         for text in texts:
             expected = block.vectorizer.transform([text]).toarray().ravel() * block.weight
-            columns, values = block.features(text)
+            columns, values = block.features(block.analyzer(text))
             got = np.zeros_like(expected)
             got[columns] = values
             assert np.abs(got - expected).max() < 1e-6, (block.source, text)
