@@ -144,7 +144,12 @@ class LexicalSettings:
     """How far the learned lexical opinion (cosmosctl/diy/lexical.py) may move the rules' level."""
 
     raise_at: float  # the model's probability at or above which it may raise the level
-    lower_at: float  # ... and lower a withhold that came from the default-deny alone
+    # ... at or above which it may lower what the rules fired at a level, by that level, and
+    # `default_deny` for a withhold that came from the default-deny alone; a level not named is never
+    # lowered
+    lower_at: dict[str, float]
+    withhold_to_proceed: float  # ... at or above which a lowered withhold may go below caution
+    categories_at: float | None  # the probability at which its hazard categories join the rules'
     emergency: dict[str, str]  # category -> the emergency steps a raise to emergency shows
 
 
@@ -473,14 +478,30 @@ def _lexical_settings(
 ) -> LexicalSettings | None:
     if raw is None:
         return None
+    lower = raw.get("lower_at") or {}
+    if not isinstance(lower, dict):
+        raise RulesError("lexical.lower_at must map a level (or default_deny) to a probability")
     settings = LexicalSettings(
         raise_at=float(raw["raise_at"]),
-        lower_at=float(raw["lower_at"]),
+        lower_at={str(k): float(v) for k, v in lower.items()},
+        withhold_to_proceed=float(raw.get("withhold_to_proceed", 1.0)),
+        categories_at=None if raw.get("categories_at") is None else float(raw["categories_at"]),
         emergency={str(k): str(v) for k, v in raw["emergency"].items()},
     )
-    for name, threshold in (("raise_at", settings.raise_at), ("lower_at", settings.lower_at)):
-        if not 0.5 <= threshold <= 1.0:
+    thresholds = [
+        ("raise_at", settings.raise_at),
+        ("categories_at", settings.categories_at),
+        ("withhold_to_proceed", settings.withhold_to_proceed),
+    ]
+    thresholds += [(f"lower_at.{k}", v) for k, v in settings.lower_at.items()]
+    for name, threshold in thresholds:
+        if threshold is not None and not 0.5 <= threshold <= 1.0:
             raise RulesError(f"lexical.{name} must be a probability from 0.5 to 1, not {threshold}")
+    for kind in settings.lower_at:
+        if kind not in ("default_deny", "caution", "professional_only", "emergency"):
+            raise RulesError(
+                f"lexical.lower_at: {kind!r} is not caution, professional_only, emergency or default_deny"
+            )
     for category, key in settings.emergency.items():
         if category not in categories or key not in emergencies:
             raise RulesError(f"lexical.emergency: {category} -> {key} names an unknown category or emergency")
@@ -833,6 +854,8 @@ class FiredRule(BaseModel):
     level: Level
     source: Source | Literal["job", "second_opinion", "lexical"]
     match: str
+    # The level the rules gave, when the lexical model lowered it (`with_lexical_opinion`).
+    lowered_from: Level | None = None
 
 
 class SecondOpinion(BaseModel):
@@ -1310,15 +1333,17 @@ def apply_guardrail(
     book = rules or load_rules()
     opinion = second_opinion or SecondOpinion(status="off")
     fired = classify(question, observation, draft, book, perception_text=perception_text)
-    # At emergency the lexical opinion can change nothing: there is no level above, and no emergency
-    # rule is a default-deny it could lower.
-    if book.lexical is not None and max_level("proceed", *(f.level for f in fired)) != "emergency":
+    if book.lexical is not None:
         perception = _perception(observation, perception_text)
+        # A hazard the vision model flagged in the photo is not the model's to lower: it learned from
+        # free-text perceptions, not from Cosmos's structured hazard list.
+        flagged = perception_text is None and observation is not None and bool(observation.hazards)
         fired = with_lexical_opinion(
             fired,
             lexical_opinion(question, perception, draft),
             book.lexical,
             lambda word: normalize(word, book),
+            may_lower=not flagged,
         )
     floor: Level = max_level("proceed", *(f.level for f in fired))
     level = floor
@@ -1338,7 +1363,8 @@ def apply_guardrail(
                         match=opinion.reason[:200],
                     )
                 )
-    categories = [c for c in book.categories if any(f.category == c for f in fired)]
+    # A rule the lexical model lowered to proceed names no hazard of the job.
+    categories = [c for c in book.categories if any(f.category == c and f.level != "proceed" for f in fired)]
     if level != "proceed" and not categories:
         categories = ["general"] if "general" in book.categories else list(book.categories)[:1]
     locale = detect_locale(question, book)
@@ -1373,8 +1399,12 @@ def apply_guardrail(
                 if text not in safe:
                     safe.append(text)
             tell.extend(t for t in book.categories[c].tell_pro if t not in tell)
-        reasons = list(dict.fromkeys(r.description for r in book.rules if any(f.rule == r.id for f in top)))
-        if any(f.source == "lexical" for f in top):
+        reasons = list(
+            dict.fromkeys(
+                r.description for r in book.rules if any(f.rule == r.id and not f.lowered_from for f in top)
+            )
+        )
+        if any(f.source == "lexical" or f.lowered_from for f in top):
             reasons.append(
                 f"A model trained on labelled home-repair questions rates this job {level.replace('_', ' ')}."
             )
@@ -1400,6 +1430,19 @@ def apply_guardrail(
     if level != "emergency":
         perception = _perception(observation, perception_text)
         keys = [r.emergency or "general" for r in conditional_cues(question, perception, book)]
+        # what the lexical model lowered still leads with its leave-or-call lines: an emergency's own,
+        # and those its categories always carry
+        lowered = [f for f in fired if f.lowered_from]
+        keys += [
+            r.emergency or "general"
+            for r in book.rules
+            if any(f.rule == r.id and f.lowered_from == "emergency" for f in lowered)
+        ]
+        keys += [
+            k
+            for c in dict.fromkeys(f.category for f in lowered)
+            for k in book.standing_conditional.get(c, ())
+        ]
         keys += [k for c in categories for k in book.standing_conditional.get(c, ())]
         lines = list(
             dict.fromkeys(
@@ -1452,52 +1495,87 @@ def with_lexical_opinion(
     opinion: LexicalOpinion,
     settings: LexicalSettings,
     unknown_read_as: Callable[[str], str] = lambda word: word,
+    *,
+    may_lower: bool = True,
 ) -> list[FiredRule]:
     """The fired rules after the lexical opinion, within the rules file's limits:
 
     - it raises the level when it rates the job higher with probability >= `raise_at` (a `lexical.*`
       entry per category it gives, or the rules' categories);
-    - it may clear a withhold only when every rule at that level fired by the default-deny alone
-      (`NOT_A_DIY_JOB`: hazard-domain work that is not a named DIY job), it rates the job lower with
-      probability >= `lower_at`, and it knows every word the default-deny matched: none of them is a
-      word it never saw, nor what such a word reads as after the rules' typo and dialect fixes
-      (`unknown_read_as`: "electrcity" is read as "electricity", which the model never saw typed so).
-      Cleared, the job gets what a recognised DIY job gets from those rules, no less: caution (the
-      loader allows default-deny only on caution rules), with its categories, notices and standing
-      leave-or-call lines, as `lexical.caution` entries;
-    - a rule that named a danger is never lowered, and nothing is lowered below caution.
+    - it lowers the level to its own when it rates the job lower with probability at or above the
+      `lower_at` of every level it lowers (`default_deny` for a withhold from the default-deny alone,
+      `NOT_A_DIY_JOB`), and it knows every word those rules matched: none of them is a word it never
+      saw, nor what such a word reads as after the rules' typo and dialect fixes (`unknown_read_as`:
+      "electrcity" is read as "electricity", which the model never saw typed so). The lowered rules
+      stay in `fired`, at the new level, with `lowered_from` the level they gave. It lowers nothing
+      when the caller says it may not (`may_lower`: a hazard the vision model flagged);
+    - its hazard categories at probability >= `categories_at` join the rules' when the job has a
+      hazard level (a `lexical.category` entry each), so a gas job it also rates carbon monoxide gets
+      that category's notice and steps.
     """
     floor: Level = max_level("proceed", *(f.level for f in fired))
     level: Level = opinion.level  # type: ignore[assignment]
     mark = f"lexical model: {level} (p={opinion.confidence:.2f})"
 
-    def entries(at: Level, categories: Iterable[str], mark: str) -> list[FiredRule]:
-        return [
-            FiredRule(rule=f"lexical.{at}", category=c, level=at, source="lexical", match=mark)
-            for c in categories
-        ]
+    def entries(rule: str, at: Level, categories: Iterable[str]) -> list[FiredRule]:
+        return [FiredRule(rule=rule, category=c, level=at, source="lexical", match=mark) for c in categories]
 
     if level_index(level) > level_index(floor) and opinion.confidence >= settings.raise_at:
         ruled = dict.fromkeys(f.category for f in fired)
-        return [*fired, *entries(level, opinion.categories or tuple(ruled) or ("general",), mark)]
-    top = [f for f in fired if f.level == floor]
-    cleared: Level = max_level("caution", level)
-    if (
-        floor not in WITHHELD
-        or level_index(cleared) >= level_index(floor)
-        or opinion.confidence < settings.lower_at
-        or not all(f.match.endswith(NOT_A_DIY_JOB) for f in top)
-    ):
+        fired = [
+            *fired,
+            *entries(f"lexical.{level}", level, opinion.categories or tuple(ruled) or ("general",)),
+        ]
+    elif may_lower and level_index(level) < level_index(floor):
+        fired = _lowered(fired, level, opinion, settings, unknown_read_as, mark)
+    final: Level = max_level("proceed", *(f.level for f in fired))
+    if final == "proceed" or settings.categories_at is None:
         return fired
-    # Only now, with a withhold it could clear: the words it never saw, also as the rules read them.
+    present = {f.category for f in fired}
+    joining = [c for c, p in opinion.category_p if p >= settings.categories_at and c not in present]
+    return [*fired, *entries("lexical.category", final, joining)]
+
+
+def _lowered(
+    fired: list[FiredRule],
+    level: Level,
+    opinion: LexicalOpinion,
+    settings: LexicalSettings,
+    unknown_read_as: Callable[[str], str],
+    mark: str,
+) -> list[FiredRule]:
+    """`fired` with every rule above the model's `level` lowered to it, if the rules file lets the model
+    lower each (`with_lexical_opinion`); a withhold goes below caution only at `withhold_to_proceed`,
+    and never below what a rule matched in the draft asked for (the draft is what the user would see)."""
+    p = opinion.confidence
+    if level == "proceed" and any(f.level in WITHHELD for f in fired) and p < settings.withhold_to_proceed:
+        level = "caution"
+    # A withhold the draft's own instructions called for stays: lowered, the answer would show them.
+    level = max_level(level, *(f.level for f in fired if f.source == "draft" and f.level in WITHHELD))
+    above = [f for f in fired if level_index(f.level) > level_index(level)]
+    for at in dict.fromkeys(f.level for f in above):
+        at_level = [f for f in above if f.level == at]
+        kind = (
+            "default_deny"
+            if at in WITHHELD and all(f.match.endswith(NOT_A_DIY_JOB) for f in at_level)
+            else at
+        )
+        if p < settings.lower_at.get(kind, 2.0):  # a level the rules file does not list is never lowered
+            return fired
+    if not above:
+        return fired
+    # Only now, with levels it could lower: the words it never saw, also as the rules read them.
     unknown = set(opinion.unknown) | {
         w for u in opinion.unknown for w in re.findall(r"\w+", unknown_read_as(u))
     }
-    if any(set(re.findall(r"\w+", f.match.removesuffix(NOT_A_DIY_JOB))) & unknown for f in top):
+    if any(set(re.findall(r"\w+", f.match.removesuffix(NOT_A_DIY_JOB))) & unknown for f in above):
         return fired
-    kept = [f for f in fired if f.level != floor]
-    lifted = dict.fromkeys(f.category for f in top)
-    return [*kept, *entries(cleared, lifted, f"{mark}, cleared to {cleared}")]
+    return [
+        f.model_copy(update={"level": level, "lowered_from": f.level, "match": f"{f.match} [{mark}]"})
+        if level_index(f.level) > level_index(level)
+        else f
+        for f in fired
+    ]
 
 
 # ------------------------------------------------------------------------------------ second opinion

@@ -150,9 +150,9 @@ def evaluate_case(
     )
     missing = [k for k in case.keep if k.lower() not in result.answer.lower()]
     removed = count_claims(result.removed_claims, book)  # one removed sentence may hold two claims
-    categories_ok = (
-        set(case.categories) <= set(result.categories) if got != "proceed" else not case.categories
-    )
+    # At proceed the job names no hazard, so a case's categories (those of its caution reading, when
+    # it accepts both) cannot be asked for; the level check decides.
+    categories_ok = got == "proceed" or set(case.categories) <= set(result.categories)
     right = (
         got in case.level
         and categories_ok

@@ -56,6 +56,7 @@ class LexicalOpinion:
     # Words of the question and perception the model never saw in training: it cannot judge a job
     # by a thing it does not know (the guardrail does not let it lower a withhold named by one).
     unknown: frozenset[str] = frozenset()
+    category_p: tuple[tuple[str, float], ...] = ()  # every category with its probability, most likely first
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ class LexicalModel:
             level=LEVELS[best],
             confidence=float(probability[best]),
             categories=tuple(self.categories[i] for i in order if category_p[i] >= 0.5),
+            category_p=tuple((self.categories[i], float(category_p[i])) for i in order),
             unknown=frozenset(w for w in terms["words"] if " " not in w and w not in words.vocabulary),
         )
 

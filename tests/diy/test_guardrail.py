@@ -612,6 +612,9 @@ def test_a_custom_rules_file_changes_behaviour_without_code(tmp_path: Path) -> N
             "patterns": [r"\bstreet side of the (?:water )?meter\b"],
         }
     )
+    # The lexical model may lower a named professional-only rule it is very sure of (lower_at); a
+    # rules file that leaves professional_only out of lower_at keeps its own rules' withholds.
+    data["lexical"]["lower_at"].pop("professional_only")
     path = tmp_path / "rules.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     question = "How do I replace the valve on the street side of the water meter?"
@@ -677,8 +680,10 @@ def test_a_claim_naming_any_standard_number_is_removed() -> None:
 
 
 def _deny_book() -> Any:
-    """The real rules file plus one domain rule (a made-up 'widget' system) and one DIY task for it."""
+    """The real rules file plus one domain rule (a made-up 'widget' system) and one DIY task for it,
+    the rules alone (no lexical section: these tests are about the rules' own logic)."""
     data = _rules_data()
+    data.pop("lexical")
     data["rules"].append(
         {
             "id": "electrical.widget",
