@@ -1501,7 +1501,7 @@ def with_lexical_opinion(
     """The fired rules after the lexical opinion, within the rules file's limits:
 
     - it raises the level when it rates the job higher with probability >= `raise_at` (a `lexical.*`
-      entry per category it gives, or the rules' categories);
+      entry per category it gives at even odds, or the rules' categories, or its likeliest one);
     - it lowers the level to its own when it rates the job lower with probability at or above the
       `lower_at` of every level it lowers (`default_deny` for a withhold from the default-deny alone,
       `NOT_A_DIY_JOB`), and it knows every word those rules matched: none of them is a word it never
@@ -1521,11 +1521,11 @@ def with_lexical_opinion(
         return [FiredRule(rule=rule, category=c, level=at, source="lexical", match=mark) for c in categories]
 
     if level_index(level) > level_index(floor) and opinion.confidence >= settings.raise_at:
-        ruled = dict.fromkeys(f.category for f in fired)
-        fired = [
-            *fired,
-            *entries(f"lexical.{level}", level, opinion.categories or tuple(ruled) or ("general",)),
-        ]
+        # its categories at even odds, else the rules', else its likeliest: a hazard level names a hazard
+        ruled = tuple(dict.fromkeys(f.category for f in fired))
+        likeliest = tuple(c for c, _ in opinion.category_p[:1])
+        named = opinion.categories or ruled or likeliest or ("general",)
+        fired = [*fired, *entries(f"lexical.{level}", level, named)]
     elif may_lower and level_index(level) < level_index(floor):
         fired = _lowered(fired, level, opinion, settings, unknown_read_as, mark)
     final: Level = max_level("proceed", *(f.level for f in fired))

@@ -115,6 +115,9 @@ def test_it_raises_when_sure_enough_and_never_below_the_rules() -> None:
         "electrical"
     }
     assert [f.category for f in with_lexical_opinion([], _opinion("caution", 0.9), SETTINGS)] == ["general"]
+    # ... or, with neither, the category it rates likeliest, though below even odds
+    unsure = _opinion("professional_only", 0.9, category_p=(("roofing_falls", 0.41), ("structural", 0.2)))
+    assert [f.category for f in with_lexical_opinion([], unsure, SETTINGS)] == ["roofing_falls"]
 
 
 def test_it_lowers_a_default_deny_when_sure_and_only_about_things_it_knows() -> None:
