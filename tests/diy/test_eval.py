@@ -31,7 +31,7 @@ from .fakes import observation_json, rules_only, user_text
 from .test_guardrail import CASES, DEV
 
 # Misses now, per held-out round scored once (tests/diy/cases/guardrail_heldout_round*.yaml). Rounds 9 to 75
-# and 80 to 83, tuned on by sessions 4 to 9 or training data of the lexical model, are checked on every second case
+# and 80 to 95, tuned on by sessions 4 to 9 or training data of the lexical model, are checked on a sample
 # (SAMPLED): the full suite must stay under three minutes on two cores. The held-out rounds 76 to 79 are
 # checked whole.
 CAPS = {
@@ -57,7 +57,7 @@ CAPS = {
     "r28": 0,
     "r29": 0,
     "r30": 1,
-    "r31": 4,
+    "r31": 3,
     "r32": 4,
     "r33": 0,
     "r34": 0,
@@ -66,18 +66,18 @@ CAPS = {
     "r37": 0,
     "r38": 3,
     "r39": 0,
-    "r40": 4,
+    "r40": 5,
     "r41": 2,
-    "r42": 0,
+    "r42": 1,
     "r43": 4,
     "r44": 1,
-    "r45": 2,
-    "r46": 1,
+    "r45": 1,
+    "r46": 2,
     "r47": 0,
     "r48": 2,
     "r49": 2,
     "r50": 1,
-    "r51": 0,
+    "r51": 1,
     "r52": 3,
     "r53": 4,
     "r54": 3,
@@ -87,33 +87,44 @@ CAPS = {
     "r58": 0,
     "r59": 2,
     "r60": 1,
-    "r61": 3,
+    "r61": 5,
     "r62": 4,
-    "r63": 3,
-    "r64": 1,
-    "r65": 1,
-    "r66": 3,
+    "r63": 2,
+    "r64": 2,
+    "r65": 0,
+    "r66": 4,
     "r67": 0,
     "r68": 1,
     "r69": 1,
     "r70": 2,
     "r71": 1,
     "r72": 5,
-    "r73": 3,
+    "r73": 4,
     "r74": 4,
-    "r75": 3,
+    "r75": 2,
     # rounds 76-79: THE held-out set (held_out: true, not training data), scored once, not tuned on
-    "r76": 15,
-    "r77": 14,
-    "r78": 17,
+    "r76": 16,
+    "r77": 16,
+    "r78": 16,
     "r79": 7,
     # rounds 80-83: scored once in session 11, since then training data of the lexical model
     "r80": 0,
     "r81": 0,
-    "r82": 2,
+    "r82": 3,
     "r83": 2,
+    # rounds 88-95: session 11's training rounds, scored once before training on them
+    "r88": 2,
+    "r89": 2,
+    "r90": 2,
+    "r91": 1,
+    "r92": 1,
+    "r93": 1,
+    "r94": 1,
+    "r95": 0,
 }
-SAMPLED = {f"r{r}" for r in (*range(9, 76), *range(80, 84))}
+# round -> check every n-th case: the tuned and training rounds every second, session 11's training
+# rounds 88-95 (300 cases each, written as training data) every fourth
+SAMPLED = {f"r{r}": 2 for r in (*range(9, 76), *range(80, 84))} | {f"r{r}": 4 for r in range(88, 96)}
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -526,7 +537,7 @@ def test_eval_shipped_guardrail_cases_through_the_command(round_id: str, tmp_pat
     case_file = CASES / f"guardrail_heldout_round{round_id[1:]}.yaml"
     cases = read_yaml(case_file.read_text(encoding="utf-8"))["cases"]
     if round_id in SAMPLED:
-        cases = cases[::2]
+        cases = cases[:: SAMPLED[round_id]]
         case_file = tmp_path / case_file.name
         case_file.write_text(yaml.dump({"cases": cases}, Dumper=_DUMPER), encoding="utf-8")
     result = CliRunner().invoke(app, ["eval", str(case_file)], env={"COLUMNS": "200"})
