@@ -154,6 +154,18 @@ class LexicalSettings:
 
 
 @dataclass(frozen=True)
+class LoweringContext:
+    """What the lexical model must consult before it lowers a rule (`with_lexical_opinion`)."""
+
+    texts: dict[str, str]  # source -> the text the rules read (question, perception, draft)
+    read: Callable[[str], str]  # the rules' normalisation, for finding a match in a sentence
+    rate: Callable[[str], LexicalOpinion]  # the model's opinion of one sentence alone
+    # Sources whose matches are never lowered: the draft (what the user would see) and a perception
+    # that is Cosmos's structured observation rendered as text (a form the model never learned).
+    held: frozenset[str] = frozenset({"draft"})
+
+
+@dataclass(frozen=True)
 class Rulebook:
     version: int
     categories: dict[str, Category]
@@ -1335,15 +1347,23 @@ def apply_guardrail(
     fired = classify(question, observation, draft, book, perception_text=perception_text)
     if book.lexical is not None:
         perception = _perception(observation, perception_text)
-        # A hazard the vision model flagged in the photo is not the model's to lower: it learned from
-        # free-text perceptions, not from Cosmos's structured hazard list.
-        flagged = perception_text is None and observation is not None and bool(observation.hazards)
+        # A hazard the vision model flagged in the photo is not the model's to lower, nor anything read
+        # in the observation's rendering: it learned from free-text perceptions, not from Cosmos's
+        # structured observation.
+        rendered = perception_text is None and observation is not None
+        context = LoweringContext(
+            texts={"question": question, "perception": perception, "draft": draft},
+            read=lambda text: normalize(text, book),
+            rate=lambda sentence: lexical_opinion(sentence, "", ""),
+            held=frozenset({"draft", "perception"} if rendered else {"draft"}),
+        )
         fired = with_lexical_opinion(
             fired,
             lexical_opinion(question, perception, draft),
             book.lexical,
             lambda word: normalize(word, book),
-            may_lower=not flagged,
+            may_lower=not (rendered and observation is not None and bool(observation.hazards)),
+            context=context,
         )
     floor: Level = max_level("proceed", *(f.level for f in fired))
     level = floor
@@ -1404,10 +1424,19 @@ def apply_guardrail(
                 r.description for r in book.rules if any(f.rule == r.id and not f.lowered_from for f in top)
             )
         )
-        if any(f.source == "lexical" or f.lowered_from for f in top):
+        if any(f.source == "lexical" for f in top):
             reasons.append(
                 f"A model trained on labelled home-repair questions rates this job {level.replace('_', ' ')}."
             )
+        for f in fired:
+            if f.lowered_from and (said := re.search(r"\[lexical model: (\w+) \(p=([\d.]+)\)\]$", f.match)):
+                rated, p = said.groups()
+                reasons.append(
+                    f"The rules rated it {f.lowered_from.replace('_', ' ')} ({f.match.split(' [')[0]}); a model "
+                    f"trained on labelled home-repair questions rates it {rated.replace('_', ' ')} (p={p}), "
+                    f"so it is {level.replace('_', ' ')}: no lower than the rest of the job calls for."
+                )
+                break
         if opinion.raised:
             reasons.append(f"A second review of the job rated it {level.replace('_', ' ')}: {opinion.reason}")
         heading = book.emergency_heading if level == "emergency" else book.withheld_heading
@@ -1497,6 +1526,7 @@ def with_lexical_opinion(
     unknown_read_as: Callable[[str], str] = lambda word: word,
     *,
     may_lower: bool = True,
+    context: LoweringContext | None = None,
 ) -> list[FiredRule]:
     """The fired rules after the lexical opinion, within the rules file's limits:
 
@@ -1507,8 +1537,12 @@ def with_lexical_opinion(
       `NOT_A_DIY_JOB`), and it knows every word those rules matched: none of them is a word it never
       saw, nor what such a word reads as after the rules' typo and dialect fixes (`unknown_read_as`:
       "electrcity" is read as "electricity", which the model never saw typed so). The lowered rules
-      stay in `fired`, at the new level, with `lowered_from` the level they gave. It lowers nothing
-      when the caller says it may not (`may_lower`: a hazard the vision model flagged);
+      stay in `fired`, at the new level, with `lowered_from` the level they gave. With a `context`
+      (as `apply_guardrail` gives), it never lowers below a rule matched in a held source (the draft;
+      a rendered observation), and lowers a withhold only if it also rates each sentence the rule
+      matched in, alone, no higher than its new level: a real emergency told next to a plain job
+      ("... slow drain. smoke coming out of the fuse box") keeps its level. It lowers nothing when
+      the caller says it may not (`may_lower`: a hazard the vision model flagged);
     - its hazard categories at probability >= `categories_at` join the rules' when the job has a
       hazard level (a `lexical.category` entry each), so a gas job it also rates carbon monoxide gets
       that category's notice and steps.
@@ -1527,7 +1561,7 @@ def with_lexical_opinion(
         named = opinion.categories or ruled or likeliest or ("general",)
         fired = [*fired, *entries(f"lexical.{level}", level, named)]
     elif may_lower and level_index(level) < level_index(floor):
-        fired = _lowered(fired, level, opinion, settings, unknown_read_as, mark)
+        fired = _lowered(fired, level, opinion, settings, unknown_read_as, mark, context)
     final: Level = max_level("proceed", *(f.level for f in fired))
     if final == "proceed" or settings.categories_at is None:
         return fired
@@ -1543,16 +1577,19 @@ def _lowered(
     settings: LexicalSettings,
     unknown_read_as: Callable[[str], str],
     mark: str,
+    context: LoweringContext | None,
 ) -> list[FiredRule]:
     """`fired` with every rule above the model's `level` lowered to it, if the rules file lets the model
     lower each (`with_lexical_opinion`); a withhold goes below caution only at `withhold_to_proceed`,
-    and never below what a rule matched in the draft asked for (the draft is what the user would see)."""
+    and never below a rule matched in a held source (the draft is what the user would see)."""
     p = opinion.confidence
     if level == "proceed" and any(f.level in WITHHELD for f in fired) and p < settings.withhold_to_proceed:
         level = "caution"
-    # A withhold the draft's own instructions called for stays: lowered, the answer would show them.
-    level = max_level(level, *(f.level for f in fired if f.source == "draft" and f.level in WITHHELD))
+    if context is not None:
+        level = max_level(level, *(f.level for f in fired if _held(f, context)))
     above = [f for f in fired if level_index(f.level) > level_index(level)]
+    if not above:
+        return fired
     for at in dict.fromkeys(f.level for f in above):
         at_level = [f for f in above if f.level == at]
         kind = (
@@ -1562,13 +1599,18 @@ def _lowered(
         )
         if p < settings.lower_at.get(kind, 2.0):  # a level the rules file does not list is never lowered
             return fired
-    if not above:
-        return fired
     # Only now, with levels it could lower: the words it never saw, also as the rules read them.
     unknown = set(opinion.unknown) | {
         w for u in opinion.unknown for w in re.findall(r"\w+", unknown_read_as(u))
     }
-    if any(set(re.findall(r"\w+", f.match.removesuffix(NOT_A_DIY_JOB))) & unknown for f in above):
+    if any(set(re.findall(r"\w+", _match_text(f))) & unknown for f in above):
+        return fired
+    if context is not None and not all(
+        level_index(context.rate(sentence).level) <= level_index(level)
+        for f in above
+        if f.level in WITHHELD
+        for sentence in _sentences_of(f, context)
+    ):
         return fired
     return [
         f.model_copy(update={"level": level, "lowered_from": f.level, "match": f"{f.match} [{mark}]"})
@@ -1576,6 +1618,39 @@ def _lowered(
         else f
         for f in fired
     ]
+
+
+def _match_text(f: FiredRule) -> str:
+    """What a rule matched, without the notes the classifier appends (default-deny, DIY job)."""
+    return re.sub(r" \(DIY job: [^)]*\)$", "", f.match.removesuffix(NOT_A_DIY_JOB))
+
+
+def _sentences_of(f: FiredRule, context: LoweringContext) -> list[str]:
+    """The sentences a rule matched in, from each part of its match (a job-level rule's parts may sit
+    in different sources); a part found in no sentence gives its whole source, or the question."""
+    sources = ("question", "perception", "draft") if f.source == "job" else (f.source,)
+    found: list[str] = []
+    for part in _match_text(f).split(" + "):
+        hits = [
+            sentence
+            for source in sources
+            for sentence in re.split(r"(?<=[.!?])\s+|\n+", context.texts.get(source, ""))
+            if sentence.strip() and part in context.read(sentence)
+        ]
+        found += hits or [context.texts.get(sources[0], "") or context.texts.get("question", "")]
+    return list(dict.fromkeys(found))
+
+
+def _held(f: FiredRule, context: LoweringContext) -> bool:
+    """Whether a rule matched in a held source: directly, or a job-level part found in one."""
+    if f.source != "job":
+        return f.source in context.held
+    return any(
+        part in context.read(context.texts.get(source, ""))
+        for part in _match_text(f).split(" + ")
+        for source in context.held
+        if context.texts.get(source)
+    )
 
 
 # ------------------------------------------------------------------------------------ second opinion
