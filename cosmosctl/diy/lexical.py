@@ -152,7 +152,10 @@ def held_out(path: Path) -> bool:
     wording it never learned from, so never training data."""
     from cosmosctl.diy.guardrail import read_yaml
 
-    data = read_yaml(path.read_text(encoding="utf-8"))
+    text = path.read_text(encoding="utf-8")
+    if "held_out" not in text:  # no such key: skip parsing the whole file
+        return False
+    data = read_yaml(text)
     return isinstance(data, dict) and data.get("held_out") is True
 
 

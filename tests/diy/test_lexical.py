@@ -4,6 +4,7 @@ on how far it may move the rules' level (cosmosctl/diy/lexical.py, docs/diy-assi
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -69,7 +70,12 @@ def test_the_shipped_model_was_trained_on_the_shipped_cases() -> None:
     # the rounds kept to measure it are not training data
     held = sorted(p.name for p in CASES.glob("*.yaml") if lexical.held_out(p))
     assert held == [f"guardrail_heldout_round{r}.yaml" for r in (76, 77, 78, 79, 84, 85, 86, 87)]
-    assert model.cases == sum(len(read_yaml(f.read_text(encoding="utf-8"))["cases"]) for f in files) > 15_000
+    # every case is a top-level list item ("- " at the start of a line) in these files
+    assert (
+        model.cases
+        == sum(len(re.findall(r"^- ", f.read_text(encoding="utf-8"), re.M)) for f in files)
+        > 15_000
+    )
     assert model.categories == tuple(c for c in load_rules().categories if c != "general")
     assert lexical.MODEL_PATH.stat().st_size < 4_000_000  # packaged with the client
 
@@ -465,7 +471,7 @@ def test_on_real_cases_it_lowers_only_within_the_rules_files_limits() -> None:
     assert book.lexical is not None
     cases = [c for _, c in load_guardrail_cases([*DEV, *sorted(CASES.glob("*round6?.yaml"))], book)]
     lowered = named = 0
-    for case in random.Random(10).sample(cases, 200):
+    for case in random.Random(10).sample(cases, 150):
         args = (case.question, None, case.draft)
         before = apply_guardrail(*args, alone, perception_text=case.perception)
         after = apply_guardrail(*args, book, perception_text=case.perception)
