@@ -158,8 +158,9 @@ class LoweringContext:
     """What the lexical model must consult before it lowers a rule (`with_lexical_opinion`)."""
 
     texts: dict[str, str]  # source -> the text the rules read (question, perception, draft)
-    read: Callable[[str], str]  # the rules' normalisation, for finding a match in a sentence
-    rate: Callable[[str], LexicalOpinion]  # the model's opinion of one sentence alone
+    read: Callable[[str], str]  # the rules' normalisation: the text a rule's match was found in
+    rate: Callable[[str], LexicalOpinion]  # the model's opinion of a piece of text alone
+    clause_split: re.Pattern[str] = re.compile(r"[,;:()|]")  # the rules' clause boundaries
     # Sources whose matches are never lowered: the draft (what the user would see) and a perception
     # that is Cosmos's structured observation rendered as text (a form the model never learned).
     held: frozenset[str] = frozenset({"draft"})
@@ -1354,7 +1355,8 @@ def apply_guardrail(
         context = LoweringContext(
             texts={"question": question, "perception": perception, "draft": draft},
             read=lambda text: normalize(text, book),
-            rate=lambda sentence: lexical_opinion(sentence, "", ""),
+            rate=lambda piece: lexical_opinion(piece, "", ""),
+            clause_split=book.clause_split,
             held=frozenset({"draft", "perception"} if rendered else {"draft"}),
         )
         fired = with_lexical_opinion(
@@ -1362,7 +1364,7 @@ def apply_guardrail(
             lexical_opinion(question, perception, draft),
             book.lexical,
             lambda word: normalize(word, book),
-            may_lower=not (rendered and observation is not None and bool(observation.hazards)),
+            may_lower=not (observation is not None and observation.hazards),
             context=context,
         )
     floor: Level = max_level("proceed", *(f.level for f in fired))
@@ -1539,9 +1541,10 @@ def with_lexical_opinion(
       "electrcity" is read as "electricity", which the model never saw typed so). The lowered rules
       stay in `fired`, at the new level, with `lowered_from` the level they gave. With a `context`
       (as `apply_guardrail` gives), it never lowers below a rule matched in a held source (the draft;
-      a rendered observation), and lowers a withhold only if it also rates each sentence the rule
-      matched in, alone, no higher than its new level: a real emergency told next to a plain job
-      ("... slow drain. smoke coming out of the fuse box") keeps its level. It lowers nothing when
+      a rendered observation), and lowers a withhold only if it also rates, alone and as surely as
+      the whole job must be rated, the clause each part of the rule's match sits in and that sentence
+      with the one before no higher than its new level: a real emergency told next to a plain job ("... slow drain; smoke coming out of the
+      fuse box") keeps its level, and a match it cannot place keeps it too. It lowers nothing when
       the caller says it may not (`may_lower`: a hazard the vision model flagged);
     - its hazard categories at probability >= `categories_at` join the rules' when the job has a
       hazard level (a `lexical.category` entry each), so a gas job it also rates carbon monoxide gets
@@ -1590,6 +1593,7 @@ def _lowered(
     above = [f for f in fired if level_index(f.level) > level_index(level)]
     if not above:
         return fired
+    needed = 0.0
     for at in dict.fromkeys(f.level for f in above):
         at_level = [f for f in above if f.level == at]
         kind = (
@@ -1597,7 +1601,8 @@ def _lowered(
             if at in WITHHELD and all(f.match.endswith(NOT_A_DIY_JOB) for f in at_level)
             else at
         )
-        if p < settings.lower_at.get(kind, 2.0):  # a level the rules file does not list is never lowered
+        needed = max(needed, settings.lower_at.get(kind, 2.0))
+        if p < needed:  # a level the rules file does not list is never lowered
             return fired
     # Only now, with levels it could lower: the words it never saw, also as the rules read them.
     unknown = set(opinion.unknown) | {
@@ -1605,13 +1610,13 @@ def _lowered(
     }
     if any(set(re.findall(r"\w+", _match_text(f))) & unknown for f in above):
         return fired
-    if context is not None and not all(
-        level_index(context.rate(sentence).level) <= level_index(level)
-        for f in above
-        if f.level in WITHHELD
-        for sentence in _sentences_of(f, context)
-    ):
-        return fired
+    if context is not None:
+        pieces = [_pieces_of(f, context) for f in above if f.level in WITHHELD]
+        ratings = [context.rate(piece) for found in pieces for piece in found or ()]
+        if any(found is None for found in pieces) or not all(
+            level_index(r.level) <= level_index(level) and r.confidence >= needed for r in ratings
+        ):
+            return fired
     return [
         f.model_copy(update={"level": level, "lowered_from": f.level, "match": f"{f.match} [{mark}]"})
         if level_index(f.level) > level_index(level)
@@ -1625,20 +1630,47 @@ def _match_text(f: FiredRule) -> str:
     return re.sub(r" \(DIY job: [^)]*\)$", "", f.match.removesuffix(NOT_A_DIY_JOB))
 
 
-def _sentences_of(f: FiredRule, context: LoweringContext) -> list[str]:
-    """The sentences a rule matched in, from each part of its match (a job-level rule's parts may sit
-    in different sources); a part found in no sentence gives its whole source, or the question."""
+# Where a piece of text ends for the per-piece check: a sentence or line end, the rules' clause
+# boundaries (commas, semicolons, "then", "but", ...), a spaced dash, "and"/"also"/"plus"/"while", and
+# any symbol such as an emoji. Splitting finer only makes the check stricter.
+_PIECE_END = re.compile(r"[.!?]+(?=\s|$)|\n|\s-\s|\b(?:and|also|plus|while|anyway)\b|[^\w\s'.,;:()|!?&/+\-]")
+
+
+def _pieces_of(f: FiredRule, context: LoweringContext) -> list[str] | None:
+    """For each part of a rule's match (a job-level rule's parts may sit in different sources): the
+    clause it sits in, the part with four words either side, and its sentence with the sentence
+    before, from the text the rules read. None when a part cannot be found there: then the model may
+    not lower it."""
     sources = ("question", "perception", "draft") if f.source == "job" else (f.source,)
-    found: list[str] = []
+    # each line read on its own first (the rules join a line with no full stop to the next), then the
+    # whole text for a match that spans lines
+    raw = [context.texts.get(source, "") for source in sources]
+    texts = [context.read(line) for text in raw for line in text.splitlines()]
+    texts += [context.read(text) for text in raw]
+    pieces: list[str] = []
     for part in _match_text(f).split(" + "):
-        hits = [
-            sentence
-            for source in sources
-            for sentence in re.split(r"(?<=[.!?])\s+|\n+", context.texts.get(source, ""))
-            if sentence.strip() and part in context.read(sentence)
-        ]
-        found += hits or [context.texts.get(sources[0], "") or context.texts.get("question", "")]
-    return list(dict.fromkeys(found))
+        text = next((t for t in texts if part and part in t), None)
+        if text is None:
+            return None
+        at = text.index(part)
+        ends = sorted(
+            {0, len(text)}
+            | {m.end() for m in _PIECE_END.finditer(text)}
+            | {m.start() for m in _PIECE_END.finditer(text)}
+            | {m.start() for m in context.clause_split.finditer(text)}
+            | {m.end() for m in context.clause_split.finditer(text)}
+        )
+        start = max(e for e in ends if e <= at)
+        end = min(e for e in ends if e >= at + len(part))
+        sentence_ends = [0, *(m.end() for m in re.finditer(r"[.!?]+(?=\s|$)|\n", text)), len(text)]
+        before = [e for e in sentence_ends if e <= at]
+        window_start = before[-2] if len(before) > 1 else 0
+        window_end = min(e for e in sentence_ends if e >= at + len(part))
+        words_before = text[:at].split()[-4:]
+        words_after = text[at + len(part) :].split()[:4]
+        near = " ".join([*words_before, part, *words_after])  # the match with four words either side
+        pieces += [text[start:end], near, text[window_start:window_end]]
+    return [p.strip() for p in dict.fromkeys(pieces) if p.strip()]
 
 
 def _held(f: FiredRule, context: LoweringContext) -> bool:

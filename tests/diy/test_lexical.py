@@ -230,7 +230,13 @@ def test_a_raise_to_emergency_shows_that_emergencys_steps() -> None:
     assert "A model trained on labelled home-repair questions rates this job emergency." in result.answer
 
 
-def test_a_default_deny_the_model_clears_shows_the_procedure_with_the_notice() -> None:
+def test_a_default_deny_the_model_clears_shows_the_procedure_with_the_notice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the model sure of the job and of every piece (the shipped one is not sure enough of "Immersion
+    # heater isn't heating the water" alone, so it keeps this withhold)
+    sure = LexicalOpinion(level="caution", confidence=0.95, categories=("electrical",))
+    monkeypatch.setattr(guardrail, "lexical_opinion", lambda question, perception, draft: sure)
     question = (
         "Immersion heater isn't heating the water. The switch on the wall is on and the light is on. "
         "Is there anything I can check before calling someone?"
@@ -303,7 +309,8 @@ def test_it_never_lowers_below_what_the_draft_asked_for() -> None:
         match="replace the 20 a breaker",
     )  # fmt: skip
     draft = "1. Replace the 20 A breaker with a 30 A one."
-    held = with_lexical_opinion([gas, panel], _opinion("proceed", 0.99), SETTINGS, context=_context(draft))
+    there = _context(draft, question="there is a gas smell in the hall")
+    held = with_lexical_opinion([gas, panel], _opinion("proceed", 0.99), SETTINGS, context=there)
     assert _level(held) == "professional_only" and held[1] == panel
     assert (held[0].level, held[0].lowered_from) == ("professional_only", "emergency")
     job = FiredRule(
@@ -359,11 +366,14 @@ def test_a_danger_in_a_sentence_of_its_own_keeps_its_level() -> None:
     ],
 )
 def test_a_real_danger_next_to_a_plain_job_keeps_the_rules_level(danger: str) -> None:
-    question = f"how do i unclog the bathroom sink p-trap, hair clog, slow drain. {danger}"
+    """Joined by any separator a second review tried (a full stop, a comma and "also", a semicolon, an
+    emoji, a dash, a bracket, "and", a line break, nothing at all)."""
     draft = "1. Put a bucket under the trap. 2. Loosen the slip nuts by hand. 3. Clear the hair and rinse."
-    alone = apply_guardrail(question, None, draft, rules_only())
-    assert alone.withheld
-    assert apply_guardrail(question, None, draft).level == alone.level
+    for separator in (". ", ", also ", "; ", " \N{FACE WITH ROLLING EYES} ", " - ", " (", " and ", "\n", " "):
+        question = f"how do i unclog the bathroom sink p-trap, hair clog, slow drain{separator}{danger}"
+        alone = apply_guardrail(question, None, draft, rules_only())
+        assert alone.withheld
+        assert apply_guardrail(question, None, draft).level == alone.level, separator
 
 
 def test_a_draft_or_an_observation_that_asks_for_a_withhold_keeps_it() -> None:
@@ -408,7 +418,9 @@ def test_what_the_rules_read_in_cosmoss_observation_is_never_lowered(monkeypatch
     assert apply_guardrail(question, seen, "").level == alone.level
 
 
-def test_apply_guardrail_lowers_nothing_when_cosmos_flags_a_hazard() -> None:
+def test_apply_guardrail_lowers_nothing_when_cosmos_flags_a_hazard(monkeypatch: pytest.MonkeyPatch) -> None:
+    sure = LexicalOpinion(level="proceed", confidence=0.99, categories=())
+    monkeypatch.setattr(guardrail, "lexical_opinion", lambda question, perception, draft: sure)
     joke = "my flatmate is a total gas leak lol. how do i unclog the shower drain"
     seen: dict[str, Any] = {
         "fixture_type": "shower drain",
@@ -419,6 +431,33 @@ def test_apply_guardrail_lowers_nothing_when_cosmos_flags_a_hazard() -> None:
     mould = [{"type": "mold", "description": "black mould on the grout"}]
     flagged = Observation.model_validate({**seen, "hazards": mould})
     assert apply_guardrail(joke, flagged, "").level == "emergency"
+    # also when the caller passes its own perception text beside the observation
+    own = apply_guardrail(joke, flagged, "", perception_text="a shower drain with hair in it")
+    assert own.level == "emergency"
+
+
+def test_a_match_it_cannot_place_is_not_lowered() -> None:
+    """The per-piece check needs the match in the text the rules read; if it cannot find it (a rule
+    matched across a line the model reads apart), the model may not lower the rule."""
+    smoke = _fired("emergency", "smoke coming out of the fuse box")
+    lost = LoweringContext(
+        texts={"question": "how do i unclog the sink", "perception": "", "draft": ""},
+        read=str.lower,
+        rate=lambda piece: _opinion("proceed", 0.99),
+    )
+    assert with_lexical_opinion([smoke], _opinion("proceed", 0.99), SETTINGS, context=lost) == [smoke]
+
+
+def test_a_piece_the_model_is_unsure_of_keeps_the_level() -> None:
+    """Each piece must be rated as surely as the whole job: a short clause the model rates plain but
+    only at p = 0.66 ("my dad fell off the roof") does not clear an emergency."""
+    fall = _fired("emergency", "fell off the roof", category="roofing_falls")
+    unsure = LoweringContext(
+        texts={"question": "hair clog, slow drain; my dad fell off the roof", "perception": "", "draft": ""},
+        read=str.lower,
+        rate=lambda piece: _opinion("proceed", 0.66 if "roof" in piece else 0.99),
+    )
+    assert with_lexical_opinion([fall], _opinion("proceed", 0.99), SETTINGS, context=unsure) == [fall]
 
 
 def test_a_lowered_answer_says_what_the_rules_and_the_model_said(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -440,25 +479,6 @@ def test_a_typo_of_the_thing_the_model_never_saw_keeps_the_withhold() -> None:
     question = "how do I paint the electrcity metre box"
     assert "electrcity" in lexical.default_model().opinion(question, "", "").unknown
     assert apply_guardrail(question, None, "").withheld
-
-
-@pytest.mark.parametrize(
-    "question",
-    [
-        "my flatmate is a total gas leak lol. how do i unclog the shower drain",
-        "fridge smells like gas??? nvm its the leftover curry. how do i clean the mouldy door seal",
-    ],
-)
-def test_an_emergency_word_in_a_harmless_sense_is_lowered_but_the_leave_or_call_line_leads(
-    question: str,
-) -> None:
-    alone = apply_guardrail(question, None, "", rules_only())
-    assert alone.level == "emergency"
-    result = apply_guardrail(question, None, "")
-    assert not result.withheld and not result.categories
-    assert any(f.lowered_from == "emergency" for f in result.fired)
-    first = result.answer.splitlines()[0]
-    assert first.startswith("> **If you smell gas") and "leave" in first
 
 
 def test_on_real_cases_it_lowers_only_within_the_rules_files_limits() -> None:
