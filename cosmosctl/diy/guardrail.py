@@ -1178,6 +1178,7 @@ def _fired(rule: Rule, level: Level, source: Source | Literal["job"], match: str
 
 
 NOT_A_DIY_JOB = " (not a recognised DIY job)"  # how a default-deny match reads in `fired`
+_DIY_JOB_NOTE = re.compile(r" \(DIY job: [^)]*\)$")  # what _domain_level appends for a recognised job
 
 
 def _domain_level(
@@ -1346,8 +1347,10 @@ def apply_guardrail(
     book = rules or load_rules()
     opinion = second_opinion or SecondOpinion(status="off")
     fired = classify(question, observation, draft, book, perception_text=perception_text)
+    lexical: LexicalOpinion | None = None
     if book.lexical is not None:
         perception = _perception(observation, perception_text)
+        lexical = lexical_opinion(question, perception, draft)
         # A hazard the vision model flagged in the photo is not the model's to lower, nor anything read
         # in the observation's rendering: it learned from free-text perceptions, not from Cosmos's
         # structured observation.
@@ -1361,7 +1364,7 @@ def apply_guardrail(
         )
         fired = with_lexical_opinion(
             fired,
-            lexical_opinion(question, perception, draft),
+            lexical,
             book.lexical,
             lambda word: normalize(word, book),
             may_lower=not (observation is not None and observation.hazards),
@@ -1430,15 +1433,14 @@ def apply_guardrail(
             reasons.append(
                 f"A model trained on labelled home-repair questions rates this job {level.replace('_', ' ')}."
             )
-        for f in fired:
-            if f.lowered_from and (said := re.search(r"\[lexical model: (\w+) \(p=([\d.]+)\)\]$", f.match)):
-                rated, p = said.groups()
-                reasons.append(
-                    f"The rules rated it {f.lowered_from.replace('_', ' ')} ({f.match.split(' [')[0]}); a model "
-                    f"trained on labelled home-repair questions rates it {rated.replace('_', ' ')} (p={p}), "
-                    f"so it is {level.replace('_', ' ')}: no lower than the rest of the job calls for."
-                )
-                break
+        first_lowered = next((f for f in fired if f.lowered_from), None)
+        if first_lowered is not None and first_lowered.lowered_from is not None and lexical is not None:
+            reasons.append(
+                f"The rules rated it {first_lowered.lowered_from.replace('_', ' ')} "
+                f"({first_lowered.match.rsplit(' [', 1)[0]}); a model trained on labelled home-repair questions "
+                f"rates it {lexical.level.replace('_', ' ')} (p={lexical.confidence:.2f}), "
+                f"so it is {level.replace('_', ' ')}: no lower than the rest of the job calls for."
+            )
         if opinion.raised:
             reasons.append(f"A second review of the job rated it {level.replace('_', ' ')}: {opinion.reason}")
         heading = book.emergency_heading if level == "emergency" else book.withheld_heading
@@ -1541,11 +1543,11 @@ def with_lexical_opinion(
       "electrcity" is read as "electricity", which the model never saw typed so). The lowered rules
       stay in `fired`, at the new level, with `lowered_from` the level they gave. With a `context`
       (as `apply_guardrail` gives), it never lowers below a rule matched in a held source (the draft;
-      a rendered observation), and lowers a withhold only if it also rates, alone and as surely as
-      the whole job must be rated, the clause each part of the rule's match sits in and that sentence
-      with the one before no higher than its new level: a real emergency told next to a plain job ("... slow drain; smoke coming out of the
-      fuse box") keeps its level, and a match it cannot place keeps it too. It lowers nothing when
-      the caller says it may not (`may_lower`: a hazard the vision model flagged);
+      a rendered observation), and lowers a withhold only if it also rates each piece around the
+      rule's match (`_pieces_of`), alone and as surely as the whole job must be rated, no higher than
+      its new level: a real emergency told next to a plain job ("... slow drain; smoke coming out of
+      the fuse box") keeps its level, and a match it cannot place keeps it too. It lowers nothing
+      when the caller says it may not (`may_lower`: a hazard the vision model flagged);
     - its hazard categories at probability >= `categories_at` join the rules' when the job has a
       hazard level (a `lexical.category` entry each), so a gas job it also rates carbon monoxide gets
       that category's notice and steps.
@@ -1608,7 +1610,7 @@ def _lowered(
     unknown = set(opinion.unknown) | {
         w for u in opinion.unknown for w in re.findall(r"\w+", unknown_read_as(u))
     }
-    if any(set(re.findall(r"\w+", _match_text(f))) & unknown for f in above):
+    if any(set(re.findall(r"\w+", " ".join(_match_parts(f)))) & unknown for f in above):
         return fired
     if context is not None:
         pieces = [_pieces_of(f, context) for f in above if f.level in WITHHELD]
@@ -1625,15 +1627,17 @@ def _lowered(
     ]
 
 
-def _match_text(f: FiredRule) -> str:
-    """What a rule matched, without the notes the classifier appends (default-deny, DIY job)."""
-    return re.sub(r" \(DIY job: [^)]*\)$", "", f.match.removesuffix(NOT_A_DIY_JOB))
+def _match_parts(f: FiredRule) -> list[str]:
+    """What a rule matched, without the notes the classifier appends (default-deny, DIY job), in its
+    parts: a job-level rule's match is its parts joined by " + "."""
+    return _DIY_JOB_NOTE.sub("", f.match.removesuffix(NOT_A_DIY_JOB)).split(" + ")
 
 
 # Where a piece of text ends for the per-piece check: a sentence or line end, the rules' clause
 # boundaries (commas, semicolons, "then", "but", ...), a spaced dash, "and"/"also"/"plus"/"while", and
 # any symbol such as an emoji. Splitting finer only makes the check stricter.
-_PIECE_END = re.compile(r"[.!?]+(?=\s|$)|\n|\s-\s|\b(?:and|also|plus|while|anyway)\b|[^\w\s'.,;:()|!?&/+\-]")
+_SENTENCE_END = r"[.!?]+(?=\s|$)|\n"
+_PIECE_END = re.compile(_SENTENCE_END + r"|\s-\s|\b(?:and|also|plus|while|anyway)\b|[^\w\s'.,;:()|!?&/+\-]")
 
 
 def _pieces_of(f: FiredRule, context: LoweringContext) -> list[str] | None:
@@ -1648,21 +1652,16 @@ def _pieces_of(f: FiredRule, context: LoweringContext) -> list[str] | None:
     texts = [context.read(line) for text in raw for line in text.splitlines()]
     texts += [context.read(text) for text in raw]
     pieces: list[str] = []
-    for part in _match_text(f).split(" + "):
+    for part in _match_parts(f):
         text = next((t for t in texts if part and part in t), None)
         if text is None:
             return None
         at = text.index(part)
-        ends = sorted(
-            {0, len(text)}
-            | {m.end() for m in _PIECE_END.finditer(text)}
-            | {m.start() for m in _PIECE_END.finditer(text)}
-            | {m.start() for m in context.clause_split.finditer(text)}
-            | {m.end() for m in context.clause_split.finditer(text)}
-        )
+        cuts = [*_PIECE_END.finditer(text), *context.clause_split.finditer(text)]
+        ends = sorted({0, len(text), *(m.start() for m in cuts), *(m.end() for m in cuts)})
         start = max(e for e in ends if e <= at)
         end = min(e for e in ends if e >= at + len(part))
-        sentence_ends = [0, *(m.end() for m in re.finditer(r"[.!?]+(?=\s|$)|\n", text)), len(text)]
+        sentence_ends = [0, *(m.end() for m in re.finditer(_SENTENCE_END, text)), len(text)]
         before = [e for e in sentence_ends if e <= at]
         window_start = before[-2] if len(before) > 1 else 0
         window_end = min(e for e in sentence_ends if e >= at + len(part))
@@ -1679,7 +1678,7 @@ def _held(f: FiredRule, context: LoweringContext) -> bool:
         return f.source in context.held
     return any(
         part in context.read(context.texts.get(source, ""))
-        for part in _match_text(f).split(" + ")
+        for part in _match_parts(f)
         for source in context.held
         if context.texts.get(source)
     )
