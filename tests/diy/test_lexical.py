@@ -57,6 +57,13 @@ def _opinion(
     )
 
 
+def _model_says(monkeypatch: pytest.MonkeyPatch, level: str, p: float, *categories: str) -> None:
+    """The guardrail's lexical model replaced by one that gives every text (whole job or piece) this
+    opinion: the guardrail's own limits and guards are then all that decide."""
+    sure = _opinion(level, p, *categories)
+    monkeypatch.setattr(guardrail, "lexical_opinion", lambda question, perception, draft: sure)
+
+
 def _level(fired: list[FiredRule]) -> str:
     return max((f.level for f in fired), key=level_index, default="proceed")
 
@@ -237,8 +244,7 @@ def test_a_default_deny_the_model_clears_shows_the_procedure_with_the_notice(
 ) -> None:
     # the model sure of the job and of every piece (the shipped one is not sure enough of "Immersion
     # heater isn't heating the water" alone, so it keeps this withhold)
-    sure = LexicalOpinion(level="caution", confidence=0.95, categories=("electrical",))
-    monkeypatch.setattr(guardrail, "lexical_opinion", lambda question, perception, draft: sure)
+    _model_says(monkeypatch, "caution", 0.95, "electrical")
     question = (
         "Immersion heater isn't heating the water. The switch on the wall is on and the light is on. "
         "Is there anything I can check before calling someone?"
@@ -405,8 +411,7 @@ def test_a_draft_or_an_observation_that_asks_for_a_withhold_keeps_it() -> None:
 def test_what_the_rules_read_in_cosmoss_observation_is_never_lowered(monkeypatch: pytest.MonkeyPatch) -> None:
     """Even when the model is sure of every sentence: the observation's rendering is a form it never
     learned, so a withhold read there stays (the same words as a free-text perception do not)."""
-    sure = LexicalOpinion(level="proceed", confidence=0.99, categories=())
-    monkeypatch.setattr(guardrail, "lexical_opinion", lambda question, perception, draft: sure)
+    _model_says(monkeypatch, "proceed", 0.99)
     seen = Observation.model_validate(
         {
             "fixture_type": "consumer unit",
@@ -421,8 +426,7 @@ def test_what_the_rules_read_in_cosmoss_observation_is_never_lowered(monkeypatch
 
 
 def test_apply_guardrail_lowers_nothing_when_cosmos_flags_a_hazard(monkeypatch: pytest.MonkeyPatch) -> None:
-    sure = LexicalOpinion(level="proceed", confidence=0.99, categories=())
-    monkeypatch.setattr(guardrail, "lexical_opinion", lambda question, perception, draft: sure)
+    _model_says(monkeypatch, "proceed", 0.99)
     joke = "my flatmate is a total gas leak lol. how do i unclog the shower drain"
     seen: dict[str, Any] = {
         "fixture_type": "shower drain",
@@ -463,8 +467,7 @@ def test_a_piece_the_model_is_unsure_of_keeps_the_level() -> None:
 
 
 def test_a_lowered_answer_says_what_the_rules_and_the_model_said(monkeypatch: pytest.MonkeyPatch) -> None:
-    sure = LexicalOpinion(level="proceed", confidence=0.97, categories=())
-    monkeypatch.setattr(guardrail, "lexical_opinion", lambda question, perception, draft: sure)
+    _model_says(monkeypatch, "proceed", 0.97)
     # a fall has no category line of its own: the lowered emergency's own leave-or-call line leads
     fall = apply_guardrail("my dad fell off the roof and cant move", None, "")
     assert fall.level == "proceed" and fall.answer.startswith("> **If someone has fallen")
