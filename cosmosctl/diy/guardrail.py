@@ -1613,8 +1613,10 @@ def _lowered(
     if any(set(re.findall(r"\w+", " ".join(_match_parts(f)))) & unknown for f in above):
         return fired
     if context is not None:
-        pieces = [_pieces_of(f, context) for f in above if f.level in WITHHELD]
-        ratings = [context.rate(piece) for found in pieces for piece in found or ()]
+        # a rule fires once per category with the same match: each match, and each piece, once
+        matches = {(f.source, f.match): f for f in above if f.level in WITHHELD}
+        pieces = [_pieces_of(f, context) for f in matches.values()]
+        ratings = [context.rate(piece) for piece in dict.fromkeys(x for found in pieces for x in found or ())]
         if any(found is None for found in pieces) or not all(
             level_index(r.level) <= level_index(level) and r.confidence >= needed for r in ratings
         ):
