@@ -64,11 +64,14 @@ def setup() -> None:
         venv.create(VENV, with_pip=True)
     if STAMP.exists() and STAMP.read_text() == fingerprint() and (ROOT / "node_modules").exists():
         return
-    run(PY, "-m", "pip", "install", "-qq", "--upgrade", "pip")
+    # --no-cache-dir: a fresh machine's disk may be small; pip's cache would hold a second copy
+    # of every wheel (about 1 GB) that this venv never reads again.
+    pip = (PY, "-m", "pip", "install", "-qq", "--no-cache-dir")
+    run(*pip, "--upgrade", "pip")
     # torch==2.13.0 (pinned in [dev]) is the CPU build; installed first and alone so that no
     # other requirement pulls a multi-GB CUDA build.
-    run(PY, "-m", "pip", "install", "-qq", "torch==2.13.0")
-    run(PY, "-m", "pip", "install", "-qq", "-e", ".[dev]")
+    run(*pip, "torch==2.13.0")
+    run(*pip, "-e", ".[dev]")
     run(BIN / "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
     cli = ROOT / "node_modules" / "aws-cdk" / "bin" / "cdk"
     wrapper = BIN / "cdk"
