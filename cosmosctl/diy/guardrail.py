@@ -18,7 +18,7 @@ import re._parser as _P
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -150,6 +150,9 @@ class LexicalSettings:
     lower_at: dict[str, float]
     withhold_to_proceed: float  # ... at or above which a lowered withhold may go below caution
     categories_at: float | None  # the probability at which its hazard categories join the rules'
+    # The MiniLM model's opinion (cosmosctl/diy/minilm.py) replaces the lexical model's when it rates
+    # the job higher at this probability or above: it may only raise. None: it is not run.
+    transformer_raise_at: float | None
     emergency: dict[str, str]  # category -> the emergency steps a raise to emergency shows
 
 
@@ -499,12 +502,16 @@ def _lexical_settings(
         lower_at={str(k): float(v) for k, v in lower.items()},
         withhold_to_proceed=float(raw.get("withhold_to_proceed", 1.0)),
         categories_at=None if raw.get("categories_at") is None else float(raw["categories_at"]),
+        transformer_raise_at=(
+            None if raw.get("transformer_raise_at") is None else float(raw["transformer_raise_at"])
+        ),
         emergency={str(k): str(v) for k, v in raw["emergency"].items()},
     )
     thresholds = [
         ("raise_at", settings.raise_at),
         ("categories_at", settings.categories_at),
         ("withhold_to_proceed", settings.withhold_to_proceed),
+        ("transformer_raise_at", settings.transformer_raise_at),
     ]
     thresholds += [(f"lower_at.{k}", v) for k, v in settings.lower_at.items()]
     for name, threshold in thresholds:
@@ -1351,6 +1358,10 @@ def apply_guardrail(
     if book.lexical is not None:
         perception = _perception(observation, perception_text)
         lexical = lexical_opinion(question, perception, draft)
+        if book.lexical.transformer_raise_at is not None:
+            lexical = with_transformer_opinion(
+                lexical, transformer_opinion(question, perception, draft), book.lexical.transformer_raise_at
+            )
         # A hazard the vision model flagged in the photo is not the model's to lower, nor anything read
         # in the observation's rendering: it learned from free-text perceptions, not from Cosmos's
         # structured observation.
@@ -1523,6 +1534,33 @@ def lexical_opinion(question: str, perception: str, draft: str) -> LexicalOpinio
     return default_model().opinion(question, perception, draft)
 
 
+def transformer_opinion(question: str, perception: str, draft: str) -> LexicalOpinion:
+    """The shipped MiniLM model's opinion on the whole job (cosmosctl/diy/minilm.py)."""
+    from cosmosctl.diy.minilm import default_model  # ONNX Runtime loads only when a job is rated
+
+    return default_model().opinion(question, perception, draft)
+
+
+def with_transformer_opinion(
+    lexical: LexicalOpinion, transformer: LexicalOpinion, raise_at: float
+) -> LexicalOpinion:
+    """The opinion the guardrail goes on: the MiniLM model's level and probability in place of the
+    lexical model's when it rates the job professional only or emergency, higher than the lexical
+    model does, at `raise_at` or above; the lexical model's categories and known words kept. It is
+    there to catch a withhold or an emergency the rest missed (raising a plain job to caution changed
+    no case in the leave-out measurement), and it never lowers: a higher opinion raises the rules'
+    level or lowers them less (`with_lexical_opinion` lowers only to the opinion's level)."""
+    if (
+        transformer.level not in WITHHELD
+        or level_index(transformer.level) <= level_index(lexical.level)
+        or transformer.confidence < raise_at
+    ):
+        return lexical
+    return replace(
+        lexical, level=transformer.level, confidence=transformer.confidence, model=transformer.model
+    )
+
+
 def with_lexical_opinion(
     fired: list[FiredRule],
     opinion: LexicalOpinion,
@@ -1554,7 +1592,7 @@ def with_lexical_opinion(
     """
     floor: Level = max_level("proceed", *(f.level for f in fired))
     level: Level = opinion.level  # type: ignore[assignment]
-    mark = f"lexical model: {level} (p={opinion.confidence:.2f})"
+    mark = f"{opinion.model}: {level} (p={opinion.confidence:.2f})"
 
     def entries(rule: str, at: Level, categories: Iterable[str]) -> list[FiredRule]:
         return [FiredRule(rule=rule, category=c, level=at, source="lexical", match=mark) for c in categories]

@@ -57,6 +57,7 @@ class LexicalOpinion:
     # by a thing it does not know (the guardrail does not let it lower a withhold named by one).
     unknown: frozenset[str] = frozenset()
     category_p: tuple[tuple[str, float], ...] = ()  # every category with its probability, most likely first
+    model: str = "lexical model"  # which model gave the level (cosmosctl/diy/minilm.py: "MiniLM model")
 
 
 @dataclass(frozen=True)

@@ -103,9 +103,9 @@ CAPS = {
     "r74": 3,
     "r75": 0,
     # rounds 76-79: held out since session 10 (held_out: true, not training data), scored once, not tuned on
-    "r76": 19,
+    "r76": 18,
     "r77": 18,
-    "r78": 20,
+    "r78": 21,
     "r79": 11,
     # rounds 80-83: scored once in session 11, since then training data of the lexical model
     "r80": 0,
@@ -113,14 +113,14 @@ CAPS = {
     "r82": 0,
     "r83": 3,
     # rounds 84-87: held out in session 11 (held_out: true, not training data), scored once, not tuned on
-    "r84": 23,
-    "r85": 31,
+    "r84": 24,
+    "r85": 30,
     "r86": 18,
     "r87": 14,
     # rounds 96-99: held out in session 11 (held_out: true), scored once on the final guardrail
     "r96": 12,
     "r97": 15,
-    "r98": 19,
+    "r98": 20,
     "r99": 13,
     # rounds 88-95: session 11's training rounds, scored once before training on them
     "r88": 1,

@@ -522,7 +522,10 @@ def test_second_opinion_can_raise_the_level() -> None:
     op = parse_second_opinion(
         '{"level": "professional_only", "categories": ["structural"], "reason": "a beam"}'
     )
-    r = apply_guardrail("How do I fix this?", None, "1. Prop it up and cut it out.", second_opinion=op)
+    # the learned opinions off: the MiniLM model alone already rates this draft professional only
+    r = apply_guardrail(
+        "How do I fix this?", None, "1. Prop it up and cut it out.", rules_only(), second_opinion=op
+    )
     assert r.level == "professional_only" and r.withheld and r.second_opinion.raised
     assert r.categories == ["structural"]
     assert ("model.second-opinion", "second_opinion") in {(f.rule, f.source) for f in r.fired}

@@ -38,6 +38,7 @@ SETTINGS = LexicalSettings(
     withhold_to_proceed=0.8,
     categories_at=0.5,
     emergency={"gas": "gas_smell"},
+    transformer_raise_at=None,
 )
 
 
@@ -58,10 +59,12 @@ def _opinion(
 
 
 def _model_says(monkeypatch: pytest.MonkeyPatch, level: str, p: float, *categories: str) -> None:
-    """The guardrail's lexical model replaced by one that gives every text (whole job or piece) this
-    opinion: the guardrail's own limits and guards are then all that decide."""
+    """The guardrail's learned models (the lexical one and MiniLM) replaced by one that gives every
+    text (whole job or piece) this opinion: the guardrail's own limits and guards are then all that
+    decide."""
     sure = _opinion(level, p, *categories)
     monkeypatch.setattr(guardrail, "lexical_opinion", lambda question, perception, draft: sure)
+    monkeypatch.setattr(guardrail, "transformer_opinion", lambda question, perception, draft: sure)
 
 
 def _level(fired: list[FiredRule]) -> str:

@@ -1,0 +1,116 @@
+"""The guardrail's second learned opinion: a small transformer (all-MiniLM-L6-v2, 22 M parameters)
+fine-tuned on the project's labelled cases to rate the whole job's level, run with ONNX Runtime.
+
+Why: the lexical model (cosmosctl/diy/lexical.py) reads words and letter groups; it misses a danger
+told in words it never saw together ("my dad went off the ladder onto the conservatory roof"). The
+transformer reads the job as a sentence. Measured by leave-out on rounds 63-75 (2,400 cases the
+model never learned from; docs/diy-assistant.md, "The transformer opinion"), letting it RAISE the
+level when it rates the job higher at p >= 0.9 left 10 must-withhold jobs shown instead of 15 and no
+emergency without its leave-or-call line (1 before), at 3 more safe jobs withheld.
+
+It only raises: the guardrail adopts its opinion in place of the lexical model's when it rates the
+job professional only or emergency, higher than the lexical model does, at p >= 0.9
+(`lexical.transformer_raise_at` in guardrail_rules.yaml, `guardrail.with_transformer_opinion`), so
+every level the guardrail reaches with it is at least the level it reaches without it. Delete that
+key and it is never run.
+
+The model ships as three files beside this one: `guardrail_minilm.onnx` (int8), its WordPiece
+`guardrail_minilm_tokenizer.json` (the base model's, unchanged) and `guardrail_minilm.json` (the
+SHA-256 of both, of the base weights, and of the case files it was trained on: every shipped case
+file but those marked `held_out: true`). Retraining needs a GPU: scripts/train_guardrail_minilm.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from cosmosctl.diy.lexical import LEVELS, LexicalOpinion
+
+HERE = Path(__file__).parent
+MODEL_PATH = HERE / "guardrail_minilm.onnx"
+TOKENIZER_PATH = HERE / "guardrail_minilm_tokenizer.json"
+META_PATH = HERE / "guardrail_minilm.json"
+
+
+class ModelFileError(RuntimeError):
+    """A shipped model file is missing or is not the file its metadata names."""
+
+
+def pair(question: str, perception: str, draft: str, draft_chars: int) -> tuple[str, str]:
+    """The two segments the model was trained on: the job (question, then perception) and the draft
+    (cut to `draft_chars`; "-" when there is none)."""
+    return f"{question} || {perception}", draft[:draft_chars] or "-"
+
+
+@dataclass(frozen=True)
+class TransformerModel:
+    session: Any  # onnxruntime.InferenceSession
+    tokenizer: Any  # tokenizers.Tokenizer
+    meta: dict[str, Any]
+
+    def probabilities(self, question: str, perception: str, draft: str) -> NDArray[np.float64]:
+        """The probability of each of LEVELS for the whole job."""
+        encoded = self.tokenizer.encode(*pair(question, perception, draft, int(self.meta["draft_chars"])))
+        feed = {
+            "input_ids": np.array([encoded.ids], dtype=np.int64),
+            "attention_mask": np.array([encoded.attention_mask], dtype=np.int64),
+            "token_type_ids": np.array([encoded.type_ids], dtype=np.int64),
+        }
+        logits = np.asarray(self.session.run(["logits"], feed)[0][0], dtype=np.float64)
+        odds = np.exp(logits - logits.max())
+        return odds / odds.sum()  # type: ignore[no-any-return]
+
+    def opinion(self, question: str, perception: str, draft: str) -> LexicalOpinion:
+        """Its level and probability, as a `LexicalOpinion` with no categories of its own."""
+        probability = self.probabilities(question, perception, draft)
+        best = int(probability.argmax())
+        return LexicalOpinion(
+            level=LEVELS[best], confidence=float(probability[best]), categories=(), model="MiniLM model"
+        )
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load(
+    model: Path = MODEL_PATH, tokenizer: Path = TOKENIZER_PATH, meta: Path = META_PATH
+) -> TransformerModel:
+    """The shipped model, after checking both files against the SHA-256 its metadata records (a
+    truncated download or a swapped file is an error, not a different guardrail)."""
+    import onnxruntime
+    from tokenizers import Tokenizer
+
+    try:
+        info = json.loads(meta.read_text(encoding="utf-8"))
+        for path, key in ((model, "model_sha256"), (tokenizer, "tokenizer_sha256")):
+            if _sha256(path) != info[key]:
+                raise ModelFileError(
+                    f"{path.name} is not the file {meta.name} names (SHA-256 differs): reinstall cosmos3-aws"
+                )
+    except (OSError, KeyError, ValueError) as exc:
+        raise ModelFileError(f"the guardrail's MiniLM model files are missing or unreadable: {exc}") from exc
+    if list(info["levels"]) != list(LEVELS):
+        raise ModelFileError(f"{meta.name} rates levels {info['levels']}, the guardrail knows {list(LEVELS)}")
+    options = onnxruntime.SessionOptions()
+    # one thread: a single job is milliseconds, and the evaluator runs one process per core
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    words = Tokenizer.from_file(str(tokenizer))
+    words.enable_truncation(int(info["max_length"]), strategy="longest_first")
+    words.no_padding()
+    return TransformerModel(session=session, tokenizer=words, meta=info)
+
+
+@lru_cache(maxsize=1)
+def default_model() -> TransformerModel:
+    return load()
