@@ -1,0 +1,151 @@
+"""The guardrail's MiniLM opinion (cosmosctl/diy/minilm.py): the shipped files are the ones their
+metadata names and were trained on the shipped training cases; the real ONNX model runs on the
+client's CPU; and, in the guardrail, it only ever raises a job to professional only or emergency."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cosmosctl.diy import guardrail, lexical, minilm
+from cosmosctl.diy.guardrail import (
+    WITHHELD,
+    apply_guardrail,
+    level_index,
+    load_rules,
+    with_transformer_opinion,
+)
+from cosmosctl.diy.guardrail_eval import load_guardrail_cases
+from cosmosctl.diy.lexical import LEVELS, LexicalOpinion
+
+from .test_guardrail import CASES
+
+
+def _opinion(level: str, p: float, model: str = "lexical model") -> LexicalOpinion:
+    return LexicalOpinion(level=level, confidence=p, categories=("gas",), model=model)
+
+
+def test_the_shipped_model_is_the_file_its_metadata_names_and_learned_the_shipped_cases() -> None:
+    meta = json.loads(minilm.META_PATH.read_text())
+    files = lexical.training_files(sorted(CASES.glob("*.yaml")))
+    # retrain (scripts/train_guardrail_minilm.py) after changing a training case file
+    assert meta["trained_on"] == lexical.cases_digest(files) == lexical.default_model().trained_on
+    assert meta["levels"] == list(LEVELS)
+    assert minilm.MODEL_PATH.stat().st_size < 30e6  # int8: a quarter of the float32 export
+    model = minilm.default_model()
+    assert model.meta == meta
+
+
+def test_a_changed_or_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "guardrail_minilm.onnx"
+    data = bytearray(minilm.MODEL_PATH.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    with pytest.raises(
+        minilm.ModelFileError, match="guardrail_minilm.onnx is not the file guardrail_minilm.json names"
+    ):
+        minilm.load(model=bad)
+    with pytest.raises(minilm.ModelFileError, match="missing or unreadable"):
+        minilm.load(model=tmp_path / "absent.onnx")
+    meta = json.loads(minilm.META_PATH.read_text())
+    shutil.copy(minilm.MODEL_PATH, tmp_path / "ok.onnx")
+    (tmp_path / "meta.json").write_text(json.dumps({**meta, "levels": ["safe", "unsafe"]}))
+    with pytest.raises(minilm.ModelFileError, match="rates levels"):
+        minilm.load(model=tmp_path / "ok.onnx", meta=tmp_path / "meta.json")
+
+
+def test_it_reads_the_job_and_the_draft_as_the_two_segments_it_was_trained_on() -> None:
+    model = minilm.default_model()
+    question, perception, draft = "Smell of gas in the kitchen", "a gas cooker", "1. Open the windows."
+    encoded = model.tokenizer.encode(*minilm.pair(question, perception, draft, 1500))
+    tokens = encoded.tokens
+    assert tokens[0] == "[CLS]" and tokens.count("[SEP]") == 2 and tokens[-1] == "[SEP]"
+    split = tokens.index("[SEP]") + 1
+    assert set(encoded.type_ids[:split]) == {0} and set(encoded.type_ids[split:]) == {1}
+    assert "kitchen" in tokens[:split] and "windows" in tokens[split:]
+    # a long draft is cut, never the job away: 320 tokens at most
+    long = model.tokenizer.encode(*minilm.pair(question, perception, "Turn the valve. " * 400, 1500))
+    assert len(long.ids) <= model.meta["max_length"] and "kitchen" in long.tokens
+    assert minilm.pair("q", "", "", 1500) == ("q || ", "-")
+    p = model.probabilities(question, perception, draft)
+    assert p.shape == (4,) and abs(p.sum() - 1) < 1e-6
+
+
+def test_the_real_model_rates_plain_jobs_and_emergencies_apart() -> None:
+    model = minilm.default_model()
+    assert model.opinion("how do I hang a picture on a plasterboard wall", "", "").level == "proceed"
+    gas = model.opinion("strong rotten egg smell in the kitchen and the hob is off", "", "")
+    assert gas.level == "emergency" and gas.model == "MiniLM model"
+
+
+@pytest.mark.parametrize(
+    ("lexical_level", "transformer", "expected"),
+    [
+        # a withhold or an emergency at the threshold or above replaces a lower opinion
+        ("proceed", ("professional_only", 0.95), ("professional_only", "MiniLM model")),
+        ("caution", ("emergency", 0.9), ("emergency", "MiniLM model")),
+        ("professional_only", ("emergency", 0.99), ("emergency", "MiniLM model")),
+        # below the threshold, not higher, or only caution: the lexical model's opinion stands
+        ("proceed", ("emergency", 0.89), ("proceed", "lexical model")),
+        ("emergency", ("professional_only", 0.99), ("emergency", "lexical model")),
+        ("professional_only", ("professional_only", 0.99), ("professional_only", "lexical model")),
+        ("proceed", ("caution", 0.99), ("proceed", "lexical model")),
+        ("emergency", ("proceed", 0.99), ("emergency", "lexical model")),
+    ],
+)
+def test_its_opinion_replaces_the_lexical_models_only_to_raise_a_withhold(
+    lexical_level: str, transformer: tuple[str, float], expected: tuple[str, str]
+) -> None:
+    got = with_transformer_opinion(_opinion(lexical_level, 0.8), _opinion(*transformer, "MiniLM model"), 0.9)
+    assert (got.level, got.model) == expected
+    assert got.categories == ("gas",)  # the lexical model's categories are kept
+
+
+# Held-out cases (rounds the models never learned from) that the MiniLM opinion raises to the level
+# their author gave, from a level the rules and the lexical model left too low
+RAISED = {
+    "r85-159": "emergency",
+    "r87-005": "professional_only",
+    "r98-165": "professional_only",
+    "r99-111": "emergency",
+}
+
+
+def test_in_the_guardrail_it_never_lowers_a_level() -> None:
+    """With the MiniLM opinion the level is never below the level without it, and a case it changes
+    is raised to a withhold, in the answer's fired rules as the MiniLM model's."""
+    book = load_rules()
+    assert book.lexical is not None and book.lexical.transformer_raise_at == 0.9
+    without = dataclasses.replace(book, lexical=dataclasses.replace(book.lexical, transformer_raise_at=None))
+    files = sorted(CASES.glob("guardrail_heldout_round*.yaml"))
+    cases = [case for _, case in load_guardrail_cases(files, book)]
+    sample = random.Random(12).sample(cases, 150) + [c for c in cases if c.id in RAISED]
+    raised = {}
+    for case in sample:
+        args = (case.question, None, case.draft or "")
+        on = apply_guardrail(*args, book, perception_text=case.perception)
+        off = apply_guardrail(*args, without, perception_text=case.perception)
+        assert level_index(on.level) >= level_index(off.level), case.id
+        if on.level != off.level:
+            raised[case.id] = on.level
+            assert on.level in WITHHELD and any("MiniLM model" in f.match for f in on.fired), case.id
+            assert on.level in case.level, case.id
+    assert RAISED.items() <= raised.items()
+
+
+def test_without_its_key_it_is_never_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_: str) -> LexicalOpinion:
+        raise AssertionError("the MiniLM model was run")
+
+    monkeypatch.setattr(guardrail, "transformer_opinion", refuse)
+    book = load_rules()
+    assert book.lexical is not None
+    off = dataclasses.replace(book, lexical=dataclasses.replace(book.lexical, transformer_raise_at=None))
+    assert apply_guardrail("I smell gas in the kitchen", None, "", off).level == "emergency"
+    with pytest.raises(AssertionError, match="was run"):
+        apply_guardrail("I smell gas in the kitchen", None, "", book)
