@@ -1,9 +1,9 @@
 """The guardrail's second learned opinion: a small transformer (all-MiniLM-L6-v2, 22 M parameters)
 fine-tuned on the project's labelled cases to rate the whole job's level, run with ONNX Runtime.
 
-Why: the lexical model (cosmosctl/diy/lexical.py) reads words and letter groups; it misses a danger
-told in words it never saw together ("my dad went off the ladder onto the conservatory roof"). The
-transformer reads the job as a sentence. Measured by leave-out on rounds 63-75 (2,400 cases the
+Why: the lexical model (cosmosctl/diy/lexical.py) reads separate words and letter groups; the
+transformer reads the job as word pieces in context, and makes different mistakes. Measured by
+leave-out on rounds 63-75 (2,400 cases the
 model never learned from; docs/diy-assistant.md, "The transformer opinion"), letting it RAISE the
 level when it rates the job higher at p >= 0.9 left 10 must-withhold jobs shown instead of 15 and no
 emergency without its leave-or-call line (1 before), at 3 more safe jobs withheld.

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+import re
 import shutil
 from pathlib import Path
 
@@ -47,7 +48,8 @@ def test_a_changed_or_missing_model_file_is_a_clear_error(tmp_path: Path) -> Non
     data[len(data) // 2] ^= 0xFF
     bad.write_bytes(bytes(data))
     with pytest.raises(
-        minilm.ModelFileError, match="guardrail_minilm.onnx is not the file guardrail_minilm.json names"
+        minilm.ModelFileError,
+        match=re.escape("guardrail_minilm.onnx is not the file guardrail_minilm.json names"),
     ):
         minilm.load(model=bad)
     with pytest.raises(minilm.ModelFileError, match="missing or unreadable"):
@@ -122,9 +124,11 @@ def test_in_the_guardrail_it_never_lowers_a_level() -> None:
     book = load_rules()
     assert book.lexical is not None and book.lexical.transformer_raise_at == 0.9
     without = dataclasses.replace(book, lexical=dataclasses.replace(book.lexical, transformer_raise_at=None))
-    files = sorted(CASES.glob("guardrail_heldout_round*.yaml"))
+    # rounds held out from both models' training (the ones they have not fitted), those of RAISED
+    files = [CASES / f"guardrail_heldout_round{r}.yaml" for r in (85, 87, 98, 99)]
+    assert all(lexical.held_out(p) for p in files)
     cases = [case for _, case in load_guardrail_cases(files, book)]
-    sample = random.Random(12).sample(cases, 150) + [c for c in cases if c.id in RAISED]
+    sample = random.Random(12).sample(cases, 60) + [c for c in cases if c.id in RAISED]
     raised = {}
     for case in sample:
         args = (case.question, None, case.draft or "")
