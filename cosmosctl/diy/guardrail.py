@@ -1358,10 +1358,6 @@ def apply_guardrail(
     if book.lexical is not None:
         perception = _perception(observation, perception_text)
         lexical = lexical_opinion(question, perception, draft)
-        if book.lexical.transformer_raise_at is not None:
-            lexical = with_transformer_opinion(
-                lexical, transformer_opinion(question, perception, draft), book.lexical.transformer_raise_at
-            )
         # A hazard the vision model flagged in the photo is not the model's to lower, nor anything read
         # in the observation's rendering: it learned from free-text perceptions, not from Cosmos's
         # structured observation.
@@ -1381,6 +1377,11 @@ def apply_guardrail(
             may_lower=not (observation is not None and observation.hazards),
             context=context,
         )
+        if book.lexical.transformer_raise_at is not None:
+            # after every lowering: it can only add a raise on top of what the rest decided
+            fired = with_transformer_opinion(
+                fired, lexical, transformer_opinion(question, perception, draft), book.lexical
+            )
     floor: Level = max_level("proceed", *(f.level for f in fired))
     level = floor
     op_level = opinion.level
@@ -1435,6 +1436,15 @@ def apply_guardrail(
                 if text not in safe:
                     safe.append(text)
             tell.extend(t for t in book.categories[c].tell_pro if t not in tell)
+        if level == "emergency":
+            # the other categories' standing leave-or-call lines, as a professional-only answer in
+            # them carries: a gas job that is also a sagging floor keeps "If you smell gas ..., leave"
+            for key in dict.fromkeys(k for c in categories for k in book.standing_conditional.get(c, ())):
+                if key not in emergency_keys:
+                    line = book.conditional.get(key, book.conditional["general"])
+                    text = line.format(emergency=loc.emergency_number, gas_line=loc.gas_line)
+                    if text not in safe:
+                        safe.append(text)
         reasons = list(
             dict.fromkeys(
                 r.description for r in book.rules if any(f.rule == r.id and not f.lowered_from for f in top)
@@ -1542,23 +1552,28 @@ def transformer_opinion(question: str, perception: str, draft: str) -> LexicalOp
 
 
 def with_transformer_opinion(
-    lexical: LexicalOpinion, transformer: LexicalOpinion, raise_at: float
-) -> LexicalOpinion:
-    """The opinion the guardrail goes on: the MiniLM model's level and probability in place of the
-    lexical model's when it rates the job professional only or emergency, higher than the lexical
-    model does, at `raise_at` or above; the lexical model's categories and known words kept. It is
-    there to catch a withhold or an emergency the rest missed (raising a plain job to caution changed
-    no case in the leave-out measurement), and it never lowers: a higher opinion raises the rules'
-    level or lowers them less (`with_lexical_opinion` lowers only to the opinion's level)."""
+    fired: list[FiredRule], lexical: LexicalOpinion, transformer: LexicalOpinion, settings: LexicalSettings
+) -> list[FiredRule]:
+    """The fired rules, after the rules and the lexical model have decided (`with_lexical_opinion`),
+    with a raise added when the MiniLM model rates the job professional only or emergency, higher than
+    that decision, at `transformer_raise_at` or above: `lexical.<level>` entries marked "MiniLM model",
+    for the lexical model's categories at even odds, else the rules', else its likeliest one. It only
+    ever adds entries above the level reached without it, so it cannot lower a level, drop a category
+    or make the lexical model lower further. It is there to catch a withhold or an emergency the rest
+    missed: raising a plain job to caution changed no case in the leave-out measurement."""
+    reached: Level = max_level("proceed", *(f.level for f in fired))
+    at = settings.transformer_raise_at
     if (
-        transformer.level not in WITHHELD
-        or level_index(transformer.level) <= level_index(lexical.level)
-        or transformer.confidence < raise_at
+        at is None
+        or transformer.level not in WITHHELD
+        or level_index(transformer.level) <= level_index(reached)
+        or transformer.confidence < at
     ):
-        return lexical
-    return replace(
+        return fired
+    raised = replace(
         lexical, level=transformer.level, confidence=transformer.confidence, model=transformer.model
     )
+    return with_lexical_opinion(fired, raised, settings, may_lower=False)
 
 
 def with_lexical_opinion(

@@ -8,11 +8,11 @@ model never learned from; docs/diy-assistant.md, "The transformer opinion"), let
 level when it rates the job higher at p >= 0.9 left 10 must-withhold jobs shown instead of 15 and no
 emergency without its leave-or-call line (1 before), at 3 more safe jobs withheld.
 
-It only raises: the guardrail adopts its opinion in place of the lexical model's when it rates the
-job professional only or emergency, higher than the lexical model does, at p >= 0.9
-(`lexical.transformer_raise_at` in guardrail_rules.yaml, `guardrail.with_transformer_opinion`), so
-every level the guardrail reaches with it is at least the level it reaches without it. Delete that
-key and it is never run.
+It only raises: after the rules and the lexical model have decided, the guardrail adds a raise
+when this model rates the job professional only or emergency, higher than that decision, at
+p >= 0.9 (`lexical.transformer_raise_at` in guardrail_rules.yaml, `guardrail.with_transformer_opinion`),
+so every level the guardrail reaches with it is at least the level it reaches without it, with every
+category. Delete that key and it is never run.
 
 The model ships as three files beside this one: `guardrail_minilm.onnx` (int8), its WordPiece
 `guardrail_minilm_tokenizer.json` (the base model's, unchanged) and `guardrail_minilm.json` (the
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -47,7 +48,13 @@ class ModelFileError(RuntimeError):
 def pair(question: str, perception: str, draft: str, draft_chars: int) -> tuple[str, str]:
     """The two segments the model was trained on: the job (question, then perception) and the draft
     (cut to `draft_chars`; "-" when there is none)."""
-    return f"{question} || {perception}", draft[:draft_chars] or "-"
+    return _text(f"{question} || {perception}"), _text(draft[:draft_chars]) or "-"
+
+
+def _text(text: str) -> str:
+    """`text` as the tokenizer takes it: a lone surrogate (from JSON "\\ud800" or a surrogate-escaped
+    byte) becomes "?" instead of stopping the guardrail."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,8 @@ def load(
     import onnxruntime
     from tokenizers import Tokenizer
 
+    # The SHA-256 values sit beside the files they check: this catches a truncated or swapped file,
+    # not someone who can rewrite the package (they could rewrite the rules too).
     try:
         info = json.loads(meta.read_text(encoding="utf-8"))
         for path, key in ((model, "model_sha256"), (tokenizer, "tokenizer_sha256")):
@@ -96,21 +105,39 @@ def load(
                 raise ModelFileError(
                     f"{path.name} is not the file {meta.name} names (SHA-256 differs): reinstall cosmos3-aws"
                 )
-    except (OSError, KeyError, ValueError) as exc:
-        raise ModelFileError(f"the guardrail's MiniLM model files are missing or unreadable: {exc}") from exc
-    if list(info["levels"]) != list(LEVELS):
-        raise ModelFileError(f"{meta.name} rates levels {info['levels']}, the guardrail knows {list(LEVELS)}")
+        levels, max_length, draft_chars = (
+            list(info["levels"]),
+            int(info["max_length"]),
+            int(info["draft_chars"]),
+        )
+    except (OSError, KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(
+            f"the guardrail's MiniLM model files are missing or unreadable: {exc!r}"
+        ) from exc
+    if levels != list(LEVELS):
+        raise ModelFileError(f"{meta.name} rates levels {levels}, the guardrail knows {list(LEVELS)}")
+    if not 8 <= max_length <= 512 or draft_chars < 1:  # BERT's position table holds 512 tokens
+        raise ModelFileError(f"{meta.name}: max_length {max_length} must be 8-512 and draft_chars positive")
     options = onnxruntime.SessionOptions()
     # one thread: a single job is milliseconds, and the evaluator runs one process per core
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     session = onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
     words = Tokenizer.from_file(str(tokenizer))
-    words.enable_truncation(int(info["max_length"]), strategy="longest_first")
+    words.enable_truncation(max_length, strategy="longest_first")
     words.no_padding()
     return TransformerModel(session=session, tokenizer=words, meta=info)
 
 
+_LOADING = threading.Lock()
+
+
 @lru_cache(maxsize=1)
-def default_model() -> TransformerModel:
+def _loaded() -> TransformerModel:
     return load()
+
+
+def default_model() -> TransformerModel:
+    """The shipped model, loaded once per process (threads asking at once wait for the one load)."""
+    with _LOADING:
+        return _loaded()
