@@ -122,6 +122,11 @@ CAPS = {
     "r97": 15,
     "r98": 20,
     "r99": 13,
+    # rounds 100-103: held out in session 12 (held_out: true), scored once on the final guardrail
+    "r100": 4,
+    "r101": 15,
+    "r102": 22,
+    "r103": 12,
     # rounds 88-95: session 11's training rounds, scored once before training on them
     "r88": 1,
     "r89": 2,
