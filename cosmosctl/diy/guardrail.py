@@ -1377,8 +1377,12 @@ def apply_guardrail(
             may_lower=not (observation is not None and observation.hazards),
             context=context,
         )
-        if book.lexical.transformer_raise_at is not None:
-            # after every lowering: it can only add a raise on top of what the rest decided
+        if (
+            book.lexical.transformer_raise_at is not None
+            and max_level("proceed", *(f.level for f in fired)) != "emergency"
+        ):
+            # after every lowering: it can only add a raise on top of what the rest decided (nothing
+            # is above an emergency, so it is not run there)
             fired = with_transformer_opinion(
                 fired, lexical, transformer_opinion(question, perception, draft), book.lexical
             )

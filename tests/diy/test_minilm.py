@@ -68,7 +68,9 @@ def test_a_changed_or_missing_model_file_is_a_clear_error(tmp_path: Path) -> Non
         {**meta, "max_length": 100000},
     ):
         (tmp_path / "meta.json").write_text(json.dumps(broken))
-        with pytest.raises(minilm.ModelFileError, match=r"MiniLM model files are missing or unreadable|8-512"):
+        with pytest.raises(
+            minilm.ModelFileError, match=r"MiniLM model files are missing or unreadable|8-512"
+        ):
             minilm.load(model=tmp_path / "ok.onnx", meta=tmp_path / "meta.json")
 
 
@@ -216,14 +218,15 @@ def test_in_the_guardrail_it_never_lowers_a_level() -> None:
     assert RAISED.items() <= raised.items()
 
 
-def test_without_its_key_it_is_never_run(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_its_key_it_is_never_run_nor_above_an_emergency(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_: str) -> LexicalOpinion:
         raise AssertionError("the MiniLM model was run")
 
     monkeypatch.setattr(guardrail, "transformer_opinion", refuse)
     book = load_rules()
-    assert book.lexical is not None
-    off = dataclasses.replace(book, lexical=dataclasses.replace(book.lexical, transformer_raise_at=None))
-    assert apply_guardrail("I smell gas in the kitchen", None, "", off).level == "emergency"
+    plain = "how do I hang a picture on a plasterboard wall"
+    assert apply_guardrail(plain, None, "", _without(book)).level == "proceed"
     with pytest.raises(AssertionError, match="was run"):
-        apply_guardrail("I smell gas in the kitchen", None, "", book)
+        apply_guardrail(plain, None, "", book)
+    # nothing is above an emergency: it is not run there
+    assert apply_guardrail("I smell gas in the kitchen", None, "", book).level == "emergency"
