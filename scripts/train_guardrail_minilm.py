@@ -49,6 +49,10 @@ def main() -> None:
     )
     parser.add_argument("--leave-out", help="rounds to leave out, e.g. 63-75")
     parser.add_argument("--out", type=Path, default=ROOT / "cosmosctl" / "diy")
+    # a smoke test of the whole procedure on a CPU: --device cpu --epochs 1 --limit 64 --out /tmp/x
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--limit", type=int, help="train on the first N cases only (smoke test)")
     args = parser.parse_args()
 
     import numpy as np
@@ -66,24 +70,23 @@ def main() -> None:
         first, last = (int(r) for r in args.leave_out.split("-"))
         left = {f"guardrail_heldout_round{r}.yaml" for r in range(first, last + 1)}
         files = [f for f in files if f.name not in left]
-    cases = [case for _, case in load_guardrail_cases(files, load_rules())]
+    cases = [case for _, case in load_guardrail_cases(files, load_rules())][: args.limit]
     texts = [pair(c.question, c.perception or "", c.draft or "", DRAFT_CHARS) for c in cases]
     labels = [lexical.LEVELS.index(c.level[0]) for c in cases]
 
     tokenizer = AutoTokenizer.from_pretrained(args.base)
     random.seed(0)
     torch.manual_seed(0)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        args.base, num_labels=4, dtype=torch.float32
-    ).cuda()
+    model = AutoModelForSequenceClassification.from_pretrained(args.base, num_labels=4, dtype=torch.float32)
+    model = model.to(args.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
-    steps = EPOCHS * ((len(cases) + BATCH - 1) // BATCH)
+    steps = args.epochs * ((len(cases) + BATCH - 1) // BATCH)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=LEARNING_RATE, total_steps=steps, pct_start=0.1
     )
     started = time.time()
     model.train()
-    for _ in range(EPOCHS):
+    for _ in range(args.epochs):
         order = list(range(len(cases)))
         random.shuffle(order)
         for at in range(0, len(order), BATCH):
@@ -95,9 +98,9 @@ def main() -> None:
                 truncation="longest_first",
                 max_length=MAX_LENGTH,
                 return_tensors="pt",
-            ).to("cuda")
-            target = torch.tensor([labels[i] for i in batch], device="cuda")
-            with torch.autocast("cuda", dtype=torch.bfloat16):
+            ).to(args.device)
+            target = torch.tensor([labels[i] for i in batch], device=args.device)
+            with torch.autocast(args.device, dtype=torch.bfloat16):
                 loss = torch.nn.functional.cross_entropy(model(**encoded).logits.float(), target)
             loss.backward()
             optimizer.step()
@@ -139,7 +142,7 @@ def main() -> None:
         "draft_chars": DRAFT_CHARS,
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), model.safetensors SHA-256 "
         + sha256(args.base / "model.safetensors"),
-        "training": f"scripts/train_guardrail_minilm.py: {EPOCHS} epochs, AdamW lr {LEARNING_RATE} one-cycle, "
+        "training": f"scripts/train_guardrail_minilm.py: {args.epochs} epochs, AdamW lr {LEARNING_RATE} one-cycle, "
         f"batch {BATCH}, bf16 autocast, seed 0; exported with torch.onnx (opset 17), int8 per-channel dynamic "
         "quantization (onnxruntime.quantization)",
     }
