@@ -1384,7 +1384,13 @@ def apply_guardrail(
             # after every lowering: it can only add a raise on top of what the rest decided (nothing
             # is above an emergency, so it is not run there)
             fired = with_transformer_opinion(
-                fired, lexical, transformer_opinion(question, perception, draft), book.lexical
+                fired,
+                lexical,
+                transformer_opinion(question, perception, draft),
+                book.lexical,
+                without_draft=(lambda: transformer_opinion(question, perception, ""))
+                if draft.strip()
+                else None,
             )
     floor: Level = max_level("proceed", *(f.level for f in fired))
     level = floor
@@ -1441,9 +1447,11 @@ def apply_guardrail(
                     safe.append(text)
             tell.extend(t for t in book.categories[c].tell_pro if t not in tell)
         if level == "emergency":
-            # the other categories' standing leave-or-call lines, as a professional-only answer in
-            # them carries: a gas job that is also a sagging floor keeps "If you smell gas ..., leave"
-            for key in dict.fromkeys(k for c in categories for k in book.standing_conditional.get(c, ())):
+            # every leave-or-call line a lower answer would lead with, as steps: the other categories'
+            # standing lines (a gas job that is also a sagging floor keeps "If you smell gas ...,
+            # leave"), an explained-away cue's and a lowered rule's
+            perception = _perception(observation, perception_text)
+            for key in _leave_or_call_keys(question, perception, fired, categories, book):
                 if key not in emergency_keys:
                     line = book.conditional.get(key, book.conditional["general"])
                     text = line.format(emergency=loc.emergency_number, gas_line=loc.gas_line)
@@ -1486,22 +1494,9 @@ def apply_guardrail(
     # water and electricity, structure), whatever its level: held-out rounds show the rules rate
     # some real emergencies lower, and the leave-or-call line must reach the user even then.
     if level != "emergency":
-        perception = _perception(observation, perception_text)
-        keys = [r.emergency or "general" for r in conditional_cues(question, perception, book)]
-        # what the lexical model lowered still leads with its leave-or-call lines: an emergency's own,
-        # and those its categories always carry
-        lowered = [f for f in fired if f.lowered_from]
-        keys += [
-            r.emergency or "general"
-            for r in book.rules
-            if any(f.rule == r.id and f.lowered_from == "emergency" for f in lowered)
-        ]
-        keys += [
-            k
-            for c in dict.fromkeys(f.category for f in lowered)
-            for k in book.standing_conditional.get(c, ())
-        ]
-        keys += [k for c in categories for k in book.standing_conditional.get(c, ())]
+        keys = _leave_or_call_keys(
+            question, _perception(observation, perception_text), fired, categories, book
+        )
         lines = list(
             dict.fromkeys(
                 book.conditional.get(k, book.conditional["general"]).format(
@@ -1548,6 +1543,26 @@ def lexical_opinion(question: str, perception: str, draft: str) -> LexicalOpinio
     return default_model().opinion(question, perception, draft)
 
 
+def _leave_or_call_keys(
+    question: str, perception: str, fired: list[FiredRule], categories: list[str], book: Rulebook
+) -> list[str]:
+    """The conditional leave-or-call lines an answer carries, by key, in order: an emergency cue a
+    stated context explained away, what the lexical model lowered (an emergency's own line and its
+    categories' standing lines: it still leads with them), and the answer's categories' standing lines."""
+    keys = [r.emergency or "general" for r in conditional_cues(question, perception, book)]
+    lowered = [f for f in fired if f.lowered_from]
+    keys += [
+        r.emergency or "general"
+        for r in book.rules
+        if any(f.rule == r.id and f.lowered_from == "emergency" for f in lowered)
+    ]
+    keys += [
+        k for c in dict.fromkeys(f.category for f in lowered) for k in book.standing_conditional.get(c, ())
+    ]
+    keys += [k for c in categories for k in book.standing_conditional.get(c, ())]
+    return list(dict.fromkeys(keys))
+
+
 def transformer_opinion(question: str, perception: str, draft: str) -> LexicalOpinion:
     """The shipped MiniLM model's opinion on the whole job (cosmosctl/diy/minilm.py)."""
     from cosmosctl.diy.minilm import default_model  # ONNX Runtime loads only when a job is rated
@@ -1556,7 +1571,12 @@ def transformer_opinion(question: str, perception: str, draft: str) -> LexicalOp
 
 
 def with_transformer_opinion(
-    fired: list[FiredRule], lexical: LexicalOpinion, transformer: LexicalOpinion, settings: LexicalSettings
+    fired: list[FiredRule],
+    lexical: LexicalOpinion,
+    transformer: LexicalOpinion,
+    settings: LexicalSettings,
+    *,
+    without_draft: Callable[[], LexicalOpinion] | None = None,
 ) -> list[FiredRule]:
     """The fired rules, after the rules and the lexical model have decided (`with_lexical_opinion`),
     with a raise added when the MiniLM model rates the job professional only or emergency, higher than
@@ -1564,19 +1584,24 @@ def with_transformer_opinion(
     for the lexical model's categories at even odds, else the rules', else its likeliest one. It only
     ever adds entries above the level reached without it, so it cannot lower a level, drop a category
     or make the lexical model lower further. It is there to catch a withhold or an emergency the rest
-    missed: raising a plain job to caution changed no case in the leave-out measurement."""
+    missed: raising a plain job to caution changed no case in the leave-out measurement.
+
+    An emergency is something the user reports, not something a draft warns of ("if the ceiling is
+    sagging, get out and call 911" under a paint question): as the rules' emergency rules never read
+    the draft, a raise to emergency needs the model's emergency rating of the job without the draft
+    too (`without_draft`, when there is a draft); else the raise is to professional only."""
     reached: Level = max_level("proceed", *(f.level for f in fired))
     at = settings.transformer_raise_at
-    if (
-        at is None
-        or transformer.level not in WITHHELD
-        or level_index(transformer.level) <= level_index(reached)
-        or transformer.confidence < at
-    ):
+    if at is None or transformer.level not in WITHHELD or transformer.confidence < at:
         return fired
-    raised = replace(
-        lexical, level=transformer.level, confidence=transformer.confidence, model=transformer.model
-    )
+    level: Level = transformer.level  # type: ignore[assignment]
+    if level == "emergency" and without_draft is not None:
+        alone = without_draft()
+        if alone.level != "emergency" or alone.confidence < at:
+            level = "professional_only"
+    if level_index(level) <= level_index(reached):
+        return fired
+    raised = replace(lexical, level=level, confidence=transformer.confidence, model=transformer.model)
     return with_lexical_opinion(fired, raised, settings, may_lower=False)
 
 

@@ -12,7 +12,8 @@ It only raises: after the rules and the lexical model have decided, the guardrai
 when this model rates the job professional only or emergency, higher than that decision, at
 p >= 0.9 (`lexical.transformer_raise_at` in guardrail_rules.yaml, `guardrail.with_transformer_opinion`),
 so every level the guardrail reaches with it is at least the level it reaches without it, with every
-category. Delete that key and it is never run.
+category. A raise to emergency needs its emergency rating without the draft too (a draft's caveat
+is not the user's report). Delete that key and it is never run.
 
 The model ships as three files beside this one: `guardrail_minilm.onnx` (int8), its WordPiece
 `guardrail_minilm_tokenizer.json` (the base model's, unchanged) and `guardrail_minilm.json` (the

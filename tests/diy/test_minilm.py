@@ -176,6 +176,32 @@ def test_a_raise_to_emergency_keeps_the_other_hazards_leave_or_call_lines() -> N
     assert "carbon monoxide alarm" in on.answer
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        # a second review's reproductions: an explained-away cue's line, dropped by a raise to emergency
+        "Not urgent but the extension lead behind the telly feels warm. The rotten-egg smell is only from the sink trap.",
+        "rotten egg smell from the drain in the utility room. The CO alarm was only chirping for a battery.",
+    ],
+)
+def test_a_raise_to_emergency_keeps_an_explained_away_cues_line(question: str) -> None:
+    book = load_rules()
+    off, on = apply_guardrail(question, None, "", _without(book)), apply_guardrail(question, None, "", book)
+    assert "If you smell gas" in off.answer
+    assert level_index(on.level) >= level_index(off.level) and "If you smell gas" in on.answer
+
+
+def test_a_drafts_own_emergency_warning_does_not_make_an_emergency() -> None:
+    """An emergency is what the user reports: the draft's caveat under a paint question raises at most
+    to professional only (the model reads the draft; the rules' emergency rules do not)."""
+    caveat = "If the ceiling is sagging and creaking with water, get out and call 911."
+    for question in ("What paint for a bathroom ceiling?", "How do I bleed a radiator?"):
+        assert apply_guardrail(question, None, caveat).level != "emergency"
+    # the same words as the user's own report are an emergency
+    report = "the ceiling is sagging and creaking with water coming through, what do I do"
+    assert apply_guardrail(report, None, "").level == "emergency"
+
+
 def test_a_lone_surrogate_does_not_stop_the_guardrail() -> None:
     # JSON "\ud800" in an LLM draft, or a surrogate-escaped byte in a question
     for args in (("I smell gas", None, "step \udcff one"), ("I smell gas \ud800", None, "")):
