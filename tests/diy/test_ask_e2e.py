@@ -347,3 +347,13 @@ def test_no_hazard_review_makes_one_llm_call(cosmos: FakeOpenAI, llm: FakeOpenAI
     data = ask_json(cosmos, llm, "--no-hazard-review", "--image", str(photo), "Why is my sink trap leaking?")
     assert len(llm.chat_bodies()) == 1
     assert data["guardrail"]["second_opinion"]["status"] == "off"
+
+
+def test_an_overlong_question_is_refused_with_what_to_do(llm: FakeOpenAI) -> None:
+    """The rules slow with the square of a long text's length: a pasted log gets a clear error at
+    once, not a minute of waiting, and no model is called."""
+    question = "The breaker trips. " * 300
+    result = runner.invoke(app, ["ask", "--llm-only", "--llm-endpoint", llm.url, question])
+    assert result.exit_code != 0
+    assert "5,700 characters; the assistant takes at most 4,000" in result.output
+    assert "Traceback" not in result.output and llm.requests == []
