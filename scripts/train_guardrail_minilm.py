@@ -21,7 +21,6 @@ the thresholds in guardrail_rules.yaml were chosen with (docs/diy-assistant.md).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import random
 import shutil
@@ -63,7 +62,7 @@ def main() -> None:
     from cosmosctl.diy import lexical
     from cosmosctl.diy.guardrail import load_rules
     from cosmosctl.diy.guardrail_eval import load_guardrail_cases
-    from cosmosctl.diy.minilm import pair
+    from cosmosctl.diy.minilm import file_sha256, pair
 
     files = lexical.training_files(sorted((ROOT / "tests" / "diy" / "cases").glob("*.yaml")))
     if args.leave_out:
@@ -129,19 +128,16 @@ def main() -> None:
     tokenizer_path = args.out / "guardrail_minilm_tokenizer.json"
     shutil.copy(args.base / "tokenizer.json", tokenizer_path)
 
-    def sha256(path: Path) -> str:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-
     meta = {
         "levels": list(lexical.LEVELS),
         "trained_on": lexical.cases_digest(files),
         "cases": len(cases),
-        "model_sha256": sha256(onnx_path),
-        "tokenizer_sha256": sha256(tokenizer_path),
+        "model_sha256": file_sha256(onnx_path),
+        "tokenizer_sha256": file_sha256(tokenizer_path),
         "max_length": MAX_LENGTH,
         "draft_chars": DRAFT_CHARS,
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), model.safetensors SHA-256 "
-        + sha256(args.base / "model.safetensors"),
+        + file_sha256(args.base / "model.safetensors"),
         "training": f"scripts/train_guardrail_minilm.py: {args.epochs} epochs, AdamW lr {LEARNING_RATE} one-cycle, "
         f"batch {BATCH}, bf16 autocast, seed 0; exported with torch.onnx (opset 17), int8 per-channel dynamic "
         "quantization (onnxruntime.quantization)",

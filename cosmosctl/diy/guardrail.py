@@ -150,8 +150,8 @@ class LexicalSettings:
     lower_at: dict[str, float]
     withhold_to_proceed: float  # ... at or above which a lowered withhold may go below caution
     categories_at: float | None  # the probability at which its hazard categories join the rules'
-    # The MiniLM model's opinion (cosmosctl/diy/minilm.py) replaces the lexical model's when it rates
-    # the job higher at this probability or above: it may only raise. None: it is not run.
+    # The MiniLM model (cosmosctl/diy/minilm.py) adds a raise to a withhold when it rates the job so at
+    # this probability or above, after everything else (`with_transformer_opinion`). None: not run.
     transformer_raise_at: float | None
     emergency: dict[str, str]  # category -> the emergency steps a raise to emergency shows
 
@@ -1354,9 +1354,9 @@ def apply_guardrail(
     book = rules or load_rules()
     opinion = second_opinion or SecondOpinion(status="off")
     fired = classify(question, observation, draft, book, perception_text=perception_text)
+    perception = _perception(observation, perception_text)
     lexical: LexicalOpinion | None = None
     if book.lexical is not None:
-        perception = _perception(observation, perception_text)
         lexical = lexical_opinion(question, perception, draft)
         # A hazard the vision model flagged in the photo is not the model's to lower, nor anything read
         # in the observation's rendering: it learned from free-text perceptions, not from Cosmos's
@@ -1377,21 +1377,10 @@ def apply_guardrail(
             may_lower=not (observation is not None and observation.hazards),
             context=context,
         )
-        if (
-            book.lexical.transformer_raise_at is not None
-            and max_level("proceed", *(f.level for f in fired)) != "emergency"
-        ):
-            # after every lowering: it can only add a raise on top of what the rest decided (nothing
-            # is above an emergency, so it is not run there)
-            fired = with_transformer_opinion(
-                fired,
-                lexical,
-                transformer_opinion(question, perception, draft),
-                book.lexical,
-                without_draft=(lambda: transformer_opinion(question, perception, ""))
-                if draft.strip()
-                else None,
-            )
+        # after every lowering: it can only add a raise on top of what the rest decided
+        fired = with_transformer_opinion(
+            fired, lexical, book.lexical, lambda text: transformer_opinion(question, perception, text), draft
+        )
     floor: Level = max_level("proceed", *(f.level for f in fired))
     level = floor
     op_level = opinion.level
@@ -1450,7 +1439,6 @@ def apply_guardrail(
             # every leave-or-call line a lower answer would lead with, as steps: the other categories'
             # standing lines (a gas job that is also a sagging floor keeps "If you smell gas ...,
             # leave"), an explained-away cue's and a lowered rule's
-            perception = _perception(observation, perception_text)
             for key in _leave_or_call_keys(question, perception, fired, categories, book):
                 if key not in emergency_keys:
                     line = book.conditional.get(key, book.conditional["general"])
@@ -1494,9 +1482,7 @@ def apply_guardrail(
     # water and electricity, structure), whatever its level: held-out rounds show the rules rate
     # some real emergencies lower, and the leave-or-call line must reach the user even then.
     if level != "emergency":
-        keys = _leave_or_call_keys(
-            question, _perception(observation, perception_text), fired, categories, book
-        )
+        keys = _leave_or_call_keys(question, perception, fired, categories, book)
         lines = list(
             dict.fromkeys(
                 book.conditional.get(k, book.conditional["general"]).format(
@@ -1573,30 +1559,34 @@ def transformer_opinion(question: str, perception: str, draft: str) -> LexicalOp
 def with_transformer_opinion(
     fired: list[FiredRule],
     lexical: LexicalOpinion,
-    transformer: LexicalOpinion,
     settings: LexicalSettings,
-    *,
-    without_draft: Callable[[], LexicalOpinion] | None = None,
+    rate: Callable[[str], LexicalOpinion],
+    draft: str,
 ) -> list[FiredRule]:
     """The fired rules, after the rules and the lexical model have decided (`with_lexical_opinion`),
-    with a raise added when the MiniLM model rates the job professional only or emergency, higher than
-    that decision, at `transformer_raise_at` or above: `lexical.<level>` entries marked "MiniLM model",
-    for the lexical model's categories at even odds, else the rules', else its likeliest one. It only
-    ever adds entries above the level reached without it, so it cannot lower a level, drop a category
-    or make the lexical model lower further. It is there to catch a withhold or an emergency the rest
-    missed: raising a plain job to caution changed no case in the leave-out measurement.
+    with a raise added when the MiniLM model (`rate`: its opinion of the job with the given draft)
+    rates the job professional only or emergency, higher than that decision, at
+    `transformer_raise_at` or above: `lexical.<level>` entries marked "MiniLM model", for the lexical
+    model's categories at even odds, else the rules', else its likeliest one. It only ever adds
+    entries above the level reached without it, so it cannot lower a level, drop a category or make
+    the lexical model lower further; nothing is above an emergency, so there it is not run. It is
+    there to catch a withhold or an emergency the rest missed: raising a plain job to caution changed
+    no case in the leave-out measurement.
 
     An emergency is something the user reports, not something a draft warns of ("if the ceiling is
     sagging, get out and call 911" under a paint question): as the rules' emergency rules never read
     the draft, a raise to emergency needs the model's emergency rating of the job without the draft
-    too (`without_draft`, when there is a draft); else the raise is to professional only."""
+    too (when there is a draft); else the raise is to professional only."""
     reached: Level = max_level("proceed", *(f.level for f in fired))
     at = settings.transformer_raise_at
-    if at is None or transformer.level not in WITHHELD or transformer.confidence < at:
+    if at is None or reached == "emergency":
+        return fired
+    transformer = rate(draft)
+    if transformer.level not in WITHHELD or transformer.confidence < at:
         return fired
     level: Level = transformer.level  # type: ignore[assignment]
-    if level == "emergency" and without_draft is not None:
-        alone = without_draft()
+    if level == "emergency" and draft.strip():
+        alone = rate("")
         if alone.level != "emergency" or alone.confidence < at:
             level = "professional_only"
     if level_index(level) <= level_index(reached):

@@ -3,10 +3,9 @@ fine-tuned on the project's labelled cases to rate the whole job's level, run wi
 
 Why: the lexical model (cosmosctl/diy/lexical.py) reads separate words and letter groups; the
 transformer reads the job as word pieces in context, and makes different mistakes. Measured by
-leave-out on rounds 63-75 (2,400 cases the
-model never learned from; docs/diy-assistant.md, "The transformer opinion"), letting it RAISE the
-level when it rates the job higher at p >= 0.9 left 10 must-withhold jobs shown instead of 15 and no
-emergency without its leave-or-call line (1 before), at 3 more safe jobs withheld.
+leave-out on rounds 63-75 (2,400 cases neither model learned from; docs/diy-assistant.md, layer 8c),
+letting it raise the level as below left 9 must-withhold jobs shown instead of 15 and no emergency
+without its leave-or-call line (1 before), at 5 more safe jobs withheld.
 
 It only raises: after the rules and the lexical model have decided, the guardrail adds a raise
 when this model rates the job professional only or emergency, higher than that decision, at
@@ -85,7 +84,7 @@ class TransformerModel:
         )
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -102,7 +101,7 @@ def load(
     try:
         info = json.loads(meta.read_text(encoding="utf-8"))
         for path, key in ((model, "model_sha256"), (tokenizer, "tokenizer_sha256")):
-            if _sha256(path) != info[key]:
+            if file_sha256(path) != info[key]:
                 raise ModelFileError(
                     f"{path.name} is not the file {meta.name} names (SHA-256 differs): reinstall cosmos3-aws"
                 )

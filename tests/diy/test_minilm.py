@@ -120,9 +120,8 @@ def test_it_only_adds_a_raise_to_a_withhold_above_the_level_reached(
     reached: str, transformer: tuple[str, float], expected: str
 ) -> None:
     fired = [] if reached == "proceed" else [_fired(reached)]
-    got = with_transformer_opinion(
-        fired, _opinion("proceed", 0.8), _opinion(*transformer, "MiniLM model"), SETTINGS
-    )
+    opinion = _opinion(*transformer, "MiniLM model")
+    got = with_transformer_opinion(fired, _opinion("proceed", 0.8), SETTINGS, lambda draft: opinion, "")
     assert got[: len(fired)] == fired  # what the rest decided stays, unchanged
     assert max((f.level for f in got), key=level_index, default="proceed") == expected
     added = got[len(fired) :]
