@@ -39,6 +39,7 @@ SETTINGS = LexicalSettings(
     categories_at=0.5,
     emergency={"gas": "gas_smell"},
     transformer_raise_at=None,
+    joint_lower_at=None,
 )
 
 
