@@ -522,7 +522,9 @@ def _lexical_settings(
     ]
     thresholds += [(f"lower_at.{k}", v) for k, v in settings.lower_at.items()]
     if settings.joint_lower_at is not None:
-        thresholds += list(zip(("joint_lower_at.minilm", "joint_lower_at.lexical"), settings.joint_lower_at))
+        thresholds += list(
+            zip(("joint_lower_at.minilm", "joint_lower_at.lexical"), settings.joint_lower_at, strict=True)
+        )
     for name, threshold in thresholds:
         if threshold is not None and not 0.5 <= threshold <= 1.0:
             raise RulesError(f"lexical.{name} must be a probability from 0.5 to 1, not {threshold}")
