@@ -1764,7 +1764,9 @@ def with_joint_lowering(
     both rate the job below the level reached, at or above their `joint_lower_at` probabilities, and
     the job goes to the higher of their two levels. Never below any other withhold (work or an
     emergency the rules named: a model reads "unclog the sink ... and I'll knock out the load bearing
-    wall" as a sink job), a rule matched in a held source, past a word the lexical model never saw, nor
+    wall" as a sink job), a withhold matched in a held source (a caution matched in the draft may go:
+    the draft is shown either way, and the categories' leave-or-call lines stay), past a word the
+    lexical model never saw, nor
     when the MiniLM model alone rates a piece of text around a withhold's match (`_pieces_of`) higher
     than the new level at its `joint_lower_at` probability. The MiniLM model is run only when there is
     something it could lower."""
@@ -1772,11 +1774,11 @@ def with_joint_lowering(
         return fired
     transformer_at, lexical_at = settings.joint_lower_at
     floor: Level = max_level("proceed", *(f.level for f in fired))
-    # no lower than a withhold the rules named (not the default-deny) nor a rule in a held source
+    # no lower than a withhold the rules named (not the default-deny) nor a withhold in a held source
     bound = max_level(
         "proceed",
         *(f.level for f in fired if f.level in WITHHELD and not f.match.endswith(NOT_A_DIY_JOB)),
-        *(f.level for f in fired if _held(f, context)),
+        *(f.level for f in fired if f.level in WITHHELD and _held(f, context)),
     )
     if level_index(bound) >= level_index(floor) or lexical.confidence < lexical_at:
         return fired

@@ -287,6 +287,12 @@ def _default_deny(source: str = "question") -> FiredRule:
     )
 
 
+def _caution_in_draft() -> FiredRule:
+    return FiredRule(
+        rule="electrical.work", category="electrical", level="caution", source="draft", match="flex"
+    )
+
+
 def _context(piece: LexicalOpinion, draft: str = "") -> LoweringContext:
     return LoweringContext(
         texts={"question": HOB, "perception": "", "draft": draft},
@@ -337,8 +343,9 @@ def _context(piece: LexicalOpinion, draft: str = "") -> LoweringContext:
             ("proceed", 0.99),
             "professional_only",
         ),
-        # a caution goes when both agree
+        # a caution goes when both agree, also one the draft named (the draft is shown either way)
         ([_fired("caution")], ("proceed", 0.7), ("proceed", 0.95), ("proceed", 0.99), "proceed"),
+        ([_caution_in_draft()], ("proceed", 0.7), ("proceed", 0.95), ("proceed", 0.99), "proceed"),
     ],
 )
 def test_both_models_together_lower_only_a_default_deny_or_a_caution(
@@ -349,7 +356,8 @@ def test_both_models_together_lower_only_a_default_deny_or_a_caution(
     expected: str,
 ) -> None:
     context = _context(
-        _opinion(*piece, "MiniLM model"), draft="induction hob" if fired[0].source == "draft" else ""
+        _opinion(*piece, "MiniLM model"),
+        draft=fired[0].match.split(" (")[0] if fired[0].source == "draft" else "",
     )
     got = with_joint_lowering(
         fired,
