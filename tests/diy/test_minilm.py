@@ -411,7 +411,7 @@ def test_in_the_guardrail_both_models_lower_only_a_default_deny_or_a_caution() -
     default-deny withholds or cautions above its new level, says so in its fired rules, and the
     lowered level is one its author accepts more often than not; every other case is unchanged."""
     shipped = load_rules()
-    assert shipped.lexical is not None and shipped.lexical.joint_lower_at == (0.9, 0.5)
+    assert shipped.lexical is not None and shipped.lexical.joint_lower_at == (0.9, 0.6)
     without = _without(shipped, joint_lower_at=None)
     files = [CASES / f"guardrail_heldout_round{r}.yaml" for r in (85, 87, 98, 99)]
     assert all(lexical.held_out(p) for p in files)
