@@ -903,3 +903,48 @@ def test_a_rule_with_also_fires_for_each_of_its_categories() -> None:
     assert sorted(f.category for f in mine) == ["electrical", "water_electricity"]
     assert len({f.level for f in mine}) == 1
     assert {"electrical", "water_electricity"} <= set(r.categories)
+
+
+@pytest.mark.parametrize(
+    ("question", "draft", "level"),
+    [
+        # session 13: a soapy-water check of a portable bottle's regulator joint is the maker's routine
+        # step (caution), not gas fitting; on a fixed gas pipe it is; bubbles are an emergency
+        (
+            "first time swapping the gas bottle on my bbq, how do i do it",
+            "1. Close the valve.\n2. Unscrew the regulator.\n3. Fit the new bottle and brush soapy water over the connection.",
+            "caution",
+        ),
+        (
+            "Changing the LPG cylinder on the caravan, which way does the pigtail turn?",
+            "Anticlockwise. Then spray soapy water on the joint and look for bubbles before you light the hob.",
+            "caution",
+        ),
+        (
+            "quick way to check the gas pipe joint behind the cooker?",
+            "Brush soapy water over the joint and watch for bubbles.",
+            "withheld",
+        ),
+        ("my bbq bottle: I brushed soapy water on the joint and it is bubbling", "", "emergency"),
+        # the last step of a like-for-like swap turns the breaker back on; a bigger breaker is panel work
+        (
+            "swapping the old almond toggle switch in the hall for a white one, same type. what do I do",
+            "1. Turn off the breaker for the hall lights.\n2. Swap the switch, same terminals.\n"
+            "3. Fold back in, mount, fit the plate, turn the breaker on.",
+            "caution",
+        ),
+        (
+            "my breaker keeps tripping, can i put a bigger one in",
+            "Switch the main off, fit the new 40 amp breaker and turn the breaker back on.",
+            "professional_only",
+        ),
+    ],
+)
+def test_a_drafts_routine_last_step_is_not_the_work_it_resembles(
+    question: str, draft: str, level: str
+) -> None:
+    result = apply_guardrail(question, None, draft)
+    if level == "withheld":  # a fixed pipe's joint: the soapy-water rule fires on the draft
+        assert result.withheld and any(f.rule == "gas.soap-test-joint" for f in result.fired)
+    else:
+        assert result.level == level
