@@ -153,10 +153,6 @@ class LexicalSettings:
     # The MiniLM model (cosmosctl/diy/minilm.py) adds a raise to a withhold when it rates the job so at
     # this probability or above, after everything else (`with_transformer_opinion`). None: not run.
     transformer_raise_at: float | None
-    # Both models may lower together what neither may alone (`with_joint_lowering`): the MiniLM model's
-    # probability and the lexical model's, each at or above its value here, both rating the job, and
-    # every piece around each withhold's match, at the new level or lower. None: not run.
-    joint_lower_at: tuple[float, float] | None
     emergency: dict[str, str]  # category -> the emergency steps a raise to emergency shows
 
 
@@ -171,8 +167,6 @@ class LoweringContext:
     # Sources whose matches are never lowered: the draft (what the user would see) and a perception
     # that is Cosmos's structured observation rendered as text (a form the model never learned).
     held: frozenset[str] = frozenset({"draft"})
-    # the MiniLM model's opinion of a piece of text alone (`with_joint_lowering`); None: not consulted
-    rate_transformer: Callable[[str], LexicalOpinion] | None = None
 
 
 @dataclass(frozen=True)
@@ -511,7 +505,6 @@ def _lexical_settings(
         transformer_raise_at=(
             None if raw.get("transformer_raise_at") is None else float(raw["transformer_raise_at"])
         ),
-        joint_lower_at=_joint_lower_at(raw.get("joint_lower_at")),
         emergency={str(k): str(v) for k, v in raw["emergency"].items()},
     )
     thresholds = [
@@ -521,10 +514,6 @@ def _lexical_settings(
         ("transformer_raise_at", settings.transformer_raise_at),
     ]
     thresholds += [(f"lower_at.{k}", v) for k, v in settings.lower_at.items()]
-    if settings.joint_lower_at is not None:
-        thresholds += list(
-            zip(("joint_lower_at.minilm", "joint_lower_at.lexical"), settings.joint_lower_at, strict=True)
-        )
     for name, threshold in thresholds:
         if threshold is not None and not 0.5 <= threshold <= 1.0:
             raise RulesError(f"lexical.{name} must be a probability from 0.5 to 1, not {threshold}")
@@ -537,14 +526,6 @@ def _lexical_settings(
         if category not in categories or key not in emergencies:
             raise RulesError(f"lexical.emergency: {category} -> {key} names an unknown category or emergency")
     return settings
-
-
-def _joint_lower_at(raw: Any) -> tuple[float, float] | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, dict) or set(raw) != {"minilm", "lexical"}:
-        raise RulesError("lexical.joint_lower_at must map minilm and lexical to a probability each")
-    return float(raw["minilm"]), float(raw["lexical"])
 
 
 def load_rules(path: Path | str | None = None) -> Rulebook:
@@ -1381,15 +1362,12 @@ def apply_guardrail(
         # in the observation's rendering: it learned from free-text perceptions, not from Cosmos's
         # structured observation.
         rendered = perception_text is None and observation is not None
-        # the MiniLM model's opinion of the job with a given draft, run at most once each
-        rate_job = cache(lambda text: transformer_opinion(question, perception, text))
         context = LoweringContext(
             texts={"question": question, "perception": perception, "draft": draft},
             read=lambda text: normalize(text, book),
             rate=lambda piece: lexical_opinion(piece, "", ""),
             clause_split=book.clause_split,
             held=frozenset({"draft", "perception"} if rendered else {"draft"}),
-            rate_transformer=lambda piece: transformer_opinion(piece, "", ""),
         )
         fired = with_lexical_opinion(
             fired,
@@ -1399,17 +1377,10 @@ def apply_guardrail(
             may_lower=not (observation is not None and observation.hazards),
             context=context,
         )
-        fired = with_joint_lowering(
-            fired,
-            lexical,
-            lambda: rate_job(draft),
-            book.lexical,
-            lambda word: normalize(word, book),
-            may_lower=not (observation is not None and observation.hazards),
-            context=context,
-        )
         # after every lowering: it can only add a raise on top of what the rest decided
-        fired = with_transformer_opinion(fired, lexical, book.lexical, rate_job, draft)
+        fired = with_transformer_opinion(
+            fired, lexical, book.lexical, lambda text: transformer_opinion(question, perception, text), draft
+        )
     floor: Level = max_level("proceed", *(f.level for f in fired))
     level = floor
     op_level = opinion.level
@@ -1707,37 +1678,19 @@ def _lowered(
         needed = max(needed, settings.lower_at.get(kind, 2.0))
         if p < needed:  # a level the rules file does not list is never lowered
             return fired
-
-    def piece_ok(piece: str) -> bool:
-        rating = context.rate(piece) if context is not None else opinion
-        return level_index(rating.level) <= level_index(level) and rating.confidence >= needed
-
-    return _lower_to(fired, level, above, opinion.unknown, unknown_read_as, mark, context, piece_ok)
-
-
-def _lower_to(
-    fired: list[FiredRule],
-    level: Level,
-    above: list[FiredRule],
-    unknown_words: Iterable[str],
-    unknown_read_as: Callable[[str], str],
-    mark: str,
-    context: LoweringContext | None,
-    piece_ok: Callable[[str], bool],
-) -> list[FiredRule]:
-    """`fired` with the rules `above` lowered to `level`, unless one of them matched a word the lexical
-    model never saw (also as the rules read it), or (with a `context`) a withhold's match sits in a
-    piece of text that `piece_ok` does not pass, or cannot be placed."""
     # Only now, with levels it could lower: the words it never saw, also as the rules read them.
-    unknown = set(unknown_words) | {w for u in unknown_words for w in re.findall(r"\w+", unknown_read_as(u))}
+    unknown = set(opinion.unknown) | {
+        w for u in opinion.unknown for w in re.findall(r"\w+", unknown_read_as(u))
+    }
     if any(set(re.findall(r"\w+", " ".join(_match_parts(f)))) & unknown for f in above):
         return fired
     if context is not None:
         # a rule fires once per category with the same match: each match, and each piece, once
         matches = {(f.source, f.match): f for f in above if f.level in WITHHELD}
         pieces = [_pieces_of(f, context) for f in matches.values()]
+        ratings = [context.rate(piece) for piece in dict.fromkeys(x for found in pieces for x in found or ())]
         if any(found is None for found in pieces) or not all(
-            piece_ok(piece) for piece in dict.fromkeys(x for found in pieces for x in found or ())
+            level_index(r.level) <= level_index(level) and r.confidence >= needed for r in ratings
         ):
             return fired
     return [
@@ -1746,62 +1699,6 @@ def _lower_to(
         else f
         for f in fired
     ]
-
-
-def with_joint_lowering(
-    fired: list[FiredRule],
-    lexical: LexicalOpinion,
-    rate_job: Callable[[], LexicalOpinion],
-    settings: LexicalSettings,
-    unknown_read_as: Callable[[str], str],
-    *,
-    may_lower: bool,
-    context: LoweringContext,
-) -> list[FiredRule]:
-    """The fired rules after both learned models agree to lower a default-deny withhold (a hazard item
-    named in a job the rules do not recognise, `NOT_A_DIY_JOB`) or a caution that the lexical model
-    alone may not: the MiniLM model (`rate_job`: its opinion of the whole job) and the lexical model
-    both rate the job below the level reached, at or above their `joint_lower_at` probabilities, and
-    the job goes to the higher of their two levels. Never below any other withhold (work or an
-    emergency the rules named: a model reads "unclog the sink ... and I'll knock out the load bearing
-    wall" as a sink job), a withhold matched in a held source (a caution matched in the draft may go:
-    the draft is shown either way, and the categories' leave-or-call lines stay), past a word the
-    lexical model never saw, nor
-    when the MiniLM model alone rates a piece of text around a withhold's match (`_pieces_of`) higher
-    than the new level at its `joint_lower_at` probability. The MiniLM model is run only when there is
-    something it could lower."""
-    if settings.joint_lower_at is None or not may_lower or context.rate_transformer is None:
-        return fired
-    transformer_at, lexical_at = settings.joint_lower_at
-    floor: Level = max_level("proceed", *(f.level for f in fired))
-    # no lower than a withhold the rules named (not the default-deny) nor a withhold in a held source
-    bound = max_level(
-        "proceed",
-        *(f.level for f in fired if f.level in WITHHELD and not f.match.endswith(NOT_A_DIY_JOB)),
-        *(f.level for f in fired if f.level in WITHHELD and _held(f, context)),
-    )
-    if level_index(bound) >= level_index(floor) or lexical.confidence < lexical_at:
-        return fired
-    if level_index(lexical.level) >= level_index(floor):
-        return fired
-    transformer = rate_job()
-    if transformer.confidence < transformer_at:
-        return fired
-    level: Level = max_level(transformer.level, lexical.level, bound)  # type: ignore[arg-type]
-    above = [f for f in fired if level_index(f.level) > level_index(level)]
-    if not above:
-        return fired
-    mark = (
-        f"lexical model: {lexical.level} (p={lexical.confidence:.2f}) and "
-        f"MiniLM model: {transformer.level} (p={transformer.confidence:.2f})"
-    )
-    rate_transformer = context.rate_transformer
-
-    def piece_ok(piece: str) -> bool:
-        rating = rate_transformer(piece)
-        return level_index(rating.level) <= level_index(level) or rating.confidence < transformer_at
-
-    return _lower_to(fired, level, above, lexical.unknown, unknown_read_as, mark, context, piece_ok)
 
 
 def _match_parts(f: FiredRule) -> list[str]:

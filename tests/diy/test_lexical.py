@@ -39,7 +39,6 @@ SETTINGS = LexicalSettings(
     categories_at=0.5,
     emergency={"gas": "gas_smell"},
     transformer_raise_at=None,
-    joint_lower_at=None,
 )
 
 
@@ -222,8 +221,6 @@ def test_the_rules_file_sets_the_limits() -> None:
         ({"lower_at": {"proceed": 0.7}}, "is not caution, professional_only, emergency or default_deny"),
         ({"categories_at": 0.2}, "lexical.categories_at must be a probability from 0.5 to 1"),
         ({"transformer_raise_at": 0.2}, "lexical.transformer_raise_at must be a probability from 0.5 to 1"),
-        ({"joint_lower_at": {"minilm": 0.95}}, "joint_lower_at must map minilm and lexical to a probability"),
-        ({"joint_lower_at": {"minilm": 0.9, "lexical": 0.3}}, "joint_lower_at.lexical must be a probability"),
         ({"emergency": {"gas": "no_such_steps"}}, "names an unknown category or emergency"),
         ({"emergency": {"plumbing": "general"}}, "names an unknown category or emergency"),
     ):

@@ -1,7 +1,6 @@
 """The guardrail's MiniLM opinion (cosmosctl/diy/minilm.py): the shipped files are the ones their
 metadata names and were trained on the shipped training cases; the real ONNX model runs on the
-client's CPU; and, in the guardrail, on its own it only ever raises a job to professional only or
-emergency, and it lowers only a default-deny withhold or a caution, and only with the lexical model."""
+client's CPU; and, in the guardrail, it only ever raises a job to professional only or emergency."""
 
 from __future__ import annotations
 
@@ -16,16 +15,12 @@ import pytest
 
 from cosmosctl.diy import guardrail, lexical, minilm
 from cosmosctl.diy.guardrail import (
-    NOT_A_DIY_JOB,
     WITHHELD,
     FiredRule,
-    LexicalSettings,
-    LoweringContext,
     Rulebook,
     apply_guardrail,
     level_index,
     load_rules,
-    with_joint_lowering,
     with_transformer_opinion,
 )
 from cosmosctl.diy.guardrail_eval import load_guardrail_cases
@@ -103,13 +98,7 @@ def test_the_real_model_rates_plain_jobs_and_emergencies_apart() -> None:
     assert gas.level == "emergency" and gas.model == "MiniLM model"
 
 
-def _shipped_settings() -> LexicalSettings:
-    settings = load_rules().lexical
-    assert settings is not None
-    return settings
-
-
-SETTINGS = dataclasses.replace(_shipped_settings(), transformer_raise_at=0.9)
+SETTINGS = dataclasses.replace(load_rules().lexical, transformer_raise_at=0.9)  # type: ignore[type-var]
 
 
 @pytest.mark.parametrize(
@@ -147,11 +136,9 @@ def _fired(level: str) -> FiredRule:
     return FiredRule(rule="gas.work", category="gas", level=level, source="question", match="gas pipe")  # type: ignore[arg-type]
 
 
-def _without(book: Rulebook, **keys: None) -> Rulebook:
-    """The rules without the MiniLM model (both of its keys), or without the `keys` named."""
+def _without(book: Rulebook) -> Rulebook:
     assert book.lexical is not None
-    keys = keys or {"transformer_raise_at": None, "joint_lower_at": None}
-    return dataclasses.replace(book, lexical=dataclasses.replace(book.lexical, **keys))  # type: ignore[arg-type]
+    return dataclasses.replace(book, lexical=dataclasses.replace(book.lexical, transformer_raise_at=None))
 
 
 @pytest.mark.parametrize(
@@ -231,12 +218,12 @@ RAISED = {
 }
 
 
-def test_in_the_guardrail_its_own_opinion_never_lowers_a_level() -> None:
-    """With the MiniLM opinion alone (without the joint lowering) the level is never below the level
-    without it, and a case it changes is raised to a withhold, in the fired rules as the MiniLM model's."""
-    shipped = load_rules()
-    assert shipped.lexical is not None and shipped.lexical.transformer_raise_at == 0.9
-    book, without = _without(shipped, joint_lower_at=None), _without(shipped)
+def test_in_the_guardrail_it_never_lowers_a_level() -> None:
+    """With the MiniLM opinion the level is never below the level without it, and a case it changes
+    is raised to a withhold, in the answer's fired rules as the MiniLM model's."""
+    book = load_rules()
+    assert book.lexical is not None and book.lexical.transformer_raise_at == 0.9
+    without = _without(book)
     # rounds held out from both models' training (the ones they have not fitted), those of RAISED
     files = [CASES / f"guardrail_heldout_round{r}.yaml" for r in (85, 87, 98, 99)]
     assert all(lexical.held_out(p) for p in files)
@@ -268,180 +255,3 @@ def test_without_its_key_it_is_never_run_nor_above_an_emergency(monkeypatch: pyt
         apply_guardrail(plain, None, "", book)
     # nothing is above an emergency: it is not run there
     assert apply_guardrail("I smell gas in the kitchen", None, "", book).level == "emergency"
-
-
-# ------------------------------------------------------------------------------ joint lowering
-
-
-JOINT = dataclasses.replace(_shipped_settings(), joint_lower_at=(0.9, 0.5))
-HOB = "induction hob in the rental has burnt-on sugar welded to the glass, scraper or some cleaner?"
-
-
-def _default_deny(source: str = "question") -> FiredRule:
-    return FiredRule(
-        rule="electrical.work",
-        category="electrical",
-        level="professional_only",
-        source=source,  # type: ignore[arg-type]
-        match=f"induction hob{NOT_A_DIY_JOB}",
-    )
-
-
-def _caution_in_draft() -> FiredRule:
-    return FiredRule(
-        rule="electrical.work", category="electrical", level="caution", source="draft", match="flex"
-    )
-
-
-def _context(piece: LexicalOpinion, draft: str = "") -> LoweringContext:
-    return LoweringContext(
-        texts={"question": HOB, "perception": "", "draft": draft},
-        read=lambda text: text,
-        rate=lambda _: _opinion("proceed", 0.99),
-        rate_transformer=lambda _: piece,
-    )
-
-
-@pytest.mark.parametrize(
-    ("fired", "lexical_says", "minilm_says", "piece", "expected"),
-    [
-        # both sure enough it is a plain job: the default-deny goes, to the higher of their levels
-        ([_default_deny()], ("proceed", 0.6), ("proceed", 0.95), ("proceed", 0.99), "proceed"),
-        ([_default_deny()], ("caution", 0.5), ("proceed", 0.9), ("proceed", 0.99), "caution"),
-        # either one not sure enough, or rating it a withhold: it stays
-        ([_default_deny()], ("proceed", 0.49), ("proceed", 0.99), ("proceed", 0.99), "professional_only"),
-        ([_default_deny()], ("proceed", 0.9), ("proceed", 0.89), ("proceed", 0.99), "professional_only"),
-        (
-            [_default_deny()],
-            ("proceed", 0.9),
-            ("professional_only", 0.95),
-            ("proceed", 0.99),
-            "professional_only",
-        ),
-        # the MiniLM model rates the piece around the match a withhold, surely: it stays
-        (
-            [_default_deny()],
-            ("proceed", 0.9),
-            ("proceed", 0.99),
-            ("professional_only", 0.9),
-            "professional_only",
-        ),
-        # ... unsure of the piece: it goes
-        ([_default_deny()], ("proceed", 0.9), ("proceed", 0.99), ("professional_only", 0.8), "proceed"),
-        # a withhold the rules named (not the default-deny) is never lowered, nor a match in the draft
-        (
-            [_fired("professional_only")],
-            ("proceed", 0.99),
-            ("proceed", 0.99),
-            ("proceed", 0.99),
-            "professional_only",
-        ),
-        (
-            [_default_deny("draft")],
-            ("proceed", 0.99),
-            ("proceed", 0.99),
-            ("proceed", 0.99),
-            "professional_only",
-        ),
-        # a caution goes when both agree, also one the draft named (the draft is shown either way)
-        ([_fired("caution")], ("proceed", 0.7), ("proceed", 0.95), ("proceed", 0.99), "proceed"),
-        ([_caution_in_draft()], ("proceed", 0.7), ("proceed", 0.95), ("proceed", 0.99), "proceed"),
-    ],
-)
-def test_both_models_together_lower_only_a_default_deny_or_a_caution(
-    fired: list[FiredRule],
-    lexical_says: tuple[str, float],
-    minilm_says: tuple[str, float],
-    piece: tuple[str, float],
-    expected: str,
-) -> None:
-    context = _context(
-        _opinion(*piece, "MiniLM model"),
-        draft=fired[0].match.split(" (")[0] if fired[0].source == "draft" else "",
-    )
-    got = with_joint_lowering(
-        fired,
-        _opinion(*lexical_says),
-        lambda: _opinion(*minilm_says, "MiniLM model"),
-        JOINT,
-        str,
-        may_lower=True,
-        context=context,
-    )
-    assert max((f.level for f in got), key=level_index) == expected
-    if expected != fired[0].level:
-        assert all(f.lowered_from == fired[0].level and "MiniLM model" in f.match for f in got)
-    else:
-        assert got == fired
-
-
-def test_joint_lowering_runs_the_model_only_when_it_could_lower() -> None:
-    def refuse() -> LexicalOpinion:
-        raise AssertionError("the MiniLM model was run")
-
-    context = _context(_opinion("proceed", 0.99, "MiniLM model"))
-    for fired, says in (
-        ([_fired("professional_only")], ("proceed", 0.99)),  # a named withhold
-        ([_default_deny()], ("professional_only", 0.99)),  # the lexical model rates it as the rules do
-        ([_default_deny()], ("proceed", 0.3)),  # the lexical model is unsure
-    ):
-        assert (
-            with_joint_lowering(fired, _opinion(*says), refuse, JOINT, str, may_lower=True, context=context)
-            == fired
-        )
-    # nor when a hazard the vision model flagged forbids lowering, or the key is absent
-    fired = [_default_deny()]
-    assert (
-        with_joint_lowering(
-            fired, _opinion("proceed", 0.99), refuse, JOINT, str, may_lower=False, context=context
-        )
-        == fired
-    )
-    off = dataclasses.replace(JOINT, joint_lower_at=None)
-    assert (
-        with_joint_lowering(
-            fired, _opinion("proceed", 0.99), refuse, off, str, may_lower=True, context=context
-        )
-        == fired
-    )
-
-
-def test_in_the_guardrail_both_models_lower_only_a_default_deny_or_a_caution() -> None:
-    """On held-out cases, against the guardrail without the joint lowering: a case it lowers had only
-    default-deny withholds or cautions above its new level, says so in its fired rules, and the
-    lowered level is one its author accepts more often than not; every other case is unchanged."""
-    shipped = load_rules()
-    assert shipped.lexical is not None and shipped.lexical.joint_lower_at == (0.9, 0.6)
-    without = _without(shipped, joint_lower_at=None)
-    files = [CASES / f"guardrail_heldout_round{r}.yaml" for r in (85, 87, 98, 99)]
-    assert all(lexical.held_out(p) for p in files)
-    cases = [case for _, case in load_guardrail_cases(files, shipped)]
-    sample = random.Random(13).sample(cases, 80) + [c for c in cases if c.id in JOINTLY_LOWERED]
-    lowered, right = {}, 0
-    for case in sample:
-        args = (case.question, None, case.draft or "")
-        on = apply_guardrail(*args, shipped, perception_text=case.perception)
-        off = apply_guardrail(*args, without, perception_text=case.perception)
-        if on.level == off.level:
-            assert on.fired == off.fired or all(
-                "MiniLM model" in f.match for f in on.fired if f not in off.fired
-            )
-            continue
-        lowered[case.id] = on.level
-        assert level_index(on.level) < level_index(off.level) and off.level != "emergency", case.id
-        above = [f for f in off.fired if level_index(f.level) > level_index(on.level)]
-        assert all(f.level == "caution" or f.match.endswith(NOT_A_DIY_JOB) for f in above), case.id
-        assert all(f.lowered_from and "MiniLM model" in f.match for f in on.fired if f.lowered_from), case.id
-        right += on.level in case.level
-    assert JOINTLY_LOWERED.items() <= lowered.items()
-    assert right == len(lowered)  # all four it lowers in these rounds are right
-
-
-# Held-out cases (rounds neither model learned from) the two models together lower to a level their
-# author gave, from a default-deny withhold or a caution
-JOINTLY_LOWERED = {
-    "r85-024": "proceed",
-    "r87-137": "caution",
-    "r98-183": "proceed",
-    "r99-082": "caution",
-}
