@@ -154,9 +154,6 @@ class LexicalSettings:
     # this probability or above, after everything else (`with_transformer_opinion`). None: not run.
     transformer_raise_at: float | None
     emergency: dict[str, str]  # category -> the emergency steps a raise to emergency shows
-    # Work named in the clause of a default-deny's match ("relocate the Vaillant", "lower the electric
-    # shower"): such a withhold is not the model's to lower (`_lowered`). None: no such check.
-    default_deny_work: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -486,17 +483,14 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
             claim_note=" ".join(str(cc["note"]).split()),
             withheld_heading=str(data["answers"]["withheld_heading"]),
             emergency_heading=str(data["answers"]["emergency_heading"]),
-            lexical=_lexical_settings(data.get("lexical"), categories, emergencies, vocab),
+            lexical=_lexical_settings(data.get("lexical"), categories, emergencies),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise RulesError(f"malformed rules file: {exc!r}") from exc
 
 
 def _lexical_settings(
-    raw: dict[str, Any] | None,
-    categories: dict[str, Category],
-    emergencies: dict[str, tuple[str, ...]],
-    vocab: dict[str, _Concept],
+    raw: dict[str, Any] | None, categories: dict[str, Category], emergencies: dict[str, tuple[str, ...]]
 ) -> LexicalSettings | None:
     if raw is None:
         return None
@@ -512,11 +506,6 @@ def _lexical_settings(
             None if raw.get("transformer_raise_at") is None else float(raw["transformer_raise_at"])
         ),
         emergency={str(k): str(v) for k, v in raw["emergency"].items()},
-        default_deny_work=(
-            None
-            if raw.get("default_deny_work") is None
-            else _expand(str(raw["default_deny_work"]), vocab, "lexical.default_deny_work")
-        ),
     )
     thresholds = [
         ("raise_at", settings.raise_at),
@@ -1699,10 +1688,6 @@ def _lowered(
         # a rule fires once per category with the same match: each match, and each piece, once
         matches = {(f.source, f.match): f for f in above if f.level in WITHHELD}
         pieces = [_pieces_of(f, context) for f in matches.values()]
-        if settings.default_deny_work is not None and _work_on_default_deny(
-            matches.values(), pieces, settings.default_deny_work
-        ):
-            return fired
         ratings = [context.rate(piece) for piece in dict.fromkeys(x for found in pieces for x in found or ())]
         if any(found is None for found in pieces) or not all(
             level_index(r.level) <= level_index(level) and r.confidence >= needed for r in ratings
@@ -1714,20 +1699,6 @@ def _lowered(
         else f
         for f in fired
     ]
-
-
-def _work_on_default_deny(
-    matched: Iterable[FiredRule], pieces: list[list[str] | None], work: re.Pattern[str]
-) -> bool:
-    """Whether the clause of a default-deny's match (the first of its `_pieces_of`) names work: the
-    rules know the thing ("the Vaillant", "the spur", "the whirlybird on the roof") but not the job,
-    and a model that reads "relocate" or "lower" as a plain verb cannot clear that (an independent
-    review's finding, session 13: "how do i lower the Ideal Logic", "relocate the spur for the cooker
-    hood" were shown)."""
-    return any(
-        f.match.endswith(NOT_A_DIY_JOB) and found is not None and bool(work.search(found[0]))
-        for f, found in zip(matched, pieces, strict=True)
-    )
 
 
 def _match_parts(f: FiredRule) -> list[str]:

@@ -52,7 +52,7 @@ CAPS = {
     "r23": 0,
     "r24": 0,
     "r25": 0,
-    "r26": 2,
+    "r26": 1,
     "r27": 0,
     "r28": 0,
     "r29": 0,
@@ -115,7 +115,7 @@ CAPS = {
     # rounds 84-87: held out in session 11 (held_out: true, not training data), scored once, not tuned on
     "r84": 24,
     "r85": 30,
-    "r86": 19,
+    "r86": 18,
     "r87": 14,
     # rounds 96-99: held out in session 11 (held_out: true), scored once on the final guardrail
     "r96": 12,
@@ -123,7 +123,7 @@ CAPS = {
     "r98": 20,
     "r99": 13,
     # rounds 100-103: held out in session 12 (held_out: true), scored once on the final guardrail
-    "r100": 5,
+    "r100": 4,
     "r101": 15,
     "r102": 22,
     "r103": 12,
