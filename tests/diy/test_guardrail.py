@@ -632,14 +632,17 @@ def test_a_custom_rules_file_changes_behaviour_without_code(tmp_path: Path) -> N
             "patterns": [r"\bstreet side of the (?:water )?meter\b"],
         }
     )
-    # The lexical model may lower a named professional-only rule it is very sure of (lower_at); a
-    # rules file that leaves professional_only out of lower_at keeps its own rules' withholds.
-    data["lexical"]["lower_at"].pop("professional_only")
     path = tmp_path / "rules.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     question = "How do I replace the valve on the street side of the water meter?"
     assert apply_guardrail(question, None, "").level == "proceed"
     assert apply_guardrail(question, None, "", load_rules(path)).level == "professional_only"
+    # The shipped file never lets the lexical model lower a withhold (lower_at names only caution); a
+    # rules file that names professional_only lets it lower a named rule it is very sure of.
+    assert "professional_only" not in data["lexical"]["lower_at"]
+    data["lexical"]["lower_at"]["professional_only"] = 0.9
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert apply_guardrail(question, None, "", load_rules(path)).level == "proceed"
 
 
 # ---------------------------------------------------------------------------------------- round 7 classes
