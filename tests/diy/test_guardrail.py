@@ -951,3 +951,12 @@ def test_a_drafts_routine_last_step_is_not_the_work_it_resembles(
         assert result.withheld and any(f.rule == "gas.soap-test-joint" for f in result.fired)
     else:
         assert result.level == level
+
+
+def test_the_sparky_at_the_board_is_the_electrician_not_sparks() -> None:
+    """A second red-team review (session 13): "sparky" read as sparks made a photo for a quote an emergency."""
+    quote = apply_guardrail("taking photos of the consumer unit for the sparky quote", None, "")
+    assert quote.level != "emergency"
+    assert all(f.rule != "electrical.panel-smoke-or-water" for f in quote.fired)
+    assert apply_guardrail("sparks coming from the consumer unit", None, "").level == "emergency"
+    assert apply_guardrail("the fuse board is sparking and crackling", None, "").level == "emergency"
