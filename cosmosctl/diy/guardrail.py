@@ -1406,6 +1406,13 @@ def apply_guardrail(
     locale = detect_locale(question, book)
     loc = locale or book.default_locale
     notices = [book.categories[c].notice for c in categories]
+
+    def localised(text: str) -> str:
+        return text.format(emergency=loc.emergency_number, gas_line=loc.gas_line)
+
+    def conditional_line(key: str) -> str:
+        return localised(book.conditional.get(key, book.conditional["general"]))
+
     actions: list[str] = [ADD_NOTICE] if categories else []
     safe: list[str] = []
     tell: list[str] = []
@@ -1421,30 +1428,24 @@ def apply_guardrail(
                 if f.source == "lexical" and f.category in book.lexical.emergency
             ]
             emergency_keys = list(dict.fromkeys(emergency_keys))
+        if level == "emergency" and not emergency_keys:
+            emergency_keys = ["general"]
+        # what to do now, each line once: an emergency's steps, the categories' steps, and at an
+        # emergency every leave-or-call line a lower answer would lead with (the other categories'
+        # standing lines: a gas job that is also a sagging floor keeps "If you smell gas ..., leave";
+        # an explained-away cue's and a lowered rule's)
+        steps: list[str] = []
         if level == "emergency":
-            if not emergency_keys:
-                emergency_keys = ["general"]
             for key in emergency_keys:
-                for step in book.emergencies.get(key, book.emergencies["general"]):
-                    text = step.format(emergency=loc.emergency_number, gas_line=loc.gas_line)
-                    if text not in safe:
-                        safe.append(text)
+                steps += book.emergencies.get(key, book.emergencies["general"])
         for c in categories:
-            for step in book.categories[c].safe_now:
-                text = step.format(emergency=loc.emergency_number, gas_line=loc.gas_line)
-                if text not in safe:
-                    safe.append(text)
+            steps += book.categories[c].safe_now
             tell.extend(t for t in book.categories[c].tell_pro if t not in tell)
+        safe = [localised(step) for step in steps]
         if level == "emergency":
-            # every leave-or-call line a lower answer would lead with, as steps: the other categories'
-            # standing lines (a gas job that is also a sagging floor keeps "If you smell gas ...,
-            # leave"), an explained-away cue's and a lowered rule's
-            for key in _leave_or_call_keys(question, perception, fired, categories, book):
-                if key not in emergency_keys:
-                    line = book.conditional.get(key, book.conditional["general"])
-                    text = line.format(emergency=loc.emergency_number, gas_line=loc.gas_line)
-                    if text not in safe:
-                        safe.append(text)
+            keys = _leave_or_call_keys(question, perception, fired, categories, book)
+            safe += [conditional_line(key) for key in keys if key not in emergency_keys]
+        safe = list(dict.fromkeys(safe))
         reasons = list(
             dict.fromkeys(
                 r.description for r in book.rules if any(f.rule == r.id and not f.lowered_from for f in top)
@@ -1483,14 +1484,7 @@ def apply_guardrail(
     # some real emergencies lower, and the leave-or-call line must reach the user even then.
     if level != "emergency":
         keys = _leave_or_call_keys(question, perception, fired, categories, book)
-        lines = list(
-            dict.fromkeys(
-                book.conditional.get(k, book.conditional["general"]).format(
-                    emergency=loc.emergency_number, gas_line=loc.gas_line
-                )
-                for k in keys
-            )
-        )
+        lines = list(dict.fromkeys(conditional_line(k) for k in keys))
         if lines:
             block = "\n".join(f"> **{line}**" for line in lines)
             answer_body = f"{block}\n\n{answer_body}" if answer_body else block
