@@ -33,7 +33,7 @@ from .test_guardrail import CASES, DEV
 # Misses now, per held-out round scored once (tests/diy/cases/guardrail_heldout_round*.yaml). Rounds 9 to 75
 # and 80 to 95, tuned on by sessions 4 to 9 or training data of the lexical model, are checked on a sample
 # (SAMPLED): the full suite must stay under three minutes on two cores. The held-out rounds 76 to 79,
-# 84 to 87 and 96 to 103 are checked whole, session 13's 104 to 111 on every fourth case.
+# 84 to 87 and 96 to 103 are checked whole, sessions 13's and 14's 104 to 115 on every eighth case.
 CAPS = {
     "r9": 0,
     "r10": 0,
@@ -115,7 +115,7 @@ CAPS = {
     # rounds 84-87: held out in session 11 (held_out: true, not training data), scored once, not tuned on
     "r84": 24,
     "r85": 31,
-    "r86": 20,
+    "r86": 21,  # session 14: one proceed job more withheld by the asking guard (an idiom, read in a regression diff)
     "r87": 14,
     # rounds 96-99: held out in session 11 (held_out: true), scored once on the final guardrail
     "r96": 12,
@@ -127,15 +127,22 @@ CAPS = {
     "r101": 16,
     "r102": 24,
     "r103": 12,
-    # rounds 104-111: held out in session 13 (held_out: true), scored once (docs), checked on every fourth case
-    "r104": 7,
-    "r105": 3,
-    "r106": 6,
-    "r107": 2,
-    "r108": 2,
-    "r109": 9,
-    "r110": 4,
-    "r111": 11,
+    # rounds 104-111: held out in session 13 (held_out: true), scored once (docs), checked on every eighth case
+    # since session 14 (suite time)
+    "r104": 3,
+    "r105": 2,
+    "r106": 3,
+    "r107": 1,
+    "r108": 1,
+    "r109": 4,
+    "r110": 1,
+    "r111": 6,
+    # rounds 112-115: held out in session 14 (held_out: true), written from a rewritten brief
+    # (docs/diy-eval/heldout-brief-session14.md), scored once; checked on every eighth case
+    "r112": 5,
+    "r113": 8,
+    "r114": 2,
+    "r115": 5,
     # rounds 88-95: session 11's training rounds, scored once before training on them
     "r88": 1,
     "r89": 2,
@@ -151,7 +158,7 @@ CAPS = {
 SAMPLED = (
     {f"r{r}": 8 for r in (*range(9, 76), *range(80, 84))}
     | {f"r{r}": 10 for r in range(88, 96)}
-    | {f"r{r}": 4 for r in range(104, 112)}
+    | {f"r{r}": 8 for r in range(104, 116)}
 )
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
