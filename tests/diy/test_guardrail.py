@@ -128,7 +128,8 @@ def test_development_cases_all_right_and_fast(case_file: Path) -> None:
     # CPU time, not wall time: other work on a loaded machine counts less. About 6 ms a case in
     # session 6 (4.6 ms in session 5), up to 9 ms with four other processes on two cores; the bound
     # catches a pattern that makes the classifier several times slower, not ordinary growth.
-    assert elapsed / len(cases) < 0.02, f"{len(cases)} cases took {elapsed:.1f}s"
+    # Session 14: 7.6 ms a case alone, 25 ms once in a cold clone with both cores busy.
+    assert elapsed / len(cases) < 0.04, f"{len(cases)} cases took {elapsed:.1f}s"
 
 
 def test_the_last_held_out_figures_stay_documented_as_pre_tuning() -> None:
