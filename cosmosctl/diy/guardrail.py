@@ -18,7 +18,7 @@ import re._parser as _P
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -1016,14 +1016,16 @@ def _vetoed(
     return False
 
 
-def _job_vetoed(rule: Rule, question: str, book: Rulebook, hit: str | None = None) -> bool:
-    """Whether the rule's `unless_job` context is named anywhere in the (normalised) question, or its
-    `unless_asking` context while nothing in the question acts on the match `hit`."""
-    if rule.unless_job and any(_vetoed(rule.unless_job, s, book) for s in _sentences(question)):
-        return True
+def _job_vetoed(rule: Rule, question: str, book: Rulebook) -> bool:
+    """Whether the rule's `unless_job` context is named anywhere in the (normalised) question."""
+    return bool(rule.unless_job) and any(_vetoed(rule.unless_job, s, book) for s in _sentences(question))
+
+
+def _asking_vetoed(rule: Rule, question: str, book: Rulebook, hit: str) -> bool:
+    """Whether the rule's `unless_asking` context is named in the question while nothing in it acts on
+    the match `hit`."""
     return (
         bool(rule.unless_asking)
-        and hit is not None
         and any(_vetoed(rule.unless_asking, s, book) for s in _sentences(question))
         and not (book.acting and _acts_on(hit, question, book.acting))
     )
@@ -1180,19 +1182,23 @@ def classify(
                     break
                 parts.append(hit)
             else:
-                if _job_vetoed(rule, texts["question"], book, " + ".join(parts)):
+                job = " + ".join(parts)
+                if _job_vetoed(rule, texts["question"], book) or _asking_vetoed(
+                    rule, texts["question"], book, job
+                ):
                     continue
-                match, level = _domain_level(
-                    rule, tasks, " + ".join(parts), "draft" not in rule.sources, texts, book
-                )
+                match, level = _domain_level(rule, tasks, job, "draft" not in rule.sources, texts, book)
                 fired += _fired(rule, level, "job", match)
             continue
+        vetoed: bool | None = None
         for source in rule.sources:
             hit = _hits(rule, source, texts[source], book) if texts[source] else None
             if hit is None and source == "perception" and observation is not None:
                 hit = _structured_hit(rule, observation)
             if hit is not None:
-                if _job_vetoed(rule, texts["question"], book, hit):
+                if vetoed is None:
+                    vetoed = _job_vetoed(rule, texts["question"], book)
+                if vetoed or _asking_vetoed(rule, texts["question"], book, hit):
                     break
                 match, level = _domain_level(rule, tasks, hit, source != "draft", texts, book)
                 fired += _fired(rule, level, source, match)
@@ -1304,28 +1310,12 @@ def _acts_on(hit: str, question: str, acting: ActingWords) -> bool:
 
 
 def _acting_words(raw: Any, vocab: dict[str, _Concept]) -> ActingWords | None:
+    """`wording.acting`, each entry expanded (and so checked) like every other pattern of the file."""
     if raw is None:
         return None
-    for key in (
-        "not_verb",
-        "object_break",
-        "actor",
-        "clause_start",
-        "link",
-        "negated_before",
-        "everyday",
-        "get_work",
-    ):
-        _expand(raw[key], vocab, f"wording.acting.{key}")  # a bad expression fails loudly here
+    expanded = {f.name: _expand(raw[f.name], vocab, f"wording.acting.{f.name}") for f in fields(ActingWords)}
     return ActingWords(
-        not_verb=str(raw["not_verb"]),
-        object_break=str(raw["object_break"]),
-        actor=str(raw["actor"]),
-        clause_start=str(raw["clause_start"]),
-        link=str(raw["link"]),
-        negated_before=_expand(raw["negated_before"], vocab, "wording.acting.negated_before"),
-        everyday=str(raw["everyday"]),
-        get_work=str(raw["get_work"]),
+        **{name: p if name == "negated_before" else p.pattern for name, p in expanded.items()}  # type: ignore[arg-type]
     )
 
 
