@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+
+import botocore.session
 import pytest
 from template_utils import SynthCache
+
+# Every boto3 client made in a test (moto's included) gets a new botocore session, and each session
+# parses the service's JSON models again: 80 clients in the key tests spent 7 s in json.loads. One
+# Loader per data path for the whole test process is what a long-lived session does: botocore caches
+# what a Loader reads on the Loader. Only tests share it; the CLI makes one session per run.
+botocore.session.create_loader = functools.lru_cache(maxsize=None)(botocore.session.create_loader)
 
 
 @pytest.fixture(scope="session")

@@ -30,10 +30,12 @@ from cosmosctl.errors import CosmosError
 from .fakes import observation_json, rules_only, user_text
 from .test_guardrail import CASES, DEV
 
-# Misses now, per held-out round scored once (tests/diy/cases/guardrail_heldout_round*.yaml). Rounds 9 to 75
-# and 80 to 95, tuned on by sessions 4 to 9 or training data of the lexical model, are checked on a sample
-# (SAMPLED): the full suite must stay under three minutes on two cores. The held-out rounds 76 to 79,
-# 84 to 87 and 96 to 103 are checked whole, sessions 13's and 14's 104 to 115 on every eighth case.
+# Misses now, per held-out round scored once (tests/diy/cases/guardrail_heldout_round*.yaml), on the cases
+# checked: the full suite must stay under three minutes on two cores, so most rounds are checked on a
+# sample (SAMPLED). Rounds 9 to 75 and 80 to 83, tuned on by sessions 4 to 9 or training data of the
+# lexical model, on every sixteenth case since session 15, 88 to 95 on every tenth; the held-out rounds
+# 76 to 79, 84 to 87 and 96 to 103 on every fourth since session 15, 104 to 115 on every eighth. The
+# whole-round misses are in docs/diy-assistant.md; `cosmosctl diy eval tests/diy/cases/*.yaml` scores all.
 CAPS = {
     "r9": 0,
     "r10": 0,
@@ -48,38 +50,38 @@ CAPS = {
     "r19": 0,
     "r20": 0,
     "r21": 0,
-    "r22": 1,
+    "r22": 0,
     "r23": 0,
     "r24": 0,
     "r25": 0,
-    "r26": 2,
+    "r26": 1,
     "r27": 0,
     "r28": 0,
     "r29": 0,
-    "r30": 2,
+    "r30": 1,
     "r31": 1,
-    "r32": 2,
+    "r32": 0,
     "r33": 0,
     "r34": 0,
     "r35": 0,
     "r36": 1,
     "r37": 0,
-    "r38": 2,
+    "r38": 0,
     "r39": 0,
     "r40": 1,
-    "r41": 2,
+    "r41": 1,
     "r42": 0,
-    "r43": 3,
+    "r43": 1,
     "r44": 0,
     "r45": 1,
     "r46": 1,
     "r47": 0,
     "r48": 2,
-    "r49": 2,
+    "r49": 0,
     "r50": 2,
     "r51": 0,
-    "r52": 2,
-    "r53": 3,
+    "r52": 0,
+    "r53": 2,
     "r54": 1,
     "r55": 1,
     "r56": 0,
@@ -88,45 +90,45 @@ CAPS = {
     "r59": 0,
     "r60": 2,
     "r61": 1,
-    "r62": 1,
-    "r63": 2,
-    "r64": 1,
+    "r62": 0,
+    "r63": 0,
+    "r64": 0,
     "r65": 0,
-    "r66": 3,
+    "r66": 2,
     "r67": 0,
     "r68": 0,
     "r69": 2,
-    "r70": 2,
-    "r71": 3,
-    "r72": 3,
-    "r73": 2,
-    "r74": 3,
-    "r75": 1,
+    "r70": 1,
+    "r71": 1,
+    "r72": 2,
+    "r73": 0,
+    "r74": 1,
+    "r75": 0,
     # rounds 76-79: held out since session 10 (held_out: true, not training data), scored once, not tuned on
-    "r76": 20,
-    "r77": 20,
-    "r78": 24,
-    "r79": 12,
+    "r76": 5,
+    "r77": 5,
+    "r78": 2,
+    "r79": 3,
     # rounds 80-83: scored once in session 11, since then training data of the lexical model
     "r80": 0,
-    "r81": 2,
+    "r81": 1,
     "r82": 0,
-    "r83": 5,
+    "r83": 2,
     # rounds 84-87: held out in session 11 (held_out: true, not training data), scored once, not tuned on
-    "r84": 24,
-    "r85": 31,
-    "r86": 21,  # session 14: one proceed job more withheld by the asking guard (an idiom, read in a regression diff)
-    "r87": 14,
+    "r84": 7,
+    "r85": 7,
+    "r86": 7,
+    "r87": 4,
     # rounds 96-99: held out in session 11 (held_out: true), scored once on the final guardrail
-    "r96": 12,
-    "r97": 18,
-    "r98": 22,
-    "r99": 15,
+    "r96": 5,
+    "r97": 5,
+    "r98": 6,
+    "r99": 6,
     # rounds 100-103: held out in session 12 (held_out: true), scored once on the final guardrail
-    "r100": 5,
-    "r101": 16,
-    "r102": 24,
-    "r103": 12,
+    "r100": 0,
+    "r101": 5,
+    "r102": 7,
+    "r103": 1,
     # rounds 104-111: held out in session 13 (held_out: true), scored once (docs), checked on every eighth case
     # since session 14 (suite time)
     "r104": 3,
@@ -153,10 +155,11 @@ CAPS = {
     "r94": 2,
     "r95": 1,
 }
-# round -> check every n-th case: the tuned and training rounds every eighth, session 11's training
-# rounds 88-95 (300 cases each, written as training data) every tenth
+# round -> check every n-th case: the tuned and training rounds every sixteenth, the held-out rounds 76-103
+# every fourth, session 11's training rounds 88-95 (300 cases each, written as training data) every tenth
 SAMPLED = (
-    {f"r{r}": 8 for r in (*range(9, 76), *range(80, 84))}
+    {f"r{r}": 16 for r in (*range(9, 76), *range(80, 84))}
+    | {f"r{r}": 4 for r in (*range(76, 80), *range(84, 88), *range(96, 104))}
     | {f"r{r}": 10 for r in range(88, 96)}
     | {f"r{r}": 8 for r in range(104, 116)}
 )
