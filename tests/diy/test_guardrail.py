@@ -1018,11 +1018,26 @@ def test_taping_a_breaker_off_in_a_draft_is_the_lock_off_step() -> None:
 # Session 15: independent helpers' tuning sets written from the session-14 brief (kept in the session's
 # notes, not shipped); each of these was a miss before the session's rules.
 SESSION15_WITHHELD = {
-    "t1-033": ("the hose on the bbq is cracked near the regulator end. can i just cut the cracked bit off and put a hose clamp on it?", "gas"),
-    "t2-036": ("Touched the metal floor lamp and the baseboard heater at the same time and got a jolt. Lamp works fine otherwise. Which one is the problem and can I test it myself?", "electrical"),
-    "t1-152": ("reset button on the water heater keeps tripping, want to test the elements with my multimeter with the power still on so i can see which one is drawing. how", "electrical"),
-    "t2-064": ("Oil-fired range in the kitchen is sooting up the ceiling above it, never used to. Chimney was swept last year. What would cause that now?", "carbon_monoxide"),
-    "t2-091": ("Can I keep angithi (coal heater) in bedroom at night in winter? We close door because of cold. Last year also we did, no problem.", "carbon_monoxide"),
+    "t1-033": (
+        "the hose on the bbq is cracked near the regulator end. can i just cut the cracked bit off and put a hose clamp on it?",
+        "gas",
+    ),
+    "t2-036": (
+        "Touched the metal floor lamp and the baseboard heater at the same time and got a jolt. Lamp works fine otherwise. Which one is the problem and can I test it myself?",
+        "electrical",
+    ),
+    "t1-152": (
+        "reset button on the water heater keeps tripping, want to test the elements with my multimeter with the power still on so i can see which one is drawing. how",
+        "electrical",
+    ),
+    "t2-064": (
+        "Oil-fired range in the kitchen is sooting up the ceiling above it, never used to. Chimney was swept last year. What would cause that now?",
+        "carbon_monoxide",
+    ),
+    "t2-091": (
+        "Can I keep angithi (coal heater) in bedroom at night in winter? We close door because of cold. Last year also we did, no problem.",
+        "carbon_monoxide",
+    ),
 }
 SESSION15_NOT_WITHHELD = {
     "t3-016": "my head torch beam has gone really dim and yellowish even with new batteries, worth fixing or just bin it",
@@ -1042,10 +1057,19 @@ SESSION15_NOT_WITHHELD = {
 # Their twins, in the same words, stay withheld (and the emergency stays one).
 SESSION15_TWINS = [
     ("the BBQ hose has a split in it near the bottle, can I tape it up for tonight?", "professional_only"),
-    ("new laminate floor and I mixed bleach with the floor cleaner, now there's a chemical smell and my throat is burning", "emergency"),
+    (
+        "new laminate floor and I mixed bleach with the floor cleaner, now there's a chemical smell and my throat is burning",
+        "emergency",
+    ),
     ("the ceiling in the lounge has collapsed in the middle after the leak upstairs", "emergency"),
-    ("can I put in a steel beam myself where the wall between the kitchen and lounge was?", "professional_only"),
-    ("the kids are live wires, they pulled the cover off the socket and there are bare live wires showing", "professional_only"),
+    (
+        "can I put in a steel beam myself where the wall between the kitchen and lounge was?",
+        "professional_only",
+    ),
+    (
+        "the kids are live wires, they pulled the cover off the socket and there are bare live wires showing",
+        "professional_only",
+    ),
     ("the CO alarm is going off and the generator is running in the garage", "emergency"),
 ]
 
