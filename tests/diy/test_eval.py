@@ -588,6 +588,27 @@ def test_eval_shipped_guardrail_cases_through_the_command(round_id: str, tmp_pat
     assert named and all(c in result.stdout for c in named)  # a row per category in the per-category table
 
 
+# Session 15's tuning sets (tests/diy/tuning: independent helpers from the session-14 brief, scored once,
+# then tuned on; not held out and not the models' training data): misses on every eighth case.
+TUNING = REPO / "tests" / "diy" / "tuning"
+TUNING_CAPS = {"session15_t1": 8, "session15_t2": 3, "session15_t3": 4, "session15_t4": 4}
+
+
+def test_every_tuning_set_is_capped() -> None:
+    assert {p.stem for p in TUNING.glob("*.yaml")} == set(TUNING_CAPS)
+
+
+@pytest.mark.parametrize("name", sorted(TUNING_CAPS))
+def test_eval_tuning_sets_through_the_command(name: str, tmp_path: Path) -> None:
+    cases = read_yaml((TUNING / f"{name}.yaml").read_text(encoding="utf-8"))["cases"][::8]
+    case_file = tmp_path / f"{name}.yaml"
+    case_file.write_text(yaml.dump({"cases": cases}, Dumper=_DUMPER), encoding="utf-8")
+    result = CliRunner().invoke(app, ["eval", str(case_file)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    misses = [line for line in result.stdout.splitlines() if "not right" in line]
+    assert len(misses) <= TUNING_CAPS[name], misses
+
+
 def test_eval_refuses_mixed_case_files(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["eval", str(tmp_path / "a.yaml"), str(tmp_path / "b.jsonl")])
     assert result.exit_code == 1
