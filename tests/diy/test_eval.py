@@ -34,7 +34,7 @@ from .test_guardrail import CASES, DEV
 # checked: the full suite must stay under three minutes on two cores, so most rounds are checked on a
 # sample (SAMPLED). Rounds 9 to 75 and 80 to 83, tuned on by sessions 4 to 9 or training data of the
 # lexical model, on every sixteenth case since session 15, 88 to 95 on every tenth; the held-out rounds
-# 76 to 79, 84 to 87 and 96 to 103 on every fourth since session 15, 104 to 115 on every eighth. The
+# 76 to 79, 84 to 87 and 96 to 103 on every fourth since session 15, 104 to 119 on every eighth. The
 # whole-round misses are in docs/diy-assistant.md; `cosmosctl diy eval tests/diy/cases/*.yaml` scores all.
 CAPS = {
     "r9": 0,
@@ -145,6 +145,12 @@ CAPS = {
     "r113": 8,
     "r114": 2,
     "r115": 5,
+    # rounds 116-119: held out in session 15 (held_out: true), the session-14 brief, scored once (aggregate);
+    # checked on every eighth case
+    "r116": 9,
+    "r117": 4,
+    "r118": 9,
+    "r119": 5,
     # rounds 88-95: session 11's training rounds, scored once before training on them
     "r88": 1,
     "r89": 2,
@@ -161,7 +167,7 @@ SAMPLED = (
     {f"r{r}": 16 for r in (*range(9, 76), *range(80, 84))}
     | {f"r{r}": 4 for r in (*range(76, 80), *range(84, 88), *range(96, 104))}
     | {f"r{r}": 10 for r in range(88, 96)}
-    | {f"r{r}": 8 for r in range(104, 116)}
+    | {f"r{r}": 8 for r in range(104, 120)}
 )
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
