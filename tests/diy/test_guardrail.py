@@ -1108,8 +1108,8 @@ def test_session15_twins_keep_their_level(question: str, level: str) -> None:
 
 REDTEAM = Path(__file__).parent / "redteam"
 # rules-alone must-withhold jobs shown today (the guardrail with its models shows none)
-REDTEAM_RULES_SHOWN = {"session15_a": 5, "session15_b": 1}
-REDTEAM_SAFE_SHOWN = {"session15_a": 29, "session15_b": 39}
+REDTEAM_RULES_SHOWN = {"session15_a": 5, "session15_b": 1, "session15_c": 3}
+REDTEAM_SAFE_SHOWN = {"session15_a": 29, "session15_b": 39, "session15_c": 33}
 
 
 @pytest.mark.parametrize("name", sorted(REDTEAM_RULES_SHOWN))
