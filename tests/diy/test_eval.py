@@ -572,6 +572,21 @@ def test_every_shipped_case_file_is_development_data_or_a_capped_round() -> None
     assert shipped == rounds | {p.name for p in DEV}, "every case file is development data or a capped round"
 
 
+def _eval_through_the_command(
+    case_file: Path, every: int, tmp_path: Path
+) -> tuple[list[dict[str, Any]], str, list[str]]:
+    """Every `every`-th case of `case_file` through `cosmosctl diy eval`: the cases, its output and
+    its "not right" lines."""
+    cases = read_yaml(case_file.read_text(encoding="utf-8"))["cases"]
+    if every > 1:
+        cases = cases[::every]
+        case_file = tmp_path / case_file.name
+        case_file.write_text(yaml.dump({"cases": cases}, Dumper=_DUMPER), encoding="utf-8")
+    result = CliRunner().invoke(app, ["eval", str(case_file)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    return cases, result.stdout, [line for line in result.stdout.splitlines() if "not right" in line]
+
+
 # One test per round, so that pytest-xdist spreads the work over the cores.
 @pytest.mark.parametrize("round_id", sorted(CAPS))
 def test_eval_shipped_guardrail_cases_through_the_command(round_id: str, tmp_path: Path) -> None:
@@ -579,19 +594,12 @@ def test_eval_shipped_guardrail_cases_through_the_command(round_id: str, tmp_pat
     rules were tuned on it (docs/diy-assistant.md) and may still miss, but no more than today. Every
     other shipped case file is development data, all right (tests/diy/test_guardrail.py)."""
     case_file = CASES / f"guardrail_heldout_round{round_id[1:]}.yaml"
-    cases = read_yaml(case_file.read_text(encoding="utf-8"))["cases"]
-    if round_id in SAMPLED:
-        cases = cases[:: SAMPLED[round_id]]
-        case_file = tmp_path / case_file.name
-        case_file.write_text(yaml.dump({"cases": cases}, Dumper=_DUMPER), encoding="utf-8")
-    result = CliRunner().invoke(app, ["eval", str(case_file)], env={"COLUMNS": "200"})
-    assert result.exit_code == 0, result.output
-    misses = [line for line in result.stdout.splitlines() if "not right" in line]
+    cases, output, misses = _eval_through_the_command(case_file, SAMPLED.get(round_id, 1), tmp_path)
     missed_ids = [line.split()[2].rstrip(":") for line in misses]
     assert all(i.startswith(f"{round_id}-") for i in missed_ids), misses
     assert len(missed_ids) <= CAPS[round_id], misses
     named = {category for case in cases for category in case.get("categories") or []}
-    assert named and all(c in result.stdout for c in named)  # a row per category in the per-category table
+    assert named and all(c in output for c in named)  # a row per category in the per-category table
 
 
 # Session 15's tuning sets (tests/diy/tuning: independent helpers from the session-14 brief, scored once,
@@ -606,12 +614,7 @@ def test_every_tuning_set_is_capped() -> None:
 
 @pytest.mark.parametrize("name", sorted(TUNING_CAPS))
 def test_eval_tuning_sets_through_the_command(name: str, tmp_path: Path) -> None:
-    cases = read_yaml((TUNING / f"{name}.yaml").read_text(encoding="utf-8"))["cases"][::16]
-    case_file = tmp_path / f"{name}.yaml"
-    case_file.write_text(yaml.dump({"cases": cases}, Dumper=_DUMPER), encoding="utf-8")
-    result = CliRunner().invoke(app, ["eval", str(case_file)], env={"COLUMNS": "200"})
-    assert result.exit_code == 0, result.output
-    misses = [line for line in result.stdout.splitlines() if "not right" in line]
+    _, _, misses = _eval_through_the_command(TUNING / f"{name}.yaml", 16, tmp_path)
     assert len(misses) <= TUNING_CAPS[name], misses
 
 
