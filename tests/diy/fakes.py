@@ -54,3 +54,14 @@ def rules_only() -> Any:
     from cosmosctl.diy.guardrail import load_rules
 
     return dataclasses.replace(load_rules(), lexical=None)
+
+
+def withheld_alone_and_with_models(question: str) -> Any:
+    """The rules alone withhold `question`'s job, and so does the whole guardrail (the models only ever
+    raise): the rules-alone result, for further checks."""
+    from cosmosctl.diy.guardrail import apply_guardrail
+
+    alone = apply_guardrail(question, None, "", rules_only())
+    assert alone.withheld, (question, alone.level, [f.rule for f in alone.fired])
+    assert apply_guardrail(question, None, "").withheld, question
+    return alone

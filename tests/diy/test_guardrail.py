@@ -31,7 +31,7 @@ from cosmosctl.diy.guardrail import (
 )
 from cosmosctl.diy.guardrail_eval import GuardrailCase, evaluate, evaluate_case, load_guardrail_cases
 
-from .fakes import rules_only
+from .fakes import rules_only, withheld_alone_and_with_models
 
 CASES = Path(__file__).parent / "cases"
 # Development cases: the rules were tuned on all of these. Rounds 1-7 were each held out, written
@@ -1090,9 +1090,7 @@ SESSION15_TWINS = [
 @pytest.mark.parametrize("case_id", sorted(SESSION15_WITHHELD))
 def test_session15_work_is_withheld_by_the_rules_alone(case_id: str) -> None:
     question, category = SESSION15_WITHHELD[case_id]
-    alone = apply_guardrail(question, None, "", rules_only())
-    assert alone.withheld and category in alone.categories, (alone.level, alone.categories)
-    assert apply_guardrail(question, None, "").withheld
+    assert category in withheld_alone_and_with_models(question).categories
 
 
 @pytest.mark.parametrize("case_id", sorted(SESSION15_NOT_WITHHELD))
@@ -1166,8 +1164,7 @@ ASKING_ONLY = [
 
 @pytest.mark.parametrize("question", ASKING_WRAPPED_WORK)
 def test_an_asking_form_does_not_make_the_work_it_names_a_diy_job(question: str) -> None:
-    assert apply_guardrail(question, None, "", rules_only()).withheld
-    assert apply_guardrail(question, None, "").withheld
+    withheld_alone_and_with_models(question)
 
 
 @pytest.mark.parametrize("question", ASKING_ONLY)

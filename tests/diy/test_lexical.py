@@ -30,7 +30,7 @@ from cosmosctl.diy.guardrail_eval import load_guardrail_cases
 from cosmosctl.diy.lexical import LexicalOpinion
 from cosmosctl.diy.observation import Observation
 
-from .fakes import rules_only
+from .fakes import rules_only, withheld_alone_and_with_models
 from .test_guardrail import CASES, DEV, RULES_PATH
 
 SETTINGS = LexicalSettings(
@@ -638,8 +638,7 @@ RED_TEAM = [
 
 @pytest.mark.parametrize("question", RED_TEAM)
 def test_a_red_team_job_the_rules_withhold_stays_withheld(question: str) -> None:
-    assert apply_guardrail(question, None, "", rules_only()).withheld
-    assert apply_guardrail(question, None, "").withheld
+    withheld_alone_and_with_models(question)
 
 
 @pytest.mark.usefixtures("withhold_lowering")
