@@ -8,8 +8,10 @@ the official revision 1110a243). No network is used.
 
     python scripts/train_guardrail_minilm.py BASE_MODEL_DIR
 
-It fine-tunes the encoder with a 4-level classification head on every shipped case file that is not
-marked `held_out: true` (each case's first listed level), exports it to ONNX (opset 17), quantizes
+It fine-tunes the encoder with a 4-level classification head on the lexical model's training set
+(`lexical.shipped_training_files`: every case file under tests/diy/cases not marked `held_out: true`,
+the tuning and red-team sets, with the blind relabels of tests/diy/relabel/training_*.yaml; each
+case's first listed level), exports it to ONNX (opset 17), quantizes
 the weights to int8 per channel, and writes guardrail_minilm.onnx, guardrail_minilm_tokenizer.json and
 guardrail_minilm.json (with the SHA-256 of the training files, the same digest the lexical model
 records) into cosmosctl/diy/. The tests then hold the files to that metadata.
@@ -47,6 +49,11 @@ def main() -> None:
         help="folder with all-MiniLM-L6-v2 (config.json, model.safetensors, tokenizer.json)",
     )
     parser.add_argument("--leave-out", help="rounds to leave out, e.g. 63-75")
+    parser.add_argument(
+        "--base-origin",
+        default="",
+        help="where the base weights came from, for the metadata (e.g. a float16 copy of the official file)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "cosmosctl" / "diy")
     # a smoke test of the whole procedure on a CPU: --device cpu --epochs 1 --limit 64 --out /tmp/x
     parser.add_argument("--device", default="cuda")
@@ -60,16 +67,14 @@ def main() -> None:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from cosmosctl.diy import lexical
-    from cosmosctl.diy.guardrail import load_rules
-    from cosmosctl.diy.guardrail_eval import load_guardrail_cases
     from cosmosctl.diy.minilm import file_sha256, pair
 
-    files = lexical.training_files(sorted((ROOT / "tests" / "diy" / "cases").glob("*.yaml")))
+    files = lexical.shipped_training_files(ROOT / "tests" / "diy")
     if args.leave_out:
         first, last = (int(r) for r in args.leave_out.split("-"))
         left = {f"guardrail_heldout_round{r}.yaml" for r in range(first, last + 1)}
         files = [f for f in files if f.name not in left]
-    cases = [case for _, case in load_guardrail_cases(files, load_rules())][: args.limit]
+    cases = lexical.training_cases(files, partial=bool(args.leave_out))[: args.limit]
     texts = [pair(c.question, c.perception or "", c.draft or "", DRAFT_CHARS) for c in cases]
     labels = [lexical.LEVELS.index(c.level[0]) for c in cases]
 
@@ -137,7 +142,8 @@ def main() -> None:
         "max_length": MAX_LENGTH,
         "draft_chars": DRAFT_CHARS,
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), model.safetensors SHA-256 "
-        + file_sha256(args.base / "model.safetensors"),
+        + file_sha256(args.base / "model.safetensors")
+        + (f" ({args.base_origin})" if args.base_origin else ""),
         "training": f"scripts/train_guardrail_minilm.py: {args.epochs} epochs, AdamW lr {LEARNING_RATE} one-cycle, "
         f"batch {BATCH}, bf16 autocast, seed 0; exported with torch.onnx (opset 17), int8 per-channel dynamic "
         "quantization (onnxruntime.quantization)",

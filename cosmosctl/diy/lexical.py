@@ -11,9 +11,11 @@ not one of the named DIY jobs), never a rule that named a danger.
 
 The model ships as `guardrail_lexical.npz` (no pickle: vocabularies, IDF weights and coefficients as
 plain arrays) with the SHA-256 of the case files it was trained on: every shipped case file but those
-marked `held_out: true`. Retrain after changing them:
+marked `held_out: true`, the tuning and red-team sets, with the blind relabels of
+`tests/diy/relabel/training_*.yaml` in place of their authors' labels (`shipped_training_files`,
+`training_cases`). Retrain after changing them, from a source checkout:
 
-    python -m cosmosctl.diy.lexical tests/diy/cases/*.yaml
+    python -m cosmosctl.diy.lexical
 """
 
 from __future__ import annotations
@@ -26,12 +28,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+
+if TYPE_CHECKING:
+    from cosmosctl.diy.guardrail_eval import GuardrailCase
 
 MODEL_PATH = Path(__file__).with_name("guardrail_lexical.npz")
 LEVELS = ("proceed", "caution", "professional_only", "emergency")
@@ -164,15 +169,71 @@ def training_files(paths: Iterable[Path | str]) -> list[Path]:
     return [p for p in map(Path, paths) if not held_out(p)]
 
 
+def shipped_training_files(tests_diy: Path) -> list[Path]:
+    """The files both shipped models learn from, under `tests/diy/`: every case file in `cases/` not
+    marked `held_out: true`, the tuning and red-team sets (`tuning/`, `redteam/`), and the blind
+    relabels of training cases (`relabel/training_*.yaml`, applied by `training_cases`)."""
+    return training_files(
+        [
+            *sorted((tests_diy / "cases").glob("*.yaml")),
+            *sorted((tests_diy / "tuning").glob("*.yaml")),
+            *sorted((tests_diy / "redteam").glob("*.yaml")),
+            *sorted((tests_diy / "relabel").glob("training_*.yaml")),
+        ]
+    )
+
+
+def _relabels(path: Path) -> list[dict[str, Any]] | None:
+    """The entries of a relabel file (`relabels:` of id, level, categories), or None for a case file."""
+    from cosmosctl.diy.guardrail import read_yaml
+
+    text = path.read_text(encoding="utf-8")
+    if "relabels:" not in text:
+        return None
+    data = read_yaml(text)
+    return data["relabels"] if isinstance(data, dict) and "relabels" in data else None
+
+
+def training_cases(paths: Iterable[Path | str], *, partial: bool = False) -> list[GuardrailCase]:
+    """The labelled cases the models learn from: the cases of every training file in `paths`, with
+    the level and categories of a relabel file put in place of the author's for the ids it names
+    (a blind second labeller's reading under the current brief; docs/diy-assistant.md, session 16).
+    A relabel of an id no case file holds is an error, so a renamed case cannot silently drop out
+    (`partial`: files were left out on purpose, a leave-out run)."""
+    from cosmosctl.diy.guardrail import load_rules
+    from cosmosctl.diy.guardrail_eval import GuardrailCase, load_guardrail_cases
+
+    files = training_files(paths)
+    relabels: dict[str, dict[str, Any]] = {}
+    case_files = []
+    for path in files:
+        entries = _relabels(path)
+        if entries is None:
+            case_files.append(path)
+        else:
+            relabels.update({str(e["id"]): e for e in entries})
+    cases = [case for _, case in load_guardrail_cases(case_files, load_rules())]
+    unknown = set(relabels) - {c.id for c in cases}
+    if unknown and not partial:
+        raise ValueError(f"relabels name ids no training case holds: {', '.join(sorted(unknown)[:5])}")
+    return [
+        GuardrailCase.model_validate(
+            {**c.model_dump(), "level": relabels[c.id]["level"], "categories": relabels[c.id]["categories"]}
+        )
+        if c.id in relabels
+        else c
+        for c in cases
+    ]
+
+
 def train(paths: list[Path]) -> LexicalModel:
     """Fit the model on the labelled cases in `paths` (their first listed level, their categories),
     leaving out every file marked `held_out: true`."""
     from cosmosctl.diy.guardrail import load_rules
-    from cosmosctl.diy.guardrail_eval import load_guardrail_cases
 
     paths = training_files(paths)
     book = load_rules()
-    cases = [case for _, case in load_guardrail_cases(paths, book)]
+    cases = training_cases(paths)
     categories = tuple(c for c in book.categories if any(c in case.categories for case in cases))
     texts = [_texts(c.question, c.perception or "", c.draft or "") for c in cases]
     vectorizers = []
@@ -266,9 +327,7 @@ def default_model() -> LexicalModel:
 
 
 def main(argv: list[str]) -> None:
-    given = [Path(a) for a in argv]
-    if not given:
-        sys.exit("usage: python -m cosmosctl.diy.lexical CASE_FILE.yaml ...")
+    given = [Path(a) for a in argv] or shipped_training_files(Path(__file__).parents[2] / "tests" / "diy")
     paths = training_files(given)
     model = train(paths)
     save(model)

@@ -64,7 +64,7 @@ CAPS = {
     "r33": 0,
     "r34": 0,
     "r35": 0,
-    "r36": 1,
+    "r36": 0,
     "r37": 0,
     "r38": 0,
     "r39": 0,
@@ -91,13 +91,13 @@ CAPS = {
     "r60": 2,
     "r61": 1,
     "r62": 0,
-    "r63": 0,
+    "r63": 1,
     "r64": 0,
     "r65": 0,
     "r66": 2,
     "r67": 0,
     "r68": 0,
-    "r69": 2,
+    "r69": 1,
     "r70": 1,
     "r71": 1,
     "r72": 2,
@@ -105,9 +105,9 @@ CAPS = {
     "r74": 1,
     "r75": 0,
     # rounds 76-79: held out since session 10 (held_out: true, not training data), scored once, not tuned on
-    "r76": 5,
-    "r77": 5,
-    "r78": 2,
+    "r76": 4,
+    "r77": 4,
+    "r78": 3,
     "r79": 3,
     # rounds 80-83: scored once in session 11, since then training data of the lexical model
     "r80": 0,
@@ -120,10 +120,10 @@ CAPS = {
     "r86": 7,
     "r87": 4,
     # rounds 96-99: held out in session 11 (held_out: true), scored once on the final guardrail
-    "r96": 5,
+    "r96": 4,
     "r97": 5,
-    "r98": 6,
-    "r99": 6,
+    "r98": 5,
+    "r99": 5,
     # rounds 100-103: held out in session 12 (held_out: true), scored once on the final guardrail
     "r100": 0,
     "r101": 5,
@@ -132,8 +132,8 @@ CAPS = {
     # rounds 104-111: held out in session 13 (held_out: true), scored once (docs), checked on every eighth case
     # since session 14 (suite time)
     "r104": 3,
-    "r105": 2,
-    "r106": 3,
+    "r105": 1,
+    "r106": 2,
     "r107": 1,
     "r108": 1,
     "r109": 4,
@@ -142,22 +142,22 @@ CAPS = {
     # rounds 112-115: held out in session 14 (held_out: true), written from a rewritten brief
     # (docs/diy-eval/heldout-brief-session14.md), scored once; checked on every eighth case
     "r112": 5,
-    "r113": 8,
+    "r113": 7,
     "r114": 2,
     "r115": 5,
     # rounds 116-119: held out in session 15 (held_out: true), the session-14 brief, scored once (aggregate);
     # checked on every eighth case
-    "r116": 9,
+    "r116": 7,
     "r117": 4,
-    "r118": 9,
+    "r118": 6,
     "r119": 5,
     # rounds 88-95: session 11's training rounds, scored once before training on them
-    "r88": 1,
+    "r88": 2,
     "r89": 2,
     "r90": 1,
     "r91": 1,
     "r92": 1,
-    "r93": 4,
+    "r93": 3,
     "r94": 2,
     "r95": 1,
 }
@@ -602,10 +602,24 @@ def test_eval_shipped_guardrail_cases_through_the_command(round_id: str, tmp_pat
     assert named and all(c in output for c in named)  # a row per category in the per-category table
 
 
-# Session 15's tuning sets (tests/diy/tuning: independent helpers from the session-14 brief, scored once,
-# then tuned on; not held out and not the models' training data): misses on every sixteenth case.
+# The tuning sets (tests/diy/tuning: independent helpers from the session-14 brief; session 15's were
+# scored once, then tuned on; session 16's were written as training data; since session 16 all are the
+# models' training data, lexical.shipped_training_files): misses on every sixteenth case.
 TUNING = REPO / "tests" / "diy" / "tuning"
-TUNING_CAPS = {"session15_t1": 4, "session15_t2": 1, "session15_t3": 2, "session15_t4": 1}
+TUNING_CAPS = {
+    "session15_t1": 0,
+    "session15_t2": 1,
+    "session15_t3": 2,
+    "session15_t4": 1,
+    "session16_t5": 1,
+    "session16_t6": 0,
+    "session16_t7": 2,
+    "session16_t8": 2,
+    "session16_t9": 1,
+    "session16_t10": 2,
+    "session16_t11": 0,
+    "session16_t12": 1,
+}
 
 
 def test_every_tuning_set_is_capped() -> None:

@@ -7,6 +7,7 @@ import dataclasses
 import random
 import re
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -90,24 +91,64 @@ def _level(fired: list[FiredRule]) -> str:
 
 
 def test_the_shipped_model_was_trained_on_the_shipped_cases() -> None:
-    """Editing a case file without retraining (`python -m cosmosctl.diy.lexical tests/diy/cases/*.yaml`)
+    """Editing a case file without retraining (`python -m cosmosctl.diy.lexical`)
     fails here: the model records the SHA-256 of the files it learned from."""
     model = lexical.default_model()
-    files = lexical.training_files(sorted(CASES.glob("*.yaml")))
+    files = lexical.shipped_training_files(CASES.parent)
     assert model.trained_on == lexical.cases_digest(files)
+    assert {f.parent.name for f in files} == {"cases", "tuning", "redteam", "relabel"}
     # the rounds kept to measure it are not training data
     held = sorted(p.name for p in CASES.glob("*.yaml") if lexical.held_out(p))
     assert held == sorted(
         f"guardrail_heldout_round{r}.yaml" for r in (76, 77, 78, 79, 84, 85, 86, 87, *range(96, 120))
     )
-    # every case is a top-level list item ("- " at the start of a line) in these files
+    # every case is a top-level list item ("- " at the start of a line) in the case files; a relabel
+    # file changes labels, not the number of cases
+    case_files = [f for f in files if f.parent.name != "relabel"]
     assert (
         model.cases
-        == sum(len(re.findall(r"^- ", f.read_text(encoding="utf-8"), re.M)) for f in files)
-        > 15_000
+        == sum(len(re.findall(r"^- ", f.read_text(encoding="utf-8"), re.M)) for f in case_files)
+        > 20_000
     )
     assert model.categories == tuple(c for c in load_rules().categories if c != "general")
     assert lexical.MODEL_PATH.stat().st_size < 4_000_000  # packaged with the client
+
+
+def test_the_models_learn_a_blind_second_labellers_level_where_the_two_readings_disagree() -> None:
+    """tests/diy/relabel/training_*.yaml: a second labeller's level for training cases where its level
+    set shares no level with the author's (session 16). The case files keep the author's labels; the
+    models learn the second labeller's."""
+    relabel_files = sorted((CASES.parent / "relabel").glob("training_*.yaml"))
+    entries = [e for f in relabel_files for e in read_yaml(f.read_text(encoding="utf-8"))["relabels"]]
+    assert len(entries) >= 50
+    named = sorted({CASES / e["file"] for e in entries})  # the case files the relabels name
+    authors = {case.id: (name, case) for name, case in load_guardrail_cases(named)}
+    for e in entries:
+        name, case = authors[e["id"]]
+        level = [e["level"]] if isinstance(e["level"], str) else e["level"]
+        # the file says whose label it replaces, and only ever a label it shares nothing with
+        assert (e["file"], e["author"] if isinstance(e["author"], list) else [e["author"]]) == (name, case.level)
+        assert not set(level) & set(case.level), e["id"]
+    learned = {c.id: c for c in lexical.training_cases([*named, *relabel_files])}
+    for e in entries:
+        assert learned[e["id"]].level == ([e["level"]] if isinstance(e["level"], str) else e["level"])
+        assert learned[e["id"]].categories == e["categories"]
+
+
+def test_a_relabel_of_a_case_that_is_not_there_is_an_error(tmp_path: Path) -> None:
+    cases = tmp_path / "cases.yaml"
+    cases.write_text(
+        "cases:\n- {id: a-1, question: swap a tap washer, level: proceed}\n"
+        "- {id: a-2, question: generator in the garage with the door up, level: emergency, categories: [carbon_monoxide]}\n"
+    )
+    relabel = tmp_path / "training_x.yaml"
+    relabel.write_text("relabels:\n- {id: a-2, level: professional_only, categories: [carbon_monoxide]}\n")
+    learned = lexical.training_cases([cases, relabel])
+    assert [(c.id, c.level) for c in learned] == [("a-1", ["proceed"]), ("a-2", ["professional_only"])]
+    relabel.write_text("relabels:\n- {id: a-3, level: proceed, categories: []}\n")
+    with pytest.raises(ValueError, match="a-3"):
+        lexical.training_cases([cases, relabel])
+    assert len(lexical.training_cases([cases, relabel], partial=True)) == 2  # a leave-out run
 
 
 def test_features_are_what_scikit_learn_computes() -> None:
@@ -643,6 +684,7 @@ def test_a_red_team_job_the_rules_withhold_stays_withheld(question: str) -> None
 
 @pytest.mark.usefixtures("withhold_lowering")
 def test_with_session_11s_limits_the_model_showed_those_jobs() -> None:
-    """What the shipped limits prevent: with withhold lowering on, the model shows nearly all of them."""
+    """What the shipped limits prevent: with withhold lowering on, the model shows most of them (the
+    model of session 13 showed 40 of 40; retrained in session 16 on 3,053 more cases it still shows 30)."""
     shown = [q for q in RED_TEAM if not apply_guardrail(q, None, "").withheld]
-    assert len(shown) >= 0.9 * len(RED_TEAM)
+    assert len(shown) >= 0.6 * len(RED_TEAM)
