@@ -127,7 +127,10 @@ def test_the_models_learn_a_blind_second_labellers_level_where_the_two_readings_
         name, case = authors[e["id"]]
         level = [e["level"]] if isinstance(e["level"], str) else e["level"]
         # the file says whose label it replaces, and only ever a label it shares nothing with
-        assert (e["file"], e["author"] if isinstance(e["author"], list) else [e["author"]]) == (name, case.level)
+        assert (e["file"], e["author"] if isinstance(e["author"], list) else [e["author"]]) == (
+            name,
+            case.level,
+        )
         assert not set(level) & set(case.level), e["id"]
     learned = {c.id: c for c in lexical.training_cases([*named, *relabel_files])}
     for e in entries:
