@@ -26,7 +26,17 @@ _WHERE = {
     "run_pipeline": "pipeline",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "DiyAnswer",
+    "GuardrailResult",
+    "ModelEndpoint",
+    "Observation",
+    "Perception",
+    "apply_guardrail",
+    "load_rules",
+    "parse_observation",
+    "run_pipeline",
+]
 
 
 def __getattr__(name: str) -> Any:

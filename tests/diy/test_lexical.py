@@ -691,3 +691,17 @@ def test_with_session_11s_limits_the_model_showed_those_jobs() -> None:
     model of session 13 showed 40 of 40; retrained in session 16 on 3,053 more cases it still shows 30)."""
     shown = [q for q in RED_TEAM if not apply_guardrail(q, None, "").withheld]
     assert len(shown) >= 0.6 * len(RED_TEAM)
+
+
+def test_the_training_set_loads_without_the_openai_client() -> None:
+    """scripts/train_guardrail_minilm.py runs on a GPU machine whose image has no OpenAI client: the
+    package's names load lazily, so `cosmosctl.diy.lexical` imports neither it nor the pipeline."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, cosmosctl.diy.lexical, cosmosctl.diy as d; "
+        "assert 'openai' not in sys.modules and 'cosmosctl.diy.pipeline' not in sys.modules; "
+        "assert sorted(d.__all__) == sorted(d._WHERE); d.run_pipeline; assert 'openai' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
