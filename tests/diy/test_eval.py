@@ -34,7 +34,7 @@ from .test_guardrail import CASES, DEV
 # checked: the full suite must stay under three minutes on two cores, so most rounds are checked on a
 # sample (SAMPLED). Rounds 9 to 75 and 80 to 83, tuned on by sessions 4 to 9 or training data of the
 # lexical model, on every sixteenth case since session 15, 88 to 95 on every tenth; the held-out rounds
-# 76 to 79, 84 to 87 and 96 to 103 on every fourth since session 15, 104 to 119 on every eighth. The
+# 76 to 79, 84 to 87 and 96 to 103 on every fourth since session 15, 104 to 123 on every eighth. The
 # whole-round misses are in docs/diy-assistant.md; `cosmosctl diy eval tests/diy/cases/*.yaml` scores all.
 CAPS = {
     "r9": 0,
@@ -151,6 +151,12 @@ CAPS = {
     "r117": 4,
     "r118": 6,
     "r119": 5,
+    # rounds 120-123: held out in session 16, the session-14 brief, scored once on the session's start and
+    # once on its final guardrail (aggregate); checked on every eighth case
+    "r120": 4,
+    "r121": 2,
+    "r122": 3,
+    "r123": 9,
     # rounds 88-95: session 11's training rounds, scored once before training on them
     "r88": 2,
     "r89": 2,
@@ -167,7 +173,7 @@ SAMPLED = (
     {f"r{r}": 16 for r in (*range(9, 76), *range(80, 84))}
     | {f"r{r}": 4 for r in (*range(76, 80), *range(84, 88), *range(96, 104))}
     | {f"r{r}": 10 for r in range(88, 96)}
-    | {f"r{r}": 8 for r in range(104, 120)}
+    | {f"r{r}": 8 for r in range(104, 124)}
 )
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
