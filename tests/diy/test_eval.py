@@ -34,7 +34,7 @@ from .test_guardrail import CASES, DEV
 # checked: the full suite must stay under three minutes on two cores, so most rounds are checked on a
 # sample (SAMPLED). Rounds 9 to 75 and 80 to 83, tuned on by sessions 4 to 9 or training data of the
 # lexical model, on every sixteenth case since session 15, 88 to 95 on every tenth; the held-out rounds
-# 76 to 79, 84 to 87 and 96 to 103 on every fourth since session 15, 104 to 123 on every eighth. The
+# 76 to 79, 84 to 87 and 96 to 103 on every eighth and 104 to 123 on every tenth since session 16. The
 # whole-round misses are in docs/diy-assistant.md; `cosmosctl diy eval tests/diy/cases/*.yaml` scores all.
 CAPS = {
     "r9": 0,
@@ -105,58 +105,58 @@ CAPS = {
     "r74": 1,
     "r75": 0,
     # rounds 76-79: held out since session 10 (held_out: true, not training data), scored once, not tuned on
-    "r76": 4,
-    "r77": 4,
-    "r78": 3,
-    "r79": 3,
+    "r76": 1,
+    "r77": 2,
+    "r78": 1,
+    "r79": 2,
     # rounds 80-83: scored once in session 11, since then training data of the lexical model
     "r80": 0,
     "r81": 1,
     "r82": 0,
     "r83": 2,
     # rounds 84-87: held out in session 11 (held_out: true, not training data), scored once, not tuned on
-    "r84": 7,
-    "r85": 7,
-    "r86": 7,
-    "r87": 4,
+    "r84": 1,
+    "r85": 5,
+    "r86": 4,
+    "r87": 1,
     # rounds 96-99: held out in session 11 (held_out: true), scored once on the final guardrail
     "r96": 4,
-    "r97": 5,
-    "r98": 5,
-    "r99": 5,
+    "r97": 1,
+    "r98": 3,
+    "r99": 3,
     # rounds 100-103: held out in session 12 (held_out: true), scored once on the final guardrail
     "r100": 0,
-    "r101": 5,
-    "r102": 7,
+    "r101": 2,
+    "r102": 6,
     "r103": 1,
-    # rounds 104-111: held out in session 13 (held_out: true), scored once (docs), checked on every eighth case
+    # rounds 104-111: held out in session 13 (held_out: true), scored once (docs), checked on every tenth case
     # since session 14 (suite time)
     "r104": 3,
     "r105": 1,
     "r106": 2,
     "r107": 1,
-    "r108": 1,
-    "r109": 4,
-    "r110": 1,
-    "r111": 6,
+    "r108": 2,
+    "r109": 0,
+    "r110": 3,
+    "r111": 3,
     # rounds 112-115: held out in session 14 (held_out: true), written from a rewritten brief
-    # (docs/diy-eval/heldout-brief-session14.md), scored once; checked on every eighth case
-    "r112": 5,
-    "r113": 7,
-    "r114": 2,
-    "r115": 5,
+    # (docs/diy-eval/heldout-brief-session14.md), scored once; checked on every tenth case
+    "r112": 3,
+    "r113": 8,
+    "r114": 5,
+    "r115": 3,
     # rounds 116-119: held out in session 15 (held_out: true), the session-14 brief, scored once (aggregate);
-    # checked on every eighth case
-    "r116": 7,
+    # checked on every tenth case
+    "r116": 2,
     "r117": 4,
-    "r118": 6,
-    "r119": 5,
+    "r118": 5,
+    "r119": 1,
     # rounds 120-123: held out in session 16, the session-14 brief, scored once on the session's start and
-    # once on its final guardrail (aggregate); checked on every eighth case
-    "r120": 4,
+    # once on its final guardrail (aggregate); checked on every tenth case
+    "r120": 2,
     "r121": 2,
-    "r122": 3,
-    "r123": 9,
+    "r122": 2,
+    "r123": 3,
     # rounds 88-95: session 11's training rounds, scored once before training on them
     "r88": 2,
     "r89": 2,
@@ -168,12 +168,11 @@ CAPS = {
     "r95": 1,
 }
 # round -> check every n-th case: the tuned and training rounds every sixteenth, the held-out rounds 76-103
-# every fourth, session 11's training rounds 88-95 (300 cases each, written as training data) every tenth
+# every eighth, session 11's training rounds 88-95 (300 cases each) and the held-out rounds 104-123 every tenth
 SAMPLED = (
     {f"r{r}": 16 for r in (*range(9, 76), *range(80, 84))}
-    | {f"r{r}": 4 for r in (*range(76, 80), *range(84, 88), *range(96, 104))}
-    | {f"r{r}": 10 for r in range(88, 96)}
-    | {f"r{r}": 8 for r in range(104, 124)}
+    | {f"r{r}": 8 for r in (*range(76, 80), *range(84, 88), *range(96, 104))}
+    | {f"r{r}": 10 for r in (*range(88, 96), *range(104, 124))}
 )
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
