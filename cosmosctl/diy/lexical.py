@@ -169,18 +169,21 @@ def training_files(paths: Iterable[Path | str]) -> list[Path]:
     return [p for p in map(Path, paths) if not held_out(p)]
 
 
+def shipped_case_files(tests_diy: Path) -> list[Path]:
+    """Every labelled file under `tests/diy/` the models could learn from, held-out ones included: the
+    case files (`cases/`), the tuning and red-team sets (`tuning/`, `redteam/`) and the blind relabels
+    of training cases (`relabel/training_*.yaml`, applied by `training_cases`)."""
+    return [
+        *sorted((tests_diy / "cases").glob("*.yaml")),
+        *sorted((tests_diy / "tuning").glob("*.yaml")),
+        *sorted((tests_diy / "redteam").glob("*.yaml")),
+        *sorted((tests_diy / "relabel").glob("training_*.yaml")),
+    ]
+
+
 def shipped_training_files(tests_diy: Path) -> list[Path]:
-    """The files both shipped models learn from, under `tests/diy/`: every case file in `cases/` not
-    marked `held_out: true`, the tuning and red-team sets (`tuning/`, `redteam/`), and the blind
-    relabels of training cases (`relabel/training_*.yaml`, applied by `training_cases`)."""
-    return training_files(
-        [
-            *sorted((tests_diy / "cases").glob("*.yaml")),
-            *sorted((tests_diy / "tuning").glob("*.yaml")),
-            *sorted((tests_diy / "redteam").glob("*.yaml")),
-            *sorted((tests_diy / "relabel").glob("training_*.yaml")),
-        ]
-    )
+    """The files both shipped models learn from: `shipped_case_files` but those marked `held_out: true`."""
+    return training_files(shipped_case_files(tests_diy))
 
 
 def _relabels(path: Path) -> list[dict[str, Any]] | None:
@@ -327,7 +330,7 @@ def default_model() -> LexicalModel:
 
 
 def main(argv: list[str]) -> None:
-    given = [Path(a) for a in argv] or shipped_training_files(Path(__file__).parents[2] / "tests" / "diy")
+    given = [Path(a) for a in argv] or shipped_case_files(Path(__file__).parents[2] / "tests" / "diy")
     paths = training_files(given)
     model = train(paths)
     save(model)
