@@ -70,11 +70,15 @@ def main() -> None:
     from cosmosctl.diy.minilm import file_sha256, pair
 
     files = lexical.shipped_training_files(ROOT / "tests" / "diy")
+    left_out = []
     if args.leave_out:
         first, last = (int(r) for r in args.leave_out.split("-"))
         left = {f"guardrail_heldout_round{r}.yaml" for r in range(first, last + 1)}
+        left_out = [f for f in files if f.name in left]
         files = [f for f in files if f.name not in left]
-    cases = lexical.training_cases(files, partial=bool(args.leave_out))[: args.limit]
+    if args.limit and args.out.resolve() == (ROOT / "cosmosctl" / "diy").resolve():
+        sys.exit("--limit is a smoke test: give it an --out folder, not the shipped model's")
+    cases = lexical.training_cases(files, left_out=left_out)[: args.limit]
     texts = [pair(c.question, c.perception or "", c.draft or "", DRAFT_CHARS) for c in cases]
     labels = [lexical.LEVELS.index(c.level[0]) for c in cases]
 

@@ -197,36 +197,56 @@ def _relabels(path: Path) -> list[dict[str, Any]] | None:
     return data["relabels"] if isinstance(data, dict) and "relabels" in data else None
 
 
-def training_cases(paths: Iterable[Path | str], *, partial: bool = False) -> list[GuardrailCase]:
+def training_cases(
+    paths: Iterable[Path | str], *, left_out: Iterable[Path | str] = ()
+) -> list[GuardrailCase]:
     """The labelled cases the models learn from: the cases of every training file in `paths`, with
     the level and categories of a relabel file put in place of the author's for the ids it names
     (a blind second labeller's reading under the current brief; docs/diy-assistant.md, session 16).
-    A relabel of an id no case file holds is an error, so a renamed case cannot silently drop out
-    (`partial`: files were left out on purpose, a leave-out run)."""
+    A relabel of an id no case file holds is an error, so a renamed case cannot silently drop out,
+    except an id of the files `left_out` on purpose (a leave-out run); so is an id relabelled twice, an
+    unknown category or an entry without its level and categories."""
+    from pydantic import ValidationError
+
     from cosmosctl.diy.guardrail import load_rules
     from cosmosctl.diy.guardrail_eval import GuardrailCase, load_guardrail_cases
+    from cosmosctl.errors import CosmosError
 
-    files = training_files(paths)
+    book = load_rules()
     relabels: dict[str, dict[str, Any]] = {}
     case_files = []
-    for path in files:
+    for path in training_files(paths):
         entries = _relabels(path)
         if entries is None:
             case_files.append(path)
-        else:
-            relabels.update({str(e["id"]): e for e in entries})
-    cases = [case for _, case in load_guardrail_cases(case_files, load_rules())]
-    unknown = set(relabels) - {c.id for c in cases}
-    if unknown and not partial:
-        raise ValueError(f"relabels name ids no training case holds: {', '.join(sorted(unknown)[:5])}")
-    return [
-        GuardrailCase.model_validate(
-            {**c.model_dump(), "level": relabels[c.id]["level"], "categories": relabels[c.id]["categories"]}
-        )
-        if c.id in relabels
-        else c
-        for c in cases
-    ]
+            continue
+        for entry in entries:
+            where = f"{path.name}: relabel {entry.get('id')!r}"
+            if not isinstance(entry, dict) or not {"id", "level", "categories"} <= entry.keys():
+                raise CosmosError(f"{where}: each relabel needs an id, a level and categories")
+            if str(entry["id"]) in relabels:
+                raise CosmosError(f"{where}: relabelled twice")
+            unknown_categories = set(entry["categories"] or []) - set(book.categories)
+            if unknown_categories:
+                raise CosmosError(f"{where}: unknown categories {sorted(unknown_categories)}")
+            relabels[str(entry["id"])] = entry
+    cases = [case for _, case in load_guardrail_cases(case_files, book)]
+    forgiven = {case.id for _, case in load_guardrail_cases(left_out, book)} if left_out else set()
+    unknown = set(relabels) - {c.id for c in cases} - forgiven
+    if unknown:
+        raise CosmosError(f"relabels name ids no training case holds: {', '.join(sorted(unknown)[:5])}")
+    learned = []
+    for case in cases:
+        if case.id in relabels:
+            entry = relabels[case.id]
+            try:
+                case = GuardrailCase.model_validate(
+                    {**case.model_dump(), "level": entry["level"], "categories": entry["categories"] or []}
+                )
+            except ValidationError as exc:
+                raise CosmosError(f"relabel {case.id!r}: {exc.errors()[0]['msg']}") from exc
+        learned.append(case)
+    return learned
 
 
 def train(paths: list[Path]) -> LexicalModel:

@@ -30,6 +30,7 @@ from cosmosctl.diy.guardrail import (
 from cosmosctl.diy.guardrail_eval import load_guardrail_cases
 from cosmosctl.diy.lexical import LexicalOpinion
 from cosmosctl.diy.observation import Observation
+from cosmosctl.errors import CosmosError
 
 from .fakes import rules_only, withheld_alone_and_with_models
 from .test_guardrail import CASES, DEV, RULES_PATH
@@ -143,20 +144,41 @@ def test_the_models_learn_a_blind_second_labellers_level_where_the_two_readings_
     assert sum(c.level != authors[c.id][1] for c in learned.values()) == len(entries)
 
 
-def test_a_relabel_of_a_case_that_is_not_there_is_an_error(tmp_path: Path) -> None:
+def test_a_relabel_that_cannot_be_applied_is_an_error_naming_it(tmp_path: Path) -> None:
     cases = tmp_path / "cases.yaml"
     cases.write_text(
         "cases:\n- {id: a-1, question: swap a tap washer, level: proceed}\n"
         "- {id: a-2, question: generator in the garage with the door up, level: emergency, categories: [carbon_monoxide]}\n"
     )
+    left = tmp_path / "left.yaml"
+    left.write_text(
+        "cases:\n- {id: b-1, question: which breaker is the kitchen, level: caution, categories: [electrical]}\n"
+    )
     relabel = tmp_path / "training_x.yaml"
     relabel.write_text("relabels:\n- {id: a-2, level: professional_only, categories: [carbon_monoxide]}\n")
     learned = lexical.training_cases([cases, relabel])
     assert [(c.id, c.level) for c in learned] == [("a-1", ["proceed"]), ("a-2", ["professional_only"])]
-    relabel.write_text("relabels:\n- {id: a-3, level: proceed, categories: []}\n")
-    with pytest.raises(ValueError, match="a-3"):
+    for entries, message in (
+        ("- {id: a-3, level: proceed, categories: []}", "ids no training case holds: a-3"),  # a renamed case
+        (
+            "- {id: a-2, level: caution, categories: [electrcal]}",
+            "'a-2': unknown categories \\['electrcal'\\]",
+        ),
+        ("- {id: a-2, level: caution}", "'a-2': each relabel needs an id, a level and categories"),
+        ("- {id: a-2, level: careful, categories: []}", "relabel 'a-2': Input should be"),
+        (
+            "- {id: a-2, level: caution, categories: []}\n- {id: a-2, level: proceed, categories: []}",
+            "relabelled twice",
+        ),
+    ):
+        relabel.write_text(f"relabels:\n{entries}\n")
+        with pytest.raises(CosmosError, match=message):
+            lexical.training_cases([cases, relabel])
+    # a leave-out run forgives only the ids of the files it left out
+    relabel.write_text("relabels:\n- {id: b-1, level: proceed, categories: []}\n")
+    assert len(lexical.training_cases([cases, relabel], left_out=[left])) == 2
+    with pytest.raises(CosmosError, match="b-1"):
         lexical.training_cases([cases, relabel])
-    assert len(lexical.training_cases([cases, relabel], partial=True)) == 2  # a leave-out run
 
 
 def test_features_are_what_scikit_learn_computes() -> None:
@@ -705,7 +727,8 @@ def test_the_training_set_loads_without_the_openai_client() -> None:
     import sys
 
     code = (
-        "import sys, cosmosctl.diy.lexical, cosmosctl.diy as d; "
+        "import sys, pathlib, cosmosctl.diy.minilm, cosmosctl.diy as d; from cosmosctl.diy import lexical; "
+        "lexical.training_cases(lexical.shipped_training_files(pathlib.Path('tests/diy'))[:3]); "
         "assert 'openai' not in sys.modules and 'cosmosctl.diy.pipeline' not in sys.modules; "
         "assert sorted(d.__all__) == sorted(d._WHERE); d.run_pipeline; assert 'openai' in sys.modules"
     )

@@ -38,6 +38,7 @@ def test_the_shipped_model_is_the_file_its_metadata_names_and_learned_the_shippe
     files = lexical.shipped_training_files(CASES.parent)
     # retrain (scripts/train_guardrail_minilm.py) after changing a training case file
     assert meta["trained_on"] == lexical.cases_digest(files) == lexical.default_model().trained_on
+    assert meta["cases"] == lexical.default_model().cases  # not a --limit smoke run
     assert meta["levels"] == list(LEVELS)
     assert minilm.MODEL_PATH.stat().st_size < 30e6  # int8: a quarter of the float32 export
     model = minilm.default_model()
