@@ -33,7 +33,7 @@ from .test_guardrail import CASES, DEV
 # Misses now, per held-out round scored once (tests/diy/cases/guardrail_heldout_round*.yaml), on the cases
 # checked: the full suite must stay under three minutes on two cores, so most rounds are checked on a
 # sample (SAMPLED). Rounds 9 to 75 and 80 to 83, tuned on by sessions 4 to 9 or training data of the
-# lexical model, on every sixteenth case since session 15, 88 to 95 on every tenth; the held-out rounds
+# lexical model, on every thirty-second case since session 16, 88 to 95 on every tenth; the held-out rounds
 # 76 to 79, 84 to 87 and 96 to 103 on every eighth and 104 to 123 on every tenth since session 16. The
 # whole-round misses are in docs/diy-assistant.md; `cosmosctl diy eval tests/diy/cases/*.yaml` scores all.
 CAPS = {
@@ -59,7 +59,7 @@ CAPS = {
     "r28": 0,
     "r29": 0,
     "r30": 1,
-    "r31": 1,
+    "r31": 0,
     "r32": 0,
     "r33": 0,
     "r34": 0,
@@ -68,39 +68,39 @@ CAPS = {
     "r37": 0,
     "r38": 0,
     "r39": 0,
-    "r40": 1,
+    "r40": 0,
     "r41": 1,
     "r42": 0,
-    "r43": 1,
+    "r43": 0,
     "r44": 0,
     "r45": 1,
-    "r46": 1,
+    "r46": 0,
     "r47": 0,
-    "r48": 2,
+    "r48": 0,
     "r49": 0,
-    "r50": 2,
+    "r50": 1,
     "r51": 0,
     "r52": 0,
-    "r53": 2,
+    "r53": 1,
     "r54": 1,
     "r55": 1,
     "r56": 0,
     "r57": 0,
     "r58": 0,
     "r59": 0,
-    "r60": 2,
+    "r60": 1,
     "r61": 1,
     "r62": 0,
     "r63": 1,
     "r64": 0,
     "r65": 0,
-    "r66": 2,
+    "r66": 1,
     "r67": 0,
     "r68": 0,
     "r69": 1,
-    "r70": 1,
+    "r70": 0,
     "r71": 1,
-    "r72": 2,
+    "r72": 1,
     "r73": 0,
     "r74": 1,
     "r75": 0,
@@ -111,9 +111,9 @@ CAPS = {
     "r79": 2,
     # rounds 80-83: scored once in session 11, since then training data of the lexical model
     "r80": 0,
-    "r81": 1,
+    "r81": 0,
     "r82": 0,
-    "r83": 2,
+    "r83": 1,
     # rounds 84-87: held out in session 11 (held_out: true, not training data), scored once, not tuned on
     "r84": 1,
     "r85": 5,
@@ -167,10 +167,10 @@ CAPS = {
     "r94": 2,
     "r95": 1,
 }
-# round -> check every n-th case: the tuned and training rounds every sixteenth, the held-out rounds 76-103
+# round -> check every n-th case: the tuned and training rounds every thirty-second, the held-out rounds 76-103
 # every eighth, session 11's training rounds 88-95 (300 cases each) and the held-out rounds 104-123 every tenth
 SAMPLED = (
-    {f"r{r}": 16 for r in (*range(9, 76), *range(80, 84))}
+    {f"r{r}": 32 for r in (*range(9, 76), *range(80, 84))}
     | {f"r{r}": 8 for r in (*range(76, 80), *range(84, 88), *range(96, 104))}
     | {f"r{r}": 10 for r in (*range(88, 96), *range(104, 124))}
 )
