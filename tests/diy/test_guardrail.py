@@ -1139,22 +1139,14 @@ SESSION16_ASKING_TWINS = [
 ]
 
 
-def _session16_case(case_id: str) -> dict[str, Any]:
-    number = case_id.split("-")[0][1:]
-    cases = read_yaml(
-        (Path(__file__).parent / "tuning" / f"session16_t{number}.yaml").read_text(encoding="utf-8")
-    )
-    return next(c for c in cases["cases"] if c["id"] == case_id)
-
-
 @pytest.mark.parametrize("case_id", sorted(SESSION16_EMERGENCIES))
 def test_session16_emergencies_lead_with_leave_or_call_by_the_rules_alone(case_id: str) -> None:
-    case = _session16_case(case_id)
-    result = apply_guardrail(
-        case["question"], None, "", rules_only(), perception_text=case.get("perception", "")
-    )
-    assert result.level == "emergency" and SESSION16_EMERGENCIES[case_id] in result.categories
-    assert re.search(r"\b(?:leave|get .{0,20}out|call)\b", "\n".join(result.answer.split("\n")[:5]), re.I)
+    tuning = Path(__file__).parent / "tuning" / f"session16_t{case_id.split('-')[0][1:]}.yaml"
+    case = next(c for _, c in load_guardrail_cases([tuning]) if c.id == case_id)
+    # the eval's own test of an emergency answer: the level, the category and a leave-or-call line first
+    case = case.model_copy(update={"level": ["emergency"], "categories": [SESSION16_EMERGENCIES[case_id]]})
+    outcome, _ = evaluate_case(tuning.name, case, rules_only())
+    assert outcome.right and outcome.emergency_action, (outcome.got, outcome.categories_got)
 
 
 @pytest.mark.parametrize(("question", "level"), SESSION16_ASKING_TWINS)
