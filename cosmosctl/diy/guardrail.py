@@ -1343,6 +1343,35 @@ def detect_locale(text: str, rules: Rulebook | None = None) -> Locale | None:
 def find_claims(text: str, rules: Rulebook | None = None) -> list[str]:
     """Code-compliance claims in `text` (normalised here), sentence by sentence."""
     book = rules or load_rules()
+    found = _claim_sentences(text, book)
+    if _SPLIT_WORD.search(text):
+        # A word hyphenated where a line broke it ("Part P com-" / "pliant") is one word, not two; a
+        # compound broken at its own hyphen ("code-" / "compliant") is read the first way. The reading
+        # with more claims counts.
+        joined = _claim_sentences(_SPLIT_WORD.sub("", text), book)
+        if _claim_count(joined, book) > _claim_count(found, book):
+            found = joined
+    return found
+
+
+def _claim_count(every: list[str], book: Rulebook) -> int:
+    """How many separate claims the normalised sentences make: matches of several patterns over the
+    same words count once."""
+    total = 0
+    for sentence in every:
+        end = -1
+        for start, stop in sorted(_claim_spans(sentence, book)):
+            if start >= end:
+                total += 1
+            end = max(end, stop)
+    return total
+
+
+# A hyphen inside a word, at a line break or where a broken line was joined back ("com-pliant").
+_SPLIT_WORD = re.compile(r"(?<=[A-Za-z])-[ \t]*(?:\n[ \t]*)?(?=[a-z])")
+
+
+def _claim_sentences(text: str, book: Rulebook) -> list[str]:
     every = sentences(normalize(text, book))
     # One trigger search over the sentences joined by newlines rules out most texts: a trigger that
     # does not anchor or look around (`_anchored`) and finds nothing there finds nothing in any sentence.
@@ -1355,14 +1384,7 @@ def count_claims(statements: list[str], rules: Rulebook | None = None) -> int:
     """How many separate claims the statements make: "meets AS 3786, and any inspector would pass it"
     is one statement with two claims. Matches of several patterns over the same words count once."""
     book = rules or load_rules()
-    total = 0
-    for sentence in (s for text in statements for s in sentences(normalize(text, book))):
-        end = -1
-        for start, stop in sorted(_claim_spans(sentence, book)):
-            if start >= end:
-                total += 1
-            end = max(end, stop)
-    return total
+    return sum(_claim_count(find_claims(text, book), book) for text in statements)
 
 
 def _claim_spans(sentence: str, book: Rulebook) -> list[tuple[int, int]]:
@@ -1397,8 +1419,7 @@ def remove_compliance_claims(text: str, rules: Rulebook | None = None) -> tuple[
         for piece in _PIECES.findall(body):
             if not piece.strip():
                 continue
-            norm = normalize(piece, book)
-            if any(_claim_in(s, book) for s in sentences(norm)):
+            if find_claims(piece, book):
                 removed.append(piece.strip())
             else:
                 kept.append(piece.strip())

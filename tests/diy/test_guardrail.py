@@ -480,6 +480,21 @@ def test_a_claim_split_over_a_line_break_is_removed() -> None:
     assert cleaned == "Buy any LED lamp.\n\n- Twist it in.\n-Done."
 
 
+def test_a_claim_whose_word_a_line_break_hyphenated_is_removed() -> None:
+    """A training set's draft (session 17, t16-076): "Part P com-" / "pliant" is one word broken by the
+    line, not two; a compound broken at its own hyphen ("code-" / "compliant") is read as before."""
+    draft = (
+        "4. Refit, power up and test.\n\nBecause it's like-for-like this is automatically Part P com-\n"
+        "pliant and you don't need to notify building control.\n\nThe work conforms to VDE 0100 when done so."
+    )
+    cleaned, removed = remove_compliance_claims(draft)
+    assert cleaned == "4. Refit, power up and test." and count_claims(removed) == 3
+    assert find_claims(cleaned) == []
+    # advice to notify stays; so does a word broken by a line that makes no claim
+    kept = "You need to notify building control.\nThe old fitting was ex-\npensive."
+    assert remove_compliance_claims(kept) == (kept, [])
+
+
 def test_two_claims_in_one_sentence_count_as_two() -> None:
     """The eval's claims-removed figure counts claims, not the sentences that held them."""
     draft = (
