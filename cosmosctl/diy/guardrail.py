@@ -135,6 +135,9 @@ class DiyTask:
     # Asking, not doing: the task names no job of its own, so it stands only while no word of the
     # question acts on the hazard's own words (`_acts_on`).
     asks: bool = False
+    # Anywhere in the question or perception, any of these makes the task stand for nothing: a ladder
+    # named in one sentence does not make "fix the whirlybird on the roof" in the next a ladder job.
+    exclude_job: tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -449,6 +452,9 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
                         patterns=tuple(_expand(p, vocab, where) for p in raw["patterns"]),
                         exclude=tuple(_expand(p, vocab, where + " exclude") for p in raw.get("exclude", [])),
                         asks=bool(raw.get("asks", False)),
+                        exclude_job=tuple(
+                            _expand(p, vocab, where + " exclude_job") for p in raw.get("exclude_job", [])
+                        ),
                     )
                 )
             diy_tasks[category] = tuple(parsed)
@@ -1254,6 +1260,13 @@ def recognised_task(
     """
     for task in (*book.diy_tasks.get(category, ()), *book.diy_tasks.get("any", ())):
         if task.asks and not asking:
+            continue
+        if task.exclude_job and any(
+            p.search(s)
+            for p in task.exclude_job
+            for source in ("question", "perception")
+            for s in _sentences(texts.get(source, ""))
+        ):
             continue
         for source in ("question", "perception"):
             if any(_vetoed(task.patterns, s, book, task.exclude) for s in _sentences(texts.get(source, ""))):

@@ -87,11 +87,11 @@ CAPS = {
     "r56": 0,
     "r57": 0,
     "r58": 0,
-    "r59": 0,
+    "r59": 1,
     "r60": 1,
     "r61": 1,
     "r62": 0,
-    "r63": 1,
+    "r63": 0,
     "r64": 0,
     "r65": 0,
     "r66": 1,
@@ -106,8 +106,8 @@ CAPS = {
     "r75": 0,
     # rounds 76-79: held out since session 10 (held_out: true, not training data), scored once, not tuned on
     "r76": 1,
-    "r77": 2,
-    "r78": 1,
+    "r77": 1,
+    "r78": 2,
     "r79": 2,
     # rounds 80-83: scored once in session 11, since then training data of the lexical model
     "r80": 0,
@@ -120,7 +120,7 @@ CAPS = {
     "r86": 4,
     "r87": 1,
     # rounds 96-99: held out in session 11 (held_out: true), scored once on the final guardrail
-    "r96": 4,
+    "r96": 5,
     "r97": 1,
     "r98": 3,
     "r99": 3,
@@ -133,7 +133,7 @@ CAPS = {
     # since session 14 (suite time)
     "r104": 3,
     "r105": 1,
-    "r106": 2,
+    "r106": 3,
     "r107": 1,
     "r108": 2,
     "r109": 0,
@@ -144,7 +144,7 @@ CAPS = {
     "r112": 3,
     "r113": 8,
     "r114": 5,
-    "r115": 3,
+    "r115": 4,
     # rounds 116-119: held out in session 15 (held_out: true), the session-14 brief, scored once (aggregate);
     # checked on every tenth case
     "r116": 2,
@@ -163,9 +163,9 @@ CAPS = {
     "r90": 1,
     "r91": 1,
     "r92": 1,
-    "r93": 3,
-    "r94": 2,
-    "r95": 1,
+    "r93": 4,
+    "r94": 3,
+    "r95": 0,
 }
 # round -> check every n-th case: the tuned and training rounds every thirty-second, the held-out rounds 76-103
 # every eighth, session 11's training rounds 88-95 (300 cases each) and the held-out rounds 104-123 every tenth
@@ -618,12 +618,16 @@ TUNING_CAPS = {
     "session15_t4": 1,
     "session16_t5": 1,
     "session16_t6": 0,
-    "session16_t7": 2,
-    "session16_t8": 2,
+    "session16_t7": 3,
+    "session16_t8": 1,
     "session16_t9": 1,
     "session16_t10": 2,
     "session16_t11": 0,
     "session16_t12": 1,
+    "session17_t13": 2,
+    "session17_t14": 0,
+    "session17_t15": 3,
+    "session17_t16": 0,
 }
 
 
