@@ -32,9 +32,9 @@ from .test_guardrail import CASES, DEV
 
 # Misses now, per held-out round scored once (tests/diy/cases/guardrail_heldout_round*.yaml), on the cases
 # checked: the full suite must stay under three minutes on two cores, so most rounds are checked on a
-# sample (SAMPLED). Rounds 9 to 75 and 80 to 83, tuned on by sessions 4 to 9 or training data of the
-# lexical model, on every thirty-second case since session 16, 88 to 95 on every tenth; the held-out rounds
-# 76 to 79, 84 to 87 and 96 to 103 on every eighth and 104 to 123 on every tenth since session 16. The
+# sample (SAMPLED). Since session 17: rounds 9 to 75 and 80 to 83, tuned on by sessions 4 to 9 or training
+# data of the models, on every sixty-fourth case, 88 to 95 on every twentieth; the held-out rounds 76 to 79,
+# 84 to 87 and 96 to 103 on every sixteenth and 104 to 127 on every tenth. The
 # whole-round misses are in docs/diy-assistant.md; `cosmosctl diy eval tests/diy/cases/*.yaml` scores all.
 CAPS = {
     "r9": 0,
@@ -54,11 +54,11 @@ CAPS = {
     "r23": 0,
     "r24": 0,
     "r25": 0,
-    "r26": 1,
+    "r26": 0,
     "r27": 0,
     "r28": 0,
     "r29": 0,
-    "r30": 1,
+    "r30": 0,
     "r31": 0,
     "r32": 0,
     "r33": 0,
@@ -82,13 +82,13 @@ CAPS = {
     "r51": 0,
     "r52": 0,
     "r53": 1,
-    "r54": 1,
-    "r55": 1,
+    "r54": 0,
+    "r55": 0,
     "r56": 0,
     "r57": 0,
     "r58": 0,
     "r59": 1,
-    "r60": 1,
+    "r60": 0,
     "r61": 1,
     "r62": 0,
     "r63": 0,
@@ -99,35 +99,35 @@ CAPS = {
     "r68": 0,
     "r69": 1,
     "r70": 0,
-    "r71": 1,
+    "r71": 0,
     "r72": 1,
     "r73": 0,
-    "r74": 1,
+    "r74": 0,
     "r75": 0,
     # rounds 76-79: held out since session 10 (held_out: true, not training data), scored once, not tuned on
     "r76": 1,
     "r77": 1,
-    "r78": 2,
+    "r78": 0,
     "r79": 2,
     # rounds 80-83: scored once in session 11, since then training data of the lexical model
     "r80": 0,
     "r81": 0,
     "r82": 0,
-    "r83": 1,
+    "r83": 0,
     # rounds 84-87: held out in session 11 (held_out: true, not training data), scored once, not tuned on
-    "r84": 1,
-    "r85": 5,
-    "r86": 4,
-    "r87": 1,
+    "r84": 0,
+    "r85": 3,
+    "r86": 1,
+    "r87": 0,
     # rounds 96-99: held out in session 11 (held_out: true), scored once on the final guardrail
-    "r96": 5,
+    "r96": 4,
     "r97": 1,
-    "r98": 3,
-    "r99": 3,
+    "r98": 1,
+    "r99": 1,
     # rounds 100-103: held out in session 12 (held_out: true), scored once on the final guardrail
     "r100": 0,
-    "r101": 2,
-    "r102": 6,
+    "r101": 0,
+    "r102": 2,
     "r103": 1,
     # rounds 104-111: held out in session 13 (held_out: true), scored once (docs), checked on every tenth case
     # since session 14 (suite time)
@@ -159,20 +159,22 @@ CAPS = {
     "r123": 3,
     # rounds 88-95: session 11's training rounds, scored once before training on them
     "r88": 2,
-    "r89": 2,
-    "r90": 1,
+    "r89": 1,
+    "r90": 0,
     "r91": 1,
-    "r92": 1,
-    "r93": 4,
+    "r92": 0,
+    "r93": 2,
     "r94": 3,
     "r95": 0,
 }
-# round -> check every n-th case: the tuned and training rounds every thirty-second, the held-out rounds 76-103
-# every eighth, session 11's training rounds 88-95 (300 cases each) and the held-out rounds 104-123 every tenth
+# round -> check every n-th case: the tuned and training rounds every sixty-fourth, the held-out rounds 76-103
+# every sixteenth, session 11's training rounds 88-95 (300 cases each) every twentieth, the held-out rounds
+# 104-127 every tenth
 SAMPLED = (
-    {f"r{r}": 32 for r in (*range(9, 76), *range(80, 84))}
-    | {f"r{r}": 8 for r in (*range(76, 80), *range(84, 88), *range(96, 104))}
-    | {f"r{r}": 10 for r in (*range(88, 96), *range(104, 124))}
+    {f"r{r}": 64 for r in (*range(9, 76), *range(80, 84))}
+    | {f"r{r}": 16 for r in (*range(76, 80), *range(84, 88), *range(96, 104))}
+    | {f"r{r}": 20 for r in range(88, 96)}
+    | {f"r{r}": 10 for r in range(104, 128)}
 )
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
