@@ -1357,14 +1357,54 @@ def find_claims(text: str, rules: Rulebook | None = None) -> list[str]:
     """Code-compliance claims in `text` (normalised here), sentence by sentence."""
     book = rules or load_rules()
     found = _claim_sentences(text, book)
-    if _SPLIT_WORD.search(text):
-        # A word hyphenated where a line broke it ("Part P com-" / "pliant") is one word, not two; a
-        # compound broken at its own hyphen ("code-" / "compliant") is read the first way. The reading
-        # with more claims counts.
-        joined = _claim_sentences(_SPLIT_WORD.sub("", text), book)
+    joined_text = _SPLIT_WORD.sub(_rejoin, text)
+    if joined_text != text:
+        # A claim word hyphenated where a line broke it ("Part P com-" / "pliant") is one word, not two;
+        # only such words are joined ("double-check" stays two words, so "double-check it is up to code"
+        # stays advice). The reading with more claims counts.
+        joined = _claim_sentences(joined_text, book)
         if _claim_count(joined, book) > _claim_count(found, book):
             found = joined
     return found
+
+
+# A word hyphenated at a line break, or where a broken line was joined back ("com-pliant"), and the claim
+# words such a break may split.
+_SPLIT_WORD = re.compile(r"\b([A-Za-z]+)-[ \t]*(?:\n[ \t]*)?([a-z]+)\b")
+_CLAIM_WORDS = frozenset(
+    [
+        "compliant",
+        "compliance",
+        "noncompliant",
+        "conforming",
+        "conformity",
+        "conforms",
+        "conformant",
+        "approved",
+        "approval",
+        "regulations",
+        "regulation",
+        "inspection",
+        "inspector",
+        "inspectors",
+        "inspected",
+        "certified",
+        "certificate",
+        "certification",
+        "notifiable",
+        "notification",
+        "notify",
+        "notified",
+        "standard",
+        "standards",
+        "requirements",
+    ]
+)
+
+
+def _rejoin(m: re.Match[str]) -> str:
+    word = m.group(1) + m.group(2)
+    return word if word.lower() in _CLAIM_WORDS else m.group(0)
 
 
 def _claim_count(every: list[str], book: Rulebook) -> int:
@@ -1378,10 +1418,6 @@ def _claim_count(every: list[str], book: Rulebook) -> int:
                 total += 1
             end = max(end, stop)
     return total
-
-
-# A hyphen inside a word, at a line break or where a broken line was joined back ("com-pliant").
-_SPLIT_WORD = re.compile(r"(?<=[A-Za-z])-[ \t]*(?:\n[ \t]*)?(?=[a-z])")
 
 
 def _claim_sentences(text: str, book: Rulebook) -> list[str]:

@@ -160,7 +160,7 @@ CAPS = {
     # rounds 124-127: held out in session 17, the session-14 brief, scored once on the session's start and
     # once on its final guardrail (aggregate); checked on every tenth case
     "r124": 2,
-    "r125": 4,
+    "r125": 5,
     "r126": 4,
     "r127": 5,
     # rounds 88-95: session 11's training rounds, scored once before training on them
@@ -614,7 +614,6 @@ def test_eval_shipped_guardrail_cases_through_the_command(round_id: str, tmp_pat
     named = {category for case in cases for category in case.get("categories") or []}
     # a row per category in the per-category table (a sample of a few cases may be all proceed jobs)
     assert all(c in output for c in named)
-    assert named or all(not case.get("categories") for case in cases)
 
 
 # The tuning sets (tests/diy/tuning: independent helpers from the session-14 brief; session 15's were
