@@ -1261,16 +1261,11 @@ def recognised_task(
     for task in (*book.diy_tasks.get(category, ()), *book.diy_tasks.get("any", ())):
         if task.asks and not asking:
             continue
-        if task.exclude_job and any(
-            p.search(s)
-            for p in task.exclude_job
-            for source in ("question", "perception")
-            for s in _sentences(texts.get(source, ""))
+        said = [s for source in ("question", "perception") for s in _sentences(texts.get(source, ""))]
+        if any(_vetoed(task.patterns, s, book, task.exclude) for s in said) and not any(
+            p.search(s) for p in task.exclude_job for s in said
         ):
-            continue
-        for source in ("question", "perception"):
-            if any(_vetoed(task.patterns, s, book, task.exclude) for s in _sentences(texts.get(source, ""))):
-                return task
+            return task
     return None
 
 
