@@ -308,6 +308,24 @@ def _phrase_regex(phrase: str) -> str:
     return r"\s+".join(words) + r"(?:e?s)?"
 
 
+# Every key a rule or a DIY task may have: a misspelt key (`exclude_jobs:`) would otherwise be read as
+# absent and silently widen what a rule or task matches.
+_RULE_KEYS = frozenset(
+    {
+        "id", "category", "level", "description", "sources", "patterns", "exclude", "unless",
+        "unless_quiet", "all_of", "unless_job", "unless_asking", "hazard_types", "systems",
+        "emergency", "unrecognised_level", "also", "draft_work",
+    }
+)  # fmt: skip
+_TASK_KEYS = frozenset({"id", "description", "patterns", "exclude", "asks", "exclude_job"})
+
+
+def _check_keys(raw: dict[str, Any], allowed: frozenset[str], where: str) -> None:
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise RulesError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+
+
 def parse_rules(data: dict[str, Any]) -> Rulebook:
     """Build a Rulebook from the YAML data, checking every cross-reference."""
     try:
@@ -370,6 +388,7 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
             where = f"rule {rid}"
             if rid in seen:
                 raise RulesError(f"duplicate rule id {rid!r}")
+            _check_keys(raw, _RULE_KEYS, where)
             seen.add(rid)
             if raw["category"] not in categories:
                 raise RulesError(f"{where}: unknown category {raw['category']!r}")
@@ -441,6 +460,7 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
                 where = f"diy task {tid}"
                 if tid in task_ids:
                     raise RulesError(f"duplicate diy task id {tid!r}")
+                _check_keys(raw, _TASK_KEYS, where)
                 task_ids.add(tid)
                 if not raw.get("patterns"):
                     raise RulesError(f"{where}: nothing to match")

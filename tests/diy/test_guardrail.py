@@ -631,6 +631,10 @@ def test_guardrail_code_holds_no_rule_patterns() -> None:
             lambda d: d["diy_tasks"]["any"][0].update(exclude_job=["(unclosed"]),
             "exclude_job: bad regular expression",
         ),
+        # A misspelt key would be read as absent: a rule without its exclusions, a task without
+        # the words that cancel it.
+        (lambda d: d["rules"][0].update(excludes=["x"]), "unknown key(s) ['excludes']"),
+        (lambda d: d["diy_tasks"]["any"][0].update(exclude_jobs=["x"]), "unknown key(s) ['exclude_jobs']"),
     ],
 )
 def test_a_broken_rules_file_fails_loudly(mutate: Any, message: str) -> None:
