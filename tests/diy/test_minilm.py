@@ -210,9 +210,9 @@ def test_a_lone_surrogate_does_not_stop_the_guardrail() -> None:
 
 
 # Held-out cases (rounds the models never learned from) that the MiniLM opinion raises to the level
-# their author gave, from a level the rules and the lexical model left too low
+# their author gave, from a level the rules and the lexical model left too low (session 18's retrained
+# model no longer raises r87-005)
 RAISED = {
-    "r87-005": "professional_only",
     "r98-165": "professional_only",
 }
 
