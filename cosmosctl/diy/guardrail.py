@@ -180,19 +180,6 @@ class LoweringContext:
 
 
 @dataclass(frozen=True)
-class Unacted:
-    """`default_deny_unacted` of the rules file: when a default-deny match in the question, that no
-    recognised DIY job covers, stays at its rule's caution level because nothing in the job does anything
-    to it ("what does the flame symbol on my combi mean", "best setting on the gas dryer for towels")."""
-
-    categories: frozenset[str]  # the categories whose default-deny may stand down
-    asking: tuple[re.Pattern[str], ...]  # the question must ask one of these (what it means, how it works)
-    keep: tuple[re.Pattern[str], ...]  # any of these in the question or perception keeps the withhold
-    # someone doing something (a subject or "to" and a verb): a clause that neither asks nor describes
-    doing: re.Pattern[str]
-
-
-@dataclass(frozen=True)
 class Rulebook:
     version: int
     categories: dict[str, Category]
@@ -229,7 +216,6 @@ class Rulebook:
     emergency_heading: str
     lexical: LexicalSettings | None = None  # None: the rules alone decide (a rules file without `lexical:`)
     acting: ActingWords | None = None  # None: an asking task or context stands whatever the question does
-    unacted: Unacted | None = None  # None: every default-deny match withholds (no `default_deny_unacted:`)
 
 
 # ------------------------------------------------------------------------------------ loading
@@ -537,36 +523,9 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
             emergency_heading=str(data["answers"]["emergency_heading"]),
             lexical=_lexical_settings(data.get("lexical"), categories, emergencies),
             acting=_acting_words(words.get("acting"), vocab),
-            unacted=_unacted_settings(
-                data.get("default_deny_unacted"), vocab, categories, words.get("acting")
-            ),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise RulesError(f"malformed rules file: {exc!r}") from exc
-
-
-def _unacted_settings(
-    raw: dict[str, Any] | None, vocab: dict[str, _Concept], categories: dict[str, Category], acting: Any
-) -> Unacted | None:
-    if raw is None:
-        return None
-    where = "default_deny_unacted"
-    _check_keys(raw, frozenset({"categories", "asking", "keep", "doer"}), where)
-    cats = frozenset(str(c) for c in raw["categories"])
-    if not cats or not cats <= set(categories):
-        raise RulesError(f"{where}: categories must be some of {sorted(categories)}")
-    if acting is None:
-        return None  # it stands down only when nothing acts on the match: without `wording.acting`, never
-    not_verb = str(acting["not_verb"])
-    asking = tuple(_expand(str(p), vocab, f"{where}.asking") for p in raw["asking"])
-    keep = tuple(_expand(str(p), vocab, f"{where}.keep") for p in raw["keep"])
-    if not asking or not keep:
-        raise RulesError(
-            f"{where}: needs `asking` (the questions that may stand down) and `keep` (the work, intent and"
-            " symptom words that keep a withhold)"
-        )
-    doing = _expand(rf"{raw['doer']}(?!{not_verb}\b)[\w']+", vocab, f"{where}.doer")
-    return Unacted(categories=cats, asking=asking, keep=keep, doing=doing)
 
 
 def _lexical_settings(
@@ -1254,9 +1213,7 @@ def classify(
                     rule, texts["question"], book, job
                 ):
                     continue
-                match, level = _domain_level(
-                    rule, tasks, job, "draft" not in rule.sources, texts, book, source="job"
-                )
+                match, level = _domain_level(rule, tasks, job, "draft" not in rule.sources, texts, book)
                 fired += _fired(rule, level, "job", match)
             continue
         vetoed: bool | None = None
@@ -1269,7 +1226,7 @@ def classify(
                     vetoed = _job_vetoed(rule, texts["question"], book)
                 if vetoed or _asking_vetoed(rule, texts["question"], book, hit):
                     break
-                match, level = _domain_level(rule, tasks, hit, source != "draft", texts, book, source=source)
+                match, level = _domain_level(rule, tasks, hit, source != "draft", texts, book)
                 fired += _fired(rule, level, source, match)
     return fired
 
@@ -1283,7 +1240,6 @@ def _fired(rule: Rule, level: Level, source: Source | Literal["job"], match: str
 
 
 NOT_A_DIY_JOB = " (not a recognised DIY job)"  # how a default-deny match reads in `fired`
-NOTHING_ACTS = " (not a recognised DIY job, but nothing in the job acts on it)"  # `default_deny_unacted`
 _DIY_JOB_NOTE = re.compile(r" \(DIY job: [^)]*\)$")  # what _domain_level appends for a recognised job
 
 
@@ -1294,12 +1250,9 @@ def _domain_level(
     from_job: bool,
     texts: dict[str, str],
     book: Rulebook,
-    *,
-    source: str,
 ) -> tuple[str, Level]:
     """The match text and level of a fired rule: a domain rule that matched the question or the
-    perception (not only the draft) is withheld unless a recognised DIY task names the job, or
-    (`default_deny_unacted`) the match is in the question and nothing in the job acts on it."""
+    perception (not only the draft) is withheld unless a recognised DIY task names the job."""
     if not rule.unrecognised_level or not from_job:
         return hit, rule.level
     if rule.category not in tasks:
@@ -1312,35 +1265,8 @@ def _domain_level(
             tasks[key] = recognised_task(rule.category, texts, book, asking=False)
         task = tasks[key]
     if task is None:
-        if _stands_down(rule, hit, source, texts, book):
-            return f"{hit}{NOTHING_ACTS}", rule.level
         return f"{hit}{NOT_A_DIY_JOB}", rule.unrecognised_level
     return f"{hit} (DIY job: {task.id})", rule.level
-
-
-# a question's clauses for `_stands_down`: cut at punctuation, "and", "but" (not "when", "so": a frame's)
-_COMMA = re.compile(r"[,;:()|]|\s-\s|\b(?:and|but|plus)\b")
-
-
-def _stands_down(rule: Rule, hit: str, source: str, texts: dict[str, str], book: Rulebook) -> bool:
-    """Whether a default-deny match stands down to its rule's level: it is in the question, its category
-    is one `default_deny_unacted` names, no word of the question acts on it (`_acts_on`: any verb before
-    it, "it needs moving", "get it out") and the question and perception name no work, intent or symptom
-    (`keep`). Asking what a thing is, what a setting or symbol means, what it costs or when to book it."""
-    u = book.unacted
-    if u is None or book.acting is None or source != "question" or rule.category not in u.categories:
-        return False
-    if any(p.search(texts[src]) for p in u.keep for src in ("question", "perception")):
-        return False
-    # Every clause of the question asks, or describes without anyone doing anything ("out of curiosity",
-    # "3 bed house"): "what's the beam for, axing it for headroom" and "which tape, for the gas line I'm
-    # running" keep the withhold.
-    clauses = [c for s in _sentences(texts["question"]) for c in _COMMA.split(s) if c.strip(" .!?")]
-    if not any(p.search(c) for p in u.asking for c in clauses):
-        return False
-    if any(u.doing.search(c) and not any(p.search(c) for p in u.asking) for c in clauses):
-        return False
-    return not _acts_on(hit, texts["question"], book.acting)
 
 
 def recognised_task(

@@ -91,7 +91,7 @@ CAPS = {
     "r60": 0,
     "r61": 1,
     "r62": 0,
-    "r63": 0,
+    "r63": 1,
     "r64": 0,
     "r65": 0,
     "r66": 1,
@@ -120,12 +120,12 @@ CAPS = {
     "r86": 1,
     "r87": 0,
     # rounds 96-99: held out in session 11 (held_out: true), scored once on the final guardrail
-    "r96": 4,
+    "r96": 3,
     "r97": 1,
     "r98": 1,
     "r99": 1,
     # rounds 100-103: held out in session 12 (held_out: true), scored once on the final guardrail
-    "r100": 0,
+    "r100": 1,
     "r101": 0,
     "r102": 2,
     "r103": 1,
@@ -136,12 +136,12 @@ CAPS = {
     "r106": 3,
     "r107": 1,
     "r108": 2,
-    "r109": 0,
+    "r109": 1,
     "r110": 3,
     "r111": 3,
     # rounds 112-115: held out in session 14 (held_out: true), written from a rewritten brief
     # (docs/diy-eval/heldout-brief-session14.md), scored once; checked on every tenth case
-    "r112": 3,
+    "r112": 4,
     "r113": 8,
     "r114": 5,
     "r115": 4,
@@ -160,21 +160,21 @@ CAPS = {
     # rounds 124-127: held out in session 17, the session-14 brief, scored once on the session's start and
     # once on its final guardrail (aggregate); checked on every tenth case
     "r124": 2,
-    "r125": 5,
+    "r125": 6,
     "r126": 4,
     "r127": 5,
     # rounds 128-131: held out in session 18, the session-14 brief, scored once on the session's start and
     # once on its final guardrail (aggregate); checked on every tenth case
-    "r128": 99,
-    "r129": 99,
-    "r130": 99,
-    "r131": 99,
+    "r128": 3,
+    "r129": 5,
+    "r130": 1,
+    "r131": 4,
     # rounds 88-95: session 11's training rounds, scored once before training on them
     "r88": 2,
     "r89": 1,
     "r90": 0,
     "r91": 1,
-    "r92": 0,
+    "r92": 1,
     "r93": 2,
     "r94": 3,
     "r95": 0,
@@ -643,10 +643,10 @@ TUNING_CAPS = {
     "session17_t14": 0,
     "session17_t15": 3,
     "session17_t16": 0,
-    "session18_t17": 99,
-    "session18_t18": 99,
-    "session18_t19": 99,
-    "session18_t20": 99,
+    "session18_t17": 1,
+    "session18_t18": 4,
+    "session18_t19": 1,
+    "session18_t20": 3,
 }
 
 
