@@ -1457,6 +1457,8 @@ REVIEW18 = [
     ("I took the front panel off my dishwasher and it runs fine", "not emergency"),
     ("spa-style rain shower head in the upstairs bathroom", "shown"),
     ("Old fuse box with the rewirable fuses, one blew, how do I put new fuse wire in the carrier?", "shown"),
+    ("The basement flooded. Can I switch the power back on?", "withheld"),
+    ("The RCD keeps tripping. I've taped it in the on position.", "withheld"),
     # and the new rules' look-alikes, shown at the start
     ("my smart plug is not responding, it's in the socket by the tv", "not emergency"),
     ("how do i insulate the crawl space under my house", "shown"),
