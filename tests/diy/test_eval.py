@@ -125,7 +125,7 @@ CAPS = {
     "r98": 1,
     "r99": 1,
     # rounds 100-103: held out in session 12 (held_out: true), scored once on the final guardrail
-    "r100": 1,
+    "r100": 0,
     "r101": 0,
     "r102": 2,
     "r103": 1,
