@@ -308,16 +308,10 @@ def _phrase_regex(phrase: str) -> str:
     return r"\s+".join(words) + r"(?:e?s)?"
 
 
-# Every key a rule or a DIY task may have: a misspelt key (`exclude_jobs:`) would otherwise be read as
-# absent and silently widen what a rule or task matches.
-_RULE_KEYS = frozenset(
-    {
-        "id", "category", "level", "description", "sources", "patterns", "exclude", "unless",
-        "unless_quiet", "all_of", "unless_job", "unless_asking", "hazard_types", "systems",
-        "emergency", "unrecognised_level", "also", "draft_work",
-    }
-)  # fmt: skip
-_TASK_KEYS = frozenset({"id", "description", "patterns", "exclude", "asks", "exclude_job"})
+# Every key a rule or a DIY task may have (its fields; a task's category is the heading it sits under): a
+# misspelt key (`exclude_jobs:`) would otherwise be read as absent and silently widen what it matches.
+_RULE_KEYS = frozenset(f.name for f in fields(Rule))
+_TASK_KEYS = frozenset(f.name for f in fields(DiyTask)) - {"category"}
 
 
 def _check_keys(raw: dict[str, Any], allowed: frozenset[str], where: str) -> None:
@@ -1278,10 +1272,10 @@ def recognised_task(
     suspect material is withheld unless it is one of these named jobs. A negated mention ("not just
     a reset") does not count.
     """
+    said = [s for source in ("question", "perception") for s in _sentences(texts.get(source, ""))]
     for task in (*book.diy_tasks.get(category, ()), *book.diy_tasks.get("any", ())):
         if task.asks and not asking:
             continue
-        said = [s for source in ("question", "perception") for s in _sentences(texts.get(source, ""))]
         if any(_vetoed(task.patterns, s, book, task.exclude) for s in said) and not any(
             p.search(s) for p in task.exclude_job for s in said
         ):
