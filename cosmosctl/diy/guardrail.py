@@ -212,6 +212,8 @@ class Rulebook:
     claim_patterns: tuple[re.Pattern[str], ...]
     claim_keep: tuple[re.Pattern[str], ...]
     claim_note: str
+    # claim words a line break may hyphenate ("Part P com-" / "pliant"): only these are joined back
+    claim_split_words: frozenset[str]
     withheld_heading: str
     emergency_heading: str
     lexical: LexicalSettings | None = None  # None: the rules alone decide (a rules file without `lexical:`)
@@ -513,6 +515,7 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
             claim_patterns=tuple(_expand(p, vocab, "code_compliance") for p in cc["patterns"]),
             claim_keep=tuple(_expand(p, vocab, "code_compliance keep") for p in cc.get("keep", [])),
             claim_note=" ".join(str(cc["note"]).split()),
+            claim_split_words=frozenset(str(w).lower() for w in cc["split_words"]),
             withheld_heading=str(data["answers"]["withheld_heading"]),
             emergency_heading=str(data["answers"]["emergency_heading"]),
             lexical=_lexical_settings(data.get("lexical"), categories, emergencies),
@@ -1366,7 +1369,7 @@ def find_claims(text: str, rules: Rulebook | None = None) -> list[str]:
     """Code-compliance claims in `text` (normalised here), sentence by sentence."""
     book = rules or load_rules()
     found = _claim_sentences(text, book)
-    joined_text = _SPLIT_WORD.sub(_rejoin, text)
+    joined_text = _SPLIT_WORD.sub(lambda m: _rejoin(m, book.claim_split_words), text)
     if joined_text != text:
         # A claim word hyphenated where a line broke it ("Part P com-" / "pliant") is one word, not two;
         # only such words are joined ("double-check" stays two words, so "double-check it is up to code"
@@ -1377,43 +1380,13 @@ def find_claims(text: str, rules: Rulebook | None = None) -> list[str]:
     return found
 
 
-# A word hyphenated at a line break, or where a broken line was joined back ("com-pliant"), and the claim
-# words such a break may split.
+# A word hyphenated at a line break, or where a broken line was joined back ("com-pliant").
 _SPLIT_WORD = re.compile(r"\b([A-Za-z]+)-[ \t]*(?:\n[ \t]*)?([a-z]+)\b")
-_CLAIM_WORDS = frozenset(
-    [
-        "compliant",
-        "compliance",
-        "noncompliant",
-        "conforming",
-        "conformity",
-        "conforms",
-        "conformant",
-        "approved",
-        "approval",
-        "regulations",
-        "regulation",
-        "inspection",
-        "inspector",
-        "inspectors",
-        "inspected",
-        "certified",
-        "certificate",
-        "certification",
-        "notifiable",
-        "notification",
-        "notify",
-        "notified",
-        "standard",
-        "standards",
-        "requirements",
-    ]
-)
 
 
-def _rejoin(m: re.Match[str]) -> str:
+def _rejoin(m: re.Match[str], claim_words: frozenset[str]) -> str:
     word = m.group(1) + m.group(2)
-    return word if word.lower() in _CLAIM_WORDS else m.group(0)
+    return word if word.lower() in claim_words else m.group(0)
 
 
 def _claim_count(every: list[str], book: Rulebook) -> int:
