@@ -34,7 +34,7 @@ from .test_guardrail import CASES, DEV
 # checked: the full suite must stay under three minutes on two cores, so most rounds are checked on a
 # sample (SAMPLED). Since session 17: rounds 9 to 75 and 80 to 83, tuned on by sessions 4 to 9 or training
 # data of the models, on every sixty-fourth case, 88 to 95 on every twentieth; the held-out rounds 76 to 79,
-# 84 to 87 and 96 to 103 on every sixteenth and 104 to 131 on every tenth. The
+# 84 to 87 and 96 to 103 on every sixteenth and 104 to 135 on every tenth. The
 # whole-round misses are in docs/diy-assistant.md; `cosmosctl diy eval tests/diy/cases/*.yaml` scores all.
 CAPS = {
     "r9": 0,
@@ -120,7 +120,7 @@ CAPS = {
     "r86": 1,
     "r87": 0,
     # rounds 96-99: held out in session 11 (held_out: true), scored once on the final guardrail
-    "r96": 3,
+    "r96": 4,
     "r97": 1,
     "r98": 1,
     "r99": 1,
@@ -156,7 +156,7 @@ CAPS = {
     "r120": 2,
     "r121": 2,
     "r122": 2,
-    "r123": 3,
+    "r123": 4,
     # rounds 124-127: held out in session 17, the session-14 brief, scored once on the session's start and
     # once on its final guardrail (aggregate); checked on every tenth case
     "r124": 2,
@@ -169,6 +169,10 @@ CAPS = {
     "r129": 5,
     "r130": 1,
     "r131": 4,
+    "r132": 1,
+    "r133": 4,
+    "r134": 3,
+    "r135": 4,
     # rounds 88-95: session 11's training rounds, scored once before training on them
     "r88": 2,
     "r89": 1,
@@ -181,12 +185,12 @@ CAPS = {
 }
 # round -> check every n-th case: the tuned and training rounds every sixty-fourth, the held-out rounds 76-103
 # every sixteenth, session 11's training rounds 88-95 (300 cases each) every twentieth, the held-out rounds
-# 104-131 every tenth
+# 104-135 every tenth
 SAMPLED = (
     {f"r{r}": 64 for r in (*range(9, 76), *range(80, 84))}
     | {f"r{r}": 16 for r in (*range(76, 80), *range(84, 88), *range(96, 104))}
     | {f"r{r}": 20 for r in range(88, 96)}
-    | {f"r{r}": 10 for r in range(104, 132)}
+    | {f"r{r}": 10 for r in range(104, 136)}
 )
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
@@ -647,6 +651,9 @@ TUNING_CAPS = {
     "session18_t18": 4,
     "session18_t19": 1,
     "session18_t20": 3,
+    "session19_t21": 2,
+    "session19_t22": 1,
+    "session19_t23": 2,
 }
 
 
