@@ -222,7 +222,6 @@ class Rulebook:
     emergency_heading: str
     lexical: LexicalSettings | None = None  # None: the rules alone decide (a rules file without `lexical:`)
     acting: ActingWords | None = None  # None: an asking task or context stands whatever the question does
-    hiring: HiringWords | None = None  # None: a question about hiring a professional is read like any other
 
 
 # ------------------------------------------------------------------------------------ loading
@@ -528,7 +527,6 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
             emergency_heading=str(data["answers"]["emergency_heading"]),
             lexical=_lexical_settings(data.get("lexical"), categories, emergencies),
             acting=_acting_words(words.get("acting"), vocab),
-            hiring=_hiring_words(words.get("hiring"), vocab),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise RulesError(f"malformed rules file: {exc!r}") from exc
@@ -1189,7 +1187,6 @@ def classify(
     }
     fired: list[FiredRule] = []
     tasks: dict[str, DiyTask | None] = {}  # category -> its recognised DIY job, looked up once per job
-    hiring = book.hiring is not None and _hiring_question(texts["question"], texts["draft"], book.hiring)
     prefilter = _prefilter(book)
     candidates = _candidates(prefilter, texts)
     for index, rule in enumerate(book.rules):
@@ -1221,12 +1218,6 @@ def classify(
                 ):
                     continue
                 match, level = _domain_level(rule, tasks, job, "draft" not in rule.sources, texts, book)
-                if (
-                    hiring
-                    and level == "professional_only"
-                    and all(_hits(rule, "question", texts["question"], book, group) for group in rule.all_of)
-                ):
-                    match, level = f"{match}{HIRING_NOTE}", "caution"
                 fired += _fired(rule, level, "job", match)
             continue
         vetoed: bool | None = None
@@ -1240,8 +1231,6 @@ def classify(
                 if vetoed or _asking_vetoed(rule, texts["question"], book, hit):
                     break
                 match, level = _domain_level(rule, tasks, hit, source != "draft", texts, book)
-                if hiring and level == "professional_only" and source == "question":
-                    match, level = f"{match}{HIRING_NOTE}", "caution"
                 fired += _fired(rule, level, source, match)
     return fired
 
@@ -1362,47 +1351,6 @@ def _acting_words(raw: Any, vocab: dict[str, _Concept]) -> ActingWords | None:
     expanded = {f.name: _expand(raw[f.name], vocab, f"wording.acting.{f.name}") for f in fields(ActingWords)}
     return ActingWords(
         **{name: p if name == "negated_before" else p.pattern for name, p in expanded.items()}  # type: ignore[arg-type]
-    )
-
-
-HIRING_NOTE = " (asking about hiring a professional)"
-
-
-@dataclass(frozen=True)
-class HiringWords:
-    """`wording.hiring` of the rules file: a question about hiring a professional for the work (what it
-    costs, how long it takes, whom to call), with nothing in it of doing the work oneself, of damage or
-    of a symptom. A professional-only rule that fired on such a question stays at caution; an emergency,
-    and what the perception or the draft shows, are untouched."""
-
-    asks: tuple[re.Pattern[str], ...]  # any sentence of the question
-    exclude: tuple[re.Pattern[str], ...]  # anywhere in the question: none may match
-    # in any sentence of the draft: none may match (a draft that walks the user through the work)
-    exclude_draft: tuple[re.Pattern[str], ...] = ()
-
-
-def _hiring_words(raw: Any, vocab: dict[str, _Concept]) -> HiringWords | None:
-    """`wording.hiring`, each pattern expanded (and so checked) like every other pattern of the file."""
-    if raw is None:
-        return None
-    _check_keys(raw, frozenset({"asks", "exclude", "exclude_draft"}), "wording.hiring")
-    return HiringWords(
-        asks=tuple(_expand(p, vocab, "wording.hiring.asks") for p in raw["asks"]),
-        exclude=tuple(_expand(p, vocab, "wording.hiring.exclude") for p in raw["exclude"]),
-        exclude_draft=tuple(
-            _expand(p, vocab, "wording.hiring.exclude_draft") for p in raw.get("exclude_draft", [])
-        ),
-    )
-
-
-def _hiring_question(question: str, draft: str, hiring: HiringWords) -> bool:
-    """Whether the (normalised) question asks about hiring a professional and about nothing else, and
-    the draft does not walk the user through the work."""
-    said = _sentences(question)
-    return (
-        any(p.search(s) for p in hiring.asks for s in said)
-        and not any(p.search(question) for p in hiring.exclude)
-        and not any(p.search(s) for p in hiring.exclude_draft for s in _sentences(draft))
     )
 
 
