@@ -1287,7 +1287,8 @@ def recognised_task(
 
     Default-deny: a job that works on the fixed wiring, the gas supply, the structure, a roof or a
     suspect material is withheld unless it is one of these named jobs. A negated mention ("not just
-    a reset") does not count.
+    a reset") does not count, nor does a negated job-wide exclusion ("only hanging a mirror on it,
+    not knocking it down").
     """
     said = [s for source in ("question", "perception") for s in _sentences(texts.get(source, ""))]
     drafted = _sentences(texts.get("draft", ""))
@@ -1296,7 +1297,7 @@ def recognised_task(
             continue
         if (
             any(_vetoed(task.patterns, s, book, task.exclude) for s in said)
-            and not any(p.search(s) for p in task.exclude_job for s in said)
+            and not any(_vetoed(task.exclude_job, s, book) for s in said)
             and not any(p.search(s) for p in task.exclude_draft for s in drafted)
         ):
             return task
