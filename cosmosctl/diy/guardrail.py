@@ -976,6 +976,11 @@ def _exclude_spans(exclude: tuple[re.Pattern[str], ...], text: str) -> tuple[tup
 
 
 _CONDITION_OPENS = re.compile(r"\s*(?:if|should you|in case|whenever)\b")
+# A clause that continues the sentence's condition with a subject of its own ("or it's old cable"), not an
+# imperative ("and remove the cover").
+_CONDITION_GOES_ON = re.compile(
+    r"\s*(?:or|and)\s+(?:if\s+)?(?:it|it's|its|they|they're|there|there's|theres|the|you|you're|your|any|this|that|these|those)\b"
+)
 # What the sentence does with that case: stops and hands it over ("stop and call an electrician"), not
 # "have an electrician test it afterwards", which would leave the work itself to the reader.
 _HAND_OVER = re.compile(
@@ -1007,9 +1012,13 @@ def _is_instruction(sentence: str, m: re.Match[str], source: Source, book: Ruleb
     if source == "draft":
         if book.negation.search(before):
             return False
-        if _CONDITION_OPENS.match(clause):
+        if _CONDITION_OPENS.match(clause) or (
+            _CONDITION_OPENS.match(sentence) and _CONDITION_GOES_ON.match(clause)
+        ):
             # "If you find aluminium wiring, stop and call an electrician": the condition names what
-            # to look out for, and the rest of the sentence hands that case to a professional.
+            # to look out for, and the rest of the sentence hands that case to a professional; so
+            # does a condition's second arm ("If it looks different, or it's old rubber-insulated
+            # cable, stop and get an electrician").
             rest = sentence[m.start() - len(before) + len(clause) :]
             if _HAND_OVER.match(rest) and book.referral.search(rest):
                 return False
