@@ -1383,7 +1383,9 @@ def _acting_words(raw: Any, vocab: dict[str, _Concept]) -> ActingWords | None:
     )
 
 
-def _settled_words(raw: Any, vocab: dict[str, _Concept], categories: dict[str, Category]) -> SettledWords | None:
+def _settled_words(
+    raw: Any, vocab: dict[str, _Concept], categories: dict[str, Category]
+) -> SettledWords | None:
     """`settled`, its patterns expanded like every other pattern of the file."""
     if raw is None:
         return None
@@ -1663,7 +1665,7 @@ def apply_guardrail(
             cue, _, over = told_over.match.partition(SETTLED_MARK)
             reasons.append(
                 f"The question tells of an emergency sign ({cue.rsplit(' [', 1)[0]}) as over and done "
-                f"(\"{over.rstrip(']')}\"), so the job is professional only rather than an emergency: "
+                f'("{over.rstrip("]")}"), so the job is professional only rather than an emergency: '
                 "the steps are still withheld, and what to do if it happens again comes first."
             )
         first_lowered = next((f for f in fired if f.lowered_from and SETTLED_MARK not in f.match), None)
@@ -1737,7 +1739,9 @@ def lexical_opinion(question: str, perception: str, draft: str) -> LexicalOpinio
 SETTLED_MARK = " [told as over and done: "  # how `settled_emergency` marks the match of a rule it lowered
 
 
-def settled_emergency(fired: list[FiredRule], question: str, perception: str, book: Rulebook) -> list[FiredRule]:
+def settled_emergency(
+    fired: list[FiredRule], question: str, perception: str, book: Rulebook
+) -> list[FiredRule]:
     """The fired rules, with an emergency the user tells as over and done lowered to professional only.
 
     "A little spark from the socket last week, hasn't happened since"; "water got to the socket a couple
@@ -1765,7 +1769,9 @@ def settled_emergency(fired: list[FiredRule], question: str, perception: str, bo
         return fired
     mark = f"{SETTLED_MARK}{over.group(0)}]"
     return [
-        f.model_copy(update={"level": "professional_only", "lowered_from": "emergency", "match": f.match + mark})
+        f.model_copy(
+            update={"level": "professional_only", "lowered_from": "emergency", "match": f.match + mark}
+        )
         if f.level == "emergency"
         else f
         for f in fired
