@@ -168,9 +168,6 @@ class LexicalSettings:
     # this probability or above, after everything else (`with_transformer_opinion`). None: not run.
     transformer_raise_at: float | None
     emergency: dict[str, str]  # category -> the emergency steps a raise to emergency shows
-    # A raise to emergency needs this probability; below it (at `raise_at` or above) the raise is to
-    # professional only. None: `raise_at`.
-    emergency_raise_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -564,13 +561,9 @@ def _lexical_settings(
             None if raw.get("transformer_raise_at") is None else float(raw["transformer_raise_at"])
         ),
         emergency={str(k): str(v) for k, v in raw["emergency"].items()},
-        emergency_raise_at=(
-            None if raw.get("emergency_raise_at") is None else float(raw["emergency_raise_at"])
-        ),
     )
     thresholds = [
         ("raise_at", settings.raise_at),
-        ("emergency_raise_at", settings.emergency_raise_at),
         ("categories_at", settings.categories_at),
         ("withhold_to_proceed", settings.withhold_to_proceed),
         ("transformer_raise_at", settings.transformer_raise_at),
@@ -1881,14 +1874,11 @@ def with_lexical_opinion(
         return [FiredRule(rule=rule, category=c, level=at, source="lexical", match=mark) for c in categories]
 
     if level_index(level) > level_index(floor) and opinion.confidence >= settings.raise_at:
-        if level == "emergency" and opinion.confidence < (settings.emergency_raise_at or 0.0):
-            level = "professional_only"  # sure enough to withhold, not to call it an emergency
         # its categories at even odds, else the rules', else its likeliest: a hazard level names a hazard
         ruled = tuple(dict.fromkeys(f.category for f in fired))
         likeliest = tuple(c for c, _ in opinion.category_p[:1])
         named = opinion.categories or ruled or likeliest or ("general",)
-        if level_index(level) > level_index(floor):
-            fired = [*fired, *entries(f"lexical.{level}", level, named)]
+        fired = [*fired, *entries(f"lexical.{level}", level, named)]
     elif may_lower and level_index(level) < level_index(floor):
         fired = _lowered(fired, level, opinion, settings, unknown_read_as, mark, context)
     final: Level = max_level("proceed", *(f.level for f in fired))
