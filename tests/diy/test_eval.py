@@ -654,6 +654,9 @@ TUNING_CAPS = {
     "session19_t21": 2,
     "session19_t22": 1,
     "session19_t23": 2,
+    "session20_t24": 2,
+    "session20_t25": 2,
+    "session20_t26": 1,
 }
 
 
