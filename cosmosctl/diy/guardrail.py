@@ -188,6 +188,7 @@ class SettledWords:
     """`settled` of the rules file: an emergency cue the user tells as over and done (`settled_emergency`)."""
 
     categories: frozenset[str]  # the emergencies' categories it may apply to (never CO or a structure)
+    emergencies: frozenset[str]  # ... and their emergency steps (never a fallen power line)
     past: re.Pattern[str]  # a time in the past ("last week", "on Sunday", "a few days ago")
     over: re.Pattern[str]  # said to be over ("hasn't happened since", "it's all dry now")
     still: re.Pattern[str]  # anything going on now ("still", "again", "smells", "sparking", a symptom)
@@ -538,7 +539,7 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
             emergency_heading=str(data["answers"]["emergency_heading"]),
             lexical=_lexical_settings(data.get("lexical"), categories, emergencies),
             acting=_acting_words(words.get("acting"), vocab),
-            settled=_settled_words(data.get("settled"), vocab, categories),
+            settled=_settled_words(data.get("settled"), vocab, categories, emergencies),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise RulesError(f"malformed rules file: {exc!r}") from exc
@@ -982,9 +983,9 @@ def _exclude_spans(exclude: tuple[re.Pattern[str], ...], text: str) -> tuple[tup
 
 _CONDITION_OPENS = re.compile(r"\s*(?:if|should you|in case|whenever)\b")
 # A clause that continues the sentence's condition with a subject of its own ("or it's old cable"), not an
-# imperative ("and remove the cover").
+# imperative ("and remove the cover") nor the reader's own act ("and you extend it with a junction box").
 _CONDITION_GOES_ON = re.compile(
-    r"\s*(?:or|and)\s+(?:if\s+)?(?:it|it's|its|they|they're|there|there's|theres|the|you|you're|your|any|this|that|these|those)\b"
+    r"\s*or\s+(?:if\s+)?(?:it|it's|its|they|they're|there|there's|theres|the|your|any|this|that|these|those)\b"
 )
 # What the sentence does with that case: stops and hands it over ("stop and call an electrician"), not
 # "have an electrician test it afterwards", which would leave the work itself to the reader.
@@ -1301,8 +1302,8 @@ def recognised_task(
 
     Default-deny: a job that works on the fixed wiring, the gas supply, the structure, a roof or a
     suspect material is withheld unless it is one of these named jobs. A negated mention ("not just
-    a reset") does not count, nor does a negated job-wide exclusion ("only hanging a mirror on it,
-    not knocking it down").
+    a reset") does not count. A job-wide exclusion counts even negated ("not scaffolding", "no one
+    footing it" still name the danger; session 20's review).
     """
     said = [s for source in ("question", "perception") for s in _sentences(texts.get(source, ""))]
     drafted = _sentences(texts.get("draft", ""))
@@ -1311,7 +1312,7 @@ def recognised_task(
             continue
         if (
             any(_vetoed(task.patterns, s, book, task.exclude) for s in said)
-            and not any(_vetoed(task.exclude_job, s, book) for s in said)
+            and not any(p.search(s) for p in task.exclude_job for s in said)
             and not any(p.search(s) for p in task.exclude_draft for s in drafted)
         ):
             return task
@@ -1377,7 +1378,7 @@ def _acting_words(raw: Any, vocab: dict[str, _Concept]) -> ActingWords | None:
 
 
 def _settled_words(
-    raw: Any, vocab: dict[str, _Concept], categories: dict[str, Category]
+    raw: Any, vocab: dict[str, _Concept], categories: dict[str, Category], emergencies: dict[str, Any]
 ) -> SettledWords | None:
     """`settled`, its patterns expanded like every other pattern of the file."""
     if raw is None:
@@ -1386,8 +1387,13 @@ def _settled_words(
     unknown = sorted(named - set(categories))
     if unknown:
         raise RulesError(f"settled.categories: unknown categories {unknown}")
+    steps = frozenset(str(e) for e in raw["emergencies"])
+    unknown = sorted(steps - set(emergencies))
+    if unknown:
+        raise RulesError(f"settled.emergencies: unknown emergencies {unknown}")
     return SettledWords(
         categories=named,
+        emergencies=steps,
         **{k: _expand(raw[k], vocab, f"settled.{k}") for k in ("past", "over", "still")},
     )
 
@@ -1578,7 +1584,7 @@ def apply_guardrail(
         fired = with_transformer_opinion(
             fired, lexical, book.lexical, lambda text: transformer_opinion(question, perception, text), draft
         )
-    fired = settled_emergency(fired, question, perception, book)
+    fired = settled_emergency(fired, question, book)
     floor: Level = max_level("proceed", *(f.level for f in fired))
     level = floor
     op_level = opinion.level
@@ -1732,34 +1738,43 @@ def lexical_opinion(question: str, perception: str, draft: str) -> LexicalOpinio
 SETTLED_MARK = " [told as over and done: "  # how `settled_emergency` marks the match of a rule it lowered
 
 
-def settled_emergency(
-    fired: list[FiredRule], question: str, perception: str, book: Rulebook
-) -> list[FiredRule]:
+def settled_emergency(fired: list[FiredRule], question: str, book: Rulebook) -> list[FiredRule]:
     """The fired rules, with an emergency the user tells as over and done lowered to professional only.
 
     "A little spark from the socket last week, hasn't happened since"; "water got to the socket a couple
-    of days ago, it's all dry now": the question names a time in the past and says it is over, names
-    nothing going on now (`settled.still`: "still", "again", "smells", "sparking", a symptom), and every
-    emergency came from the question (not a photo, which shows now) in a category `settled` allows
-    (electrics, water at electrics, a gas smell: never carbon monoxide or a structure, whose cause stays
-    after the sign stops). The job stays withheld; each lowered rule keeps `lowered_from`, so the
-    answer leads with that emergency's leave-or-call line (`_leave_or_call_keys`). A second opinion may
-    still raise it again: this runs before it."""
+    of days ago, it's all dry now": every emergency rule matched in the question (not a photo, which
+    shows now, nor a model's reading, which cannot be placed) in a clause that names a time in the past
+    (`settled.past`), for an emergency `settled` allows (sparks or burning at electrics, water at
+    electrics, a gas smell: never carbon monoxide, a structure or a fallen line, whose cause stays after
+    the sign stops); the question says it is over (`settled.over`) and names nothing going on or showing
+    now anywhere (`settled.still`: "still", "now", "smoke", "pouring", "lying in a puddle", a symptom).
+    Session 20's review: without the clause, "Gas smell in the kitchen! The boiler was serviced last week
+    and has been fine since" was lowered. The job stays withheld; each lowered rule keeps `lowered_from`,
+    so the answer leads with that emergency's leave-or-call line (`_leave_or_call_keys`). A second opinion
+    may still raise it again: this runs before it."""
     words = book.settled
     top = [f for f in fired if f.level == "emergency"]
     if words is None or not top:
         return fired
-    if any(
-        f.category not in words.categories
-        or f.source not in ("question", "job", "lexical")
-        or (f.source == "job" and perception.strip())
-        for f in top
-    ):
-        return fired
     text = normalize(question, book)
     over = words.over.search(text)
-    if over is None or not words.past.search(text) or words.still.search(text):
+    if over is None or words.still.search(text):
         return fired
+    steps = {r.id: r.emergency for r in book.rules}
+    sentences = _sentences(text)
+    for f in top:
+        if (
+            f.source != "question"
+            or f.category not in words.categories
+            or steps.get(f.rule) not in words.emergencies
+        ):
+            return fired
+        holding = next((s for s in sentences if f.match in s), None)
+        if holding is None:
+            return fired
+        _, clause = _clause_before(holding, holding.index(f.match), book)
+        if not words.past.search(clause):
+            return fired
     mark = f"{SETTLED_MARK}{over.group(0)}]"
     return [
         f.model_copy(

@@ -190,7 +190,7 @@ SAMPLED = (
     {f"r{r}": 64 for r in (*range(9, 76), *range(80, 84))}
     | {f"r{r}": 16 for r in (*range(76, 80), *range(84, 88), *range(96, 104))}
     | {f"r{r}": 20 for r in range(88, 96)}
-    | {f"r{r}": 10 for r in range(104, 136)}
+    | {f"r{r}": 10 for r in range(104, 140)}
 )
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
