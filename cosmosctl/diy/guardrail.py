@@ -184,17 +184,6 @@ class LoweringContext:
 
 
 @dataclass(frozen=True)
-class SettledWords:
-    """`settled` of the rules file: an emergency cue the user tells as over and done (`settled_emergency`)."""
-
-    categories: frozenset[str]  # the emergencies' categories it may apply to (never CO or a structure)
-    emergencies: frozenset[str]  # ... and their emergency steps (never a fallen power line)
-    past: re.Pattern[str]  # a time in the past ("last week", "on Sunday", "a few days ago")
-    over: re.Pattern[str]  # said to be over ("hasn't happened since", "it's all dry now")
-    still: re.Pattern[str]  # anything going on now ("still", "again", "smells", "sparking", a symptom)
-
-
-@dataclass(frozen=True)
 class Rulebook:
     version: int
     categories: dict[str, Category]
@@ -233,7 +222,6 @@ class Rulebook:
     emergency_heading: str
     lexical: LexicalSettings | None = None  # None: the rules alone decide (a rules file without `lexical:`)
     acting: ActingWords | None = None  # None: an asking task or context stands whatever the question does
-    settled: SettledWords | None = None  # None: an emergency cue is one however it is told
 
 
 # ------------------------------------------------------------------------------------ loading
@@ -539,7 +527,6 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
             emergency_heading=str(data["answers"]["emergency_heading"]),
             lexical=_lexical_settings(data.get("lexical"), categories, emergencies),
             acting=_acting_words(words.get("acting"), vocab),
-            settled=_settled_words(data.get("settled"), vocab, categories, emergencies),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise RulesError(f"malformed rules file: {exc!r}") from exc
@@ -1377,27 +1364,6 @@ def _acting_words(raw: Any, vocab: dict[str, _Concept]) -> ActingWords | None:
     )
 
 
-def _settled_words(
-    raw: Any, vocab: dict[str, _Concept], categories: dict[str, Category], emergencies: dict[str, Any]
-) -> SettledWords | None:
-    """`settled`, its patterns expanded like every other pattern of the file."""
-    if raw is None:
-        return None
-    named = frozenset(str(c) for c in raw["categories"])
-    unknown = sorted(named - set(categories))
-    if unknown:
-        raise RulesError(f"settled.categories: unknown categories {unknown}")
-    steps = frozenset(str(e) for e in raw["emergencies"])
-    unknown = sorted(steps - set(emergencies))
-    if unknown:
-        raise RulesError(f"settled.emergencies: unknown emergencies {unknown}")
-    return SettledWords(
-        categories=named,
-        emergencies=steps,
-        **{k: _expand(raw[k], vocab, f"settled.{k}") for k in ("past", "over", "still")},
-    )
-
-
 def _structured_hit(rule: Rule, observation: Observation) -> str | None:
     for hazard in observation.hazards:
         if hazard.type in rule.hazard_types:
@@ -1584,7 +1550,6 @@ def apply_guardrail(
         fired = with_transformer_opinion(
             fired, lexical, book.lexical, lambda text: transformer_opinion(question, perception, text), draft
         )
-    fired = settled_emergency(fired, question, book)
     floor: Level = max_level("proceed", *(f.level for f in fired))
     level = floor
     op_level = opinion.level
@@ -1659,15 +1624,7 @@ def apply_guardrail(
             reasons.append(
                 f"A model trained on labelled home-repair questions rates this job {level.replace('_', ' ')}."
             )
-        told_over = next((f for f in fired if SETTLED_MARK in f.match), None)
-        if told_over is not None:
-            cue, _, over = told_over.match.partition(SETTLED_MARK)
-            reasons.append(
-                f"The question tells of an emergency sign ({cue.rsplit(' [', 1)[0]}) as over and done "
-                f'("{over.rstrip("]")}"), so the job is professional only rather than an emergency: '
-                "the steps are still withheld, and what to do if it happens again comes first."
-            )
-        first_lowered = next((f for f in fired if f.lowered_from and SETTLED_MARK not in f.match), None)
+        first_lowered = next((f for f in fired if f.lowered_from), None)
         if first_lowered is not None and first_lowered.lowered_from is not None and lexical is not None:
             reasons.append(
                 f"The rules rated it {first_lowered.lowered_from.replace('_', ' ')} "
@@ -1733,57 +1690,6 @@ def lexical_opinion(question: str, perception: str, draft: str) -> LexicalOpinio
     from cosmosctl.diy.lexical import default_model  # scikit-learn loads only when a job is rated
 
     return default_model().opinion(question, perception, draft)
-
-
-SETTLED_MARK = " [told as over and done: "  # how `settled_emergency` marks the match of a rule it lowered
-
-
-def settled_emergency(fired: list[FiredRule], question: str, book: Rulebook) -> list[FiredRule]:
-    """The fired rules, with an emergency the user tells as over and done lowered to professional only.
-
-    "A little spark from the socket last week, hasn't happened since"; "water got to the socket a couple
-    of days ago, it's all dry now": every emergency rule matched in the question (not a photo, which
-    shows now, nor a model's reading, which cannot be placed) in a clause that names a time in the past
-    (`settled.past`), for an emergency `settled` allows (sparks or burning at electrics, water at
-    electrics, a gas smell: never carbon monoxide, a structure or a fallen line, whose cause stays after
-    the sign stops); the question says it is over (`settled.over`) and names nothing going on or showing
-    now anywhere (`settled.still`: "still", "now", "smoke", "pouring", "lying in a puddle", a symptom).
-    Session 20's review: without the clause, "Gas smell in the kitchen! The boiler was serviced last week
-    and has been fine since" was lowered. The job stays withheld; each lowered rule keeps `lowered_from`,
-    so the answer leads with that emergency's leave-or-call line (`_leave_or_call_keys`). A second opinion
-    may still raise it again: this runs before it."""
-    words = book.settled
-    top = [f for f in fired if f.level == "emergency"]
-    if words is None or not top:
-        return fired
-    text = normalize(question, book)
-    over = words.over.search(text)
-    if over is None or words.still.search(text):
-        return fired
-    steps = {r.id: r.emergency for r in book.rules}
-    sentences = _sentences(text)
-    for f in top:
-        if (
-            f.source != "question"
-            or f.category not in words.categories
-            or steps.get(f.rule) not in words.emergencies
-        ):
-            return fired
-        holding = next((s for s in sentences if f.match in s), None)
-        if holding is None:
-            return fired
-        _, clause = _clause_before(holding, holding.index(f.match), book)
-        if not words.past.search(clause):
-            return fired
-    mark = f"{SETTLED_MARK}{over.group(0)}]"
-    return [
-        f.model_copy(
-            update={"level": "professional_only", "lowered_from": "emergency", "match": f.match + mark}
-        )
-        if f.level == "emergency"
-        else f
-        for f in fired
-    ]
 
 
 def _leave_or_call_keys(
