@@ -661,8 +661,8 @@ TUNING_CAPS = {
     "session19_t22": 1,
     "session19_t23": 2,
     "session20_t24": 2,
-    "session20_t25": 2,
-    "session20_t26": 1,
+    "session20_t25": 3,
+    "session20_t26": 3,
 }
 
 
