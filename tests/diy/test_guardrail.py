@@ -87,7 +87,7 @@ DEV = [
     CASES / "guardrail_dev_probes15_lead.yaml",
     CASES / "guardrail_dev_probes15_gas2.yaml",
 ]
-DOC = Path(__file__).parents[2] / "docs" / "diy-assistant.md"
+HISTORY = Path(__file__).parents[2] / "docs" / "diy-eval" / "history.md"
 
 
 def _figures_message(report: Any) -> str:
@@ -136,7 +136,7 @@ def test_the_last_held_out_figures_stay_documented_as_pre_tuning() -> None:
     """Rounds 5, 6 and 7 are tuned on now; their single pre-tuning scores stay the documented held-out
     figures (round 7, by a second independent author, is the last honest one until round 8 is scored)
     and must not be replaced by development figures."""
-    doc = " ".join(DOC.read_text(encoding="utf-8").split())
+    doc = " ".join(HISTORY.read_text(encoding="utf-8").split())
     assert "| 5 (145 cases) | 121 (83 %) |" in doc
     assert "| 6 (180 cases, independent author) | 153 (85 %) |" in doc
     assert "| 7 (179 cases, second independent author, after all tuning) | 133 (74 %) |" in doc
