@@ -179,6 +179,12 @@ CAPS = {
     "r137": 4,
     "r138": 1,
     "r139": 6,
+    # rounds 140-143: held out in session 21, the session-14 brief, scored once on the session's start and
+    # once on its final guardrail (aggregate); checked on every tenth case
+    "r140": 3,
+    "r141": 4,
+    "r142": 1,
+    "r143": 4,
     # rounds 88-95: session 11's training rounds, scored once before training on them
     "r88": 2,
     "r89": 1,
@@ -191,12 +197,12 @@ CAPS = {
 }
 # round -> check every n-th case: the tuned and training rounds every sixty-fourth, the held-out rounds 76-103
 # every sixteenth, session 11's training rounds 88-95 (300 cases each) every twentieth, the held-out rounds
-# 104-139 every tenth
+# 104-143 every tenth
 SAMPLED = (
     {f"r{r}": 64 for r in (*range(9, 76), *range(80, 84))}
     | {f"r{r}": 16 for r in (*range(76, 80), *range(84, 88), *range(96, 104))}
     | {f"r{r}": 20 for r in range(88, 96)}
-    | {f"r{r}": 10 for r in range(104, 140)}
+    | {f"r{r}": 10 for r in range(104, 144)}
 )
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
