@@ -34,8 +34,10 @@ from .test_guardrail import CASES, DEV
 # checked: the full suite must stay under three minutes on two cores, so most rounds are checked on a
 # sample (SAMPLED). Since session 17: rounds 9 to 75 and 80 to 83, tuned on by sessions 4 to 9 or training
 # data of the models, on every sixty-fourth case, 88 to 95 on every twentieth; the held-out rounds 76 to 79,
-# 84 to 87 and 96 to 103 on every sixteenth and 104 to 135 on every tenth. The
-# whole-round misses are in docs/diy-assistant.md; `cosmosctl diy eval tests/diy/cases/*.yaml` scores all.
+# 84 to 87 and 96 to 103 on every sixteenth and 104 to 143 on every tenth. The
+# whole-round misses are in docs/diy-eval/history.md; `cosmosctl diy eval tests/diy/cases/*.yaml` scores all.
+# Session 21: the retrained models cost rounds 78, 127, 138 and 143 one checked case each (held out, not read;
+# the rules cannot name what they do not see) and gave 16 rounds one back; every cap is today's count.
 CAPS = {
     "r9": 0,
     "r10": 0,
@@ -91,7 +93,7 @@ CAPS = {
     "r60": 0,
     "r61": 1,
     "r62": 0,
-    "r63": 1,
+    "r63": 0,
     "r64": 0,
     "r65": 0,
     "r66": 1,
@@ -106,8 +108,8 @@ CAPS = {
     "r75": 0,
     # rounds 76-79: held out since session 10 (held_out: true, not training data), scored once, not tuned on
     "r76": 1,
-    "r77": 1,
-    "r78": 0,
+    "r77": 0,
+    "r78": 1,
     "r79": 2,
     # rounds 80-83: scored once in session 11, since then training data of the lexical model
     "r80": 0,
@@ -120,7 +122,7 @@ CAPS = {
     "r86": 1,
     "r87": 0,
     # rounds 96-99: held out in session 11 (held_out: true), scored once on the final guardrail
-    "r96": 4,
+    "r96": 3,
     "r97": 1,
     "r98": 1,
     "r99": 1,
@@ -135,7 +137,7 @@ CAPS = {
     "r105": 1,
     "r106": 3,
     "r107": 1,
-    "r108": 2,
+    "r108": 1,
     "r109": 1,
     "r110": 3,
     "r111": 3,
@@ -143,12 +145,12 @@ CAPS = {
     # (docs/diy-eval/heldout-brief-session14.md), scored once; checked on every tenth case
     "r112": 4,
     "r113": 8,
-    "r114": 5,
+    "r114": 4,
     "r115": 4,
     # rounds 116-119: held out in session 15 (held_out: true), the session-14 brief, scored once (aggregate);
     # checked on every tenth case
     "r116": 2,
-    "r117": 4,
+    "r117": 3,
     "r118": 5,
     "r119": 1,
     # rounds 120-123: held out in session 16, the session-14 brief, scored once on the session's start and
@@ -156,43 +158,43 @@ CAPS = {
     "r120": 2,
     "r121": 2,
     "r122": 2,
-    "r123": 4,
+    "r123": 3,
     # rounds 124-127: held out in session 17, the session-14 brief, scored once on the session's start and
     # once on its final guardrail (aggregate); checked on every tenth case
     "r124": 2,
-    "r125": 6,
+    "r125": 5,
     "r126": 4,
-    "r127": 5,
+    "r127": 6,
     # rounds 128-131: held out in session 18, the session-14 brief, scored once on the session's start and
     # once on its final guardrail (aggregate); checked on every tenth case
     "r128": 3,
-    "r129": 5,
+    "r129": 4,
     "r130": 1,
     "r131": 4,
     "r132": 1,
-    "r133": 4,
+    "r133": 3,
     "r134": 3,
-    "r135": 4,
+    "r135": 3,
     # rounds 136-139: held out in session 20, the session-14 brief, scored once on the session's start and
     # once on its final guardrail (aggregate); checked on every tenth case
     "r136": 2,
-    "r137": 4,
-    "r138": 1,
+    "r137": 3,
+    "r138": 2,
     "r139": 6,
     # rounds 140-143: held out in session 21, the session-14 brief, scored once on the session's start and
     # once on its final guardrail (aggregate); checked on every tenth case
     "r140": 3,
-    "r141": 4,
-    "r142": 1,
-    "r143": 4,
+    "r141": 3,
+    "r142": 0,
+    "r143": 5,
     # rounds 88-95: session 11's training rounds, scored once before training on them
     "r88": 2,
     "r89": 1,
     "r90": 0,
     "r91": 1,
-    "r92": 1,
+    "r92": 0,
     "r93": 2,
-    "r94": 3,
+    "r94": 2,
     "r95": 0,
 }
 # round -> check every n-th case: the tuned and training rounds every sixty-fourth, the held-out rounds 76-103
@@ -649,7 +651,7 @@ TUNING_CAPS = {
     "session15_t4": 1,
     "session16_t5": 1,
     "session16_t6": 0,
-    "session16_t7": 3,
+    "session16_t7": 2,
     "session16_t8": 1,
     "session16_t9": 1,
     "session16_t10": 2,
@@ -657,7 +659,7 @@ TUNING_CAPS = {
     "session16_t12": 1,
     "session17_t13": 2,
     "session17_t14": 0,
-    "session17_t15": 3,
+    "session17_t15": 2,
     "session17_t16": 0,
     "session18_t17": 1,
     "session18_t18": 4,
@@ -669,6 +671,9 @@ TUNING_CAPS = {
     "session20_t24": 2,
     "session20_t25": 3,
     "session20_t26": 3,
+    "session21_t27": 0,
+    "session21_t28": 2,
+    "session21_t29": 3,
 }
 
 
