@@ -3,7 +3,7 @@ linear model over the job's words and letter groups, trained on the project's la
 
 Why: held-out rounds written by authors who never saw the rules showed the hand-written rules
 plateau at 85-89 % right, while a TF-IDF + logistic-regression model trained on the shipped cases
-rated the level right more often than the rules on the same unseen rounds (docs/diy-assistant.md,
+rated the level right more often than the rules on the same unseen rounds (docs/diy-eval/history.md,
 "The lexical layer"). It is deterministic and offline, like the rules; the guardrail uses it only
 within the limits the rules file sets (`lexical:` in guardrail_rules.yaml): it may raise the level,
 and may lower only a withhold that came from the default-deny alone (work in a hazard domain that is
@@ -50,7 +50,7 @@ _BLOCKS: tuple[tuple[str, str, dict[str, Any], float], ...] = (
     ("draft", "draft", {"ngram_range": (1, 2), "min_df": 2}, 0.5),
 )
 _MAX_FEATURES = 20_000  # per block: as right on held-out rounds as 100,000, at a fifth of the size
-_C = 10.0  # inverse regularisation, chosen on rounds 63-66 (docs/diy-assistant.md)
+_C = 10.0  # inverse regularisation, chosen on rounds 63-66 (docs/diy-eval/history.md)
 
 
 @dataclass(frozen=True)
@@ -202,7 +202,7 @@ def training_cases(
 ) -> list[GuardrailCase]:
     """The labelled cases the models learn from: the cases of every training file in `paths`, with
     the level and categories of a relabel file put in place of the author's for the ids it names
-    (a blind second labeller's reading under the current brief; docs/diy-assistant.md, session 16).
+    (a blind second labeller's reading under the current brief; docs/diy-eval/history.md, session 16).
     A relabel of an id no case file holds is an error, so a renamed case cannot silently drop out,
     except an id of the files `left_out` on purpose (a leave-out run); so is an id relabelled twice, an
     unknown category or an entry without its level and categories."""

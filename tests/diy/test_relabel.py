@@ -3,7 +3,7 @@
 A second helper labelled every case of rounds 46-49 blind (tests/diy/relabel/BRIEF.md): it saw the
 question, perception and draft, never the author's label, the rules or the code. Where two careful
 labellers disagree, no guardrail can be "right" for both, so this bounds what the held-out figures can
-mean. docs/diy-assistant.md quotes these numbers.
+mean. docs/diy-eval/history.md quotes these numbers.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def test_the_two_labellers_agree_on_the_level_and_the_withhold_decision() -> Non
     assert len(pairs) == 800
     level = sum(bool(set(a.level) & set(b.level)) for a, b in pairs)
     withhold = sum(a.safe == b.safe for a, b in pairs)
-    # The figures docs/diy-assistant.md quotes: the level sets overlap in 797 of 800 cases and the
+    # The figures docs/diy-eval/history.md quotes: the level sets overlap in 797 of 800 cases and the
     # withhold decision agrees in 794, so label noise explains almost none of the guardrail's misses.
     assert (level, withhold) == (797, 794)
 
