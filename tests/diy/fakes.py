@@ -56,6 +56,14 @@ def rules_only() -> Any:
     return dataclasses.replace(load_rules(), lexical=None)
 
 
+def without_minilm(book: Any) -> Any:
+    """`book` with the MiniLM opinion off (the rules and the lexical model as they are)."""
+    import dataclasses
+
+    assert book.lexical is not None
+    return dataclasses.replace(book, lexical=dataclasses.replace(book.lexical, transformer_raise_at=None))
+
+
 def withheld_alone_and_with_models(question: str) -> Any:
     """The rules alone withhold `question`'s job, and so does the whole guardrail (the models only ever
     raise): the rules-alone result, for further checks."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import time
 from pathlib import Path
@@ -32,7 +31,7 @@ from cosmosctl.diy.guardrail import (
 )
 from cosmosctl.diy.guardrail_eval import GuardrailCase, evaluate, evaluate_case, load_guardrail_cases
 
-from .fakes import rules_only, withheld_alone_and_with_models
+from .fakes import rules_only, withheld_alone_and_with_models, without_minilm
 
 CASES = Path(__file__).parent / "cases"
 # Development cases: the rules were tuned on all of these. Rounds 1-7 were each held out, written
@@ -114,10 +113,6 @@ def test_the_development_set_is_large_and_varied() -> None:
 MINILM_OVER_RAISED = {"r6-caution-gutter-guards": "professional_only"}
 
 
-def _without_minilm(book: Any) -> Any:
-    return dataclasses.replace(book, lexical=dataclasses.replace(book.lexical, transformer_raise_at=None))
-
-
 # One test per file, so that pytest-xdist spreads the work over the cores.
 @pytest.mark.parametrize("case_file", DEV, ids=lambda p: p.stem)
 def test_development_cases_all_right_and_fast(case_file: Path) -> None:
@@ -140,7 +135,7 @@ def test_development_cases_all_right_and_fast(case_file: Path) -> None:
         assert outcome.got == MINILM_OVER_RAISED[outcome.id] and outcome.over_blocked
         case = next(c for _, c in cases if c.id == outcome.id)
         alone = apply_guardrail(
-            case.question, None, case.draft, _without_minilm(book), perception_text=case.perception
+            case.question, None, case.draft, without_minilm(book), perception_text=case.perception
         )
         assert alone.level in case.level, outcome.id
     assert t.over_blocked == len(over_raised) and t.withheld_when_should == t.should_withhold

@@ -17,7 +17,6 @@ from cosmosctl.diy import guardrail, lexical, minilm
 from cosmosctl.diy.guardrail import (
     WITHHELD,
     FiredRule,
-    Rulebook,
     apply_guardrail,
     level_index,
     load_rules,
@@ -26,6 +25,7 @@ from cosmosctl.diy.guardrail import (
 from cosmosctl.diy.guardrail_eval import load_guardrail_cases
 from cosmosctl.diy.lexical import LEVELS, LexicalOpinion
 
+from .fakes import without_minilm
 from .test_guardrail import CASES
 
 
@@ -137,11 +137,6 @@ def _fired(level: str) -> FiredRule:
     return FiredRule(rule="gas.work", category="gas", level=level, source="question", match="gas pipe")  # type: ignore[arg-type]
 
 
-def _without(book: Rulebook) -> Rulebook:
-    assert book.lexical is not None
-    return dataclasses.replace(book, lexical=dataclasses.replace(book.lexical, transformer_raise_at=None))
-
-
 @pytest.mark.parametrize(
     "question",
     [
@@ -156,7 +151,10 @@ def _without(book: Rulebook) -> Rulebook:
 )
 def test_it_never_lets_the_lexical_model_lower_further(question: str) -> None:
     book = load_rules()
-    on, off = apply_guardrail(question, None, "", book), apply_guardrail(question, None, "", _without(book))
+    on, off = (
+        apply_guardrail(question, None, "", book),
+        apply_guardrail(question, None, "", without_minilm(book)),
+    )
     assert off.level == "emergency"
     assert on.level == "emergency" and set(on.categories) >= set(off.categories)
 
@@ -169,7 +167,7 @@ def test_a_raise_to_emergency_keeps_the_other_hazards_leave_or_call_lines() -> N
         "creaking when I move, and the bath is full of water sitting right there. Do I keep going?"
     )
     book = load_rules()
-    off = apply_guardrail(question, None, "", _without(book))
+    off = apply_guardrail(question, None, "", without_minilm(book))
     on = apply_guardrail(question, None, "", book)
     assert level_index(on.level) >= level_index(off.level) and on.withheld
     assert "If you smell gas" in off.answer and "If you smell gas" in on.answer
@@ -186,7 +184,10 @@ def test_a_raise_to_emergency_keeps_the_other_hazards_leave_or_call_lines() -> N
 )
 def test_a_raise_to_emergency_keeps_an_explained_away_cues_line(question: str) -> None:
     book = load_rules()
-    off, on = apply_guardrail(question, None, "", _without(book)), apply_guardrail(question, None, "", book)
+    off, on = (
+        apply_guardrail(question, None, "", without_minilm(book)),
+        apply_guardrail(question, None, "", book),
+    )
     assert "If you smell gas" in off.answer
     assert level_index(on.level) >= level_index(off.level) and "If you smell gas" in on.answer
 
@@ -227,7 +228,7 @@ def test_in_the_guardrail_it_never_lowers_a_level() -> None:
     is raised to a withhold, in the answer's fired rules as the MiniLM model's."""
     book = load_rules()
     assert book.lexical is not None and book.lexical.transformer_raise_at == 0.9
-    without = _without(book)
+    without = without_minilm(book)
     # rounds held out from both models' training (the ones they have not fitted), those of RAISED
     files = [CASES / f"guardrail_heldout_round{r}.yaml" for r in (85, 87, 98, 99)]
     assert all(lexical.held_out(p) for p in files)
@@ -254,7 +255,7 @@ def test_without_its_key_it_is_never_run_nor_above_an_emergency(monkeypatch: pyt
     monkeypatch.setattr(guardrail, "transformer_opinion", refuse)
     book = load_rules()
     plain = "how do I hang a picture on a plasterboard wall"
-    assert apply_guardrail(plain, None, "", _without(book)).level == "proceed"
+    assert apply_guardrail(plain, None, "", without_minilm(book)).level == "proceed"
     with pytest.raises(AssertionError, match="was run"):
         apply_guardrail(plain, None, "", book)
     # nothing is above an emergency: it is not run there
