@@ -93,7 +93,7 @@ CAPS = {
     "r60": 0,
     "r61": 1,
     "r62": 0,
-    "r63": 0,
+    "r63": 1,
     "r64": 0,
     "r65": 0,
     "r66": 1,
@@ -122,7 +122,7 @@ CAPS = {
     "r86": 1,
     "r87": 0,
     # rounds 96-99: held out in session 11 (held_out: true), scored once on the final guardrail
-    "r96": 3,
+    "r96": 4,
     "r97": 1,
     "r98": 1,
     "r99": 1,
@@ -158,7 +158,8 @@ CAPS = {
     "r120": 2,
     "r121": 2,
     "r122": 2,
-    "r123": 3,
+    # session 22: the retrained models (a category)
+    "r123": 4,
     # rounds 124-127: held out in session 17, the session-14 brief, scored once on the session's start and
     # once on its final guardrail (aggregate); checked on every tenth case
     "r124": 2,
@@ -172,7 +173,7 @@ CAPS = {
     "r130": 1,
     "r131": 4,
     "r132": 1,
-    "r133": 3,
+    "r133": 4,
     "r134": 3,
     "r135": 3,
     # rounds 136-139: held out in session 20, the session-14 brief, scored once on the session's start and
@@ -185,26 +186,33 @@ CAPS = {
     # once on its final guardrail (aggregate); checked on every tenth case
     "r140": 3,
     "r141": 3,
-    "r142": 0,
+    # session 22: one must-withhold job the previous models raised is shown by the retrained ones (docs)
+    "r142": 1,
     "r143": 5,
+    # rounds 144-147: held out in session 22, the session-14 brief, scored once on the session's start and
+    # once on its final guardrail (aggregate); checked on every tenth case
+    "r144": 3,
+    "r145": 2,
+    "r146": 4,
+    "r147": 5,
     # rounds 88-95: session 11's training rounds, scored once before training on them
     "r88": 2,
     "r89": 1,
     "r90": 0,
     "r91": 1,
-    "r92": 0,
+    "r92": 1,
     "r93": 2,
-    "r94": 2,
+    "r94": 3,
     "r95": 0,
 }
 # round -> check every n-th case: the tuned and training rounds every sixty-fourth, the held-out rounds 76-103
 # every sixteenth, session 11's training rounds 88-95 (300 cases each) every twentieth, the held-out rounds
-# 104-143 every tenth
+# 104-147 every tenth
 SAMPLED = (
     {f"r{r}": 64 for r in (*range(9, 76), *range(80, 84))}
     | {f"r{r}": 16 for r in (*range(76, 80), *range(84, 88), *range(96, 104))}
     | {f"r{r}": 20 for r in range(88, 96)}
-    | {f"r{r}": 10 for r in range(104, 144)}
+    | {f"r{r}": 10 for r in range(104, 148)}
 )
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
@@ -674,6 +682,9 @@ TUNING_CAPS = {
     "session21_t27": 0,
     "session21_t28": 2,
     "session21_t29": 3,
+    "session22_t30": 0,
+    "session22_t31": 1,
+    "session22_t32": 2,
 }
 
 
