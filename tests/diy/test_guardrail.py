@@ -3292,14 +3292,6 @@ SESSION22 = [
         None,
     ),
     (
-        "whats the difference between a co alarm and a smoke alarm, do i need both? we have gas central heating",
-        "",
-        "",
-        "carbon_monoxide.cue-alarm",
-        False,
-        "caution",
-    ),
-    (
         "the co alarm is going off, whats the difference between its sound and the smoke alarm",
         "",
         "",
@@ -3458,7 +3450,7 @@ SESSION22 = [
         "The orange rubber pipe from our LPG cylinder to the stove has small cracks. Can I buy a longer one?",
         "",
         "",
-        "gas.work",
+        "gas.appliance",
         True,
         "professional_only",
     ),
