@@ -3450,7 +3450,7 @@ SESSION22 = [
         "The orange rubber pipe from our LPG cylinder to the stove has small cracks. Can I buy a longer one?",
         "",
         "",
-        "gas.appliance",
+        "gas.work",
         True,
         "professional_only",
     ),
