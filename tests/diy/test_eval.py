@@ -195,6 +195,12 @@ CAPS = {
     "r145": 2,
     "r146": 4,
     "r147": 5,
+    # rounds 148-151: held out in session 23, the session-14 brief, scored once on the session's start and
+    # once on its final guardrail (aggregate); checked on every tenth case
+    "r148": 6,
+    "r149": 1,
+    "r150": 0,
+    "r151": 4,
     # rounds 88-95: session 11's training rounds, scored once before training on them
     "r88": 2,
     "r89": 1,
@@ -207,12 +213,12 @@ CAPS = {
 }
 # round -> check every n-th case: the tuned and training rounds every sixty-fourth, the held-out rounds 76-103
 # every sixteenth, session 11's training rounds 88-95 (300 cases each) every twentieth, the held-out rounds
-# 104-147 every tenth
+# 104-151 every tenth
 SAMPLED = (
     {f"r{r}": 64 for r in (*range(9, 76), *range(80, 84))}
     | {f"r{r}": 16 for r in (*range(76, 80), *range(84, 88), *range(96, 104))}
     | {f"r{r}": 20 for r in range(88, 96)}
-    | {f"r{r}": 10 for r in range(104, 148)}
+    | {f"r{r}": 10 for r in range(104, 152)}
 )
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
