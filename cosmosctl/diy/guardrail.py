@@ -936,6 +936,10 @@ class GuardrailResult(BaseModel):
     """What the guardrail decided and the answer the user is shown."""
 
     level: Level
+    # the level the hand-written rules reached alone, before either model raised or lowered it (what
+    # `level` would be with the rules file's `lexical` section deleted): a reviewer sees what the
+    # models changed, and the evaluation scores the deterministic floor from the same run
+    rules_level: Level
     categories: list[str]
     fired: list[FiredRule]
     actions: list[str]
@@ -1523,6 +1527,7 @@ def apply_guardrail(
     book = rules or load_rules()
     opinion = second_opinion or SecondOpinion(status="off")
     fired = classify(question, observation, draft, book, perception_text=perception_text)
+    rules_level: Level = max_level("proceed", *(f.level for f in fired))
     perception = _perception(observation, perception_text)
     lexical: LexicalOpinion | None = None
     if book.lexical is not None:
@@ -1668,6 +1673,7 @@ def apply_guardrail(
 
     return GuardrailResult(
         level=level,
+        rules_level=rules_level,
         categories=categories,
         fired=fired,
         actions=actions,

@@ -60,6 +60,7 @@ def test_grounded_answer_uses_the_observation(cosmos: FakeOpenAI, llm: FakeOpenA
     assert data["answer"] == GOOD_DRAFT
     assert data["guardrail"] == {
         "level": "proceed",
+        "rules_level": "proceed",
         "categories": [],
         "fired": [],
         "actions": [],

@@ -16,6 +16,7 @@ from cosmosctl.diy.guardrail import (
     CONDITIONAL,
     REMOVE_CLAIMS,
     RULES_PATH,
+    WITHHELD,
     WITHHOLD,
     RulesError,
     SecondOpinion,
@@ -2028,28 +2029,16 @@ def test_red_team_jobs_wrapped_in_an_exceptions_words_are_withheld(name: str) ->
     rules alone miss no more than today."""
     book = load_rules()
     cases = [case for _, case in load_guardrail_cases([REDTEAM / f"{name}.yaml"], book)]
-    shown = [
-        c.id
-        for c in cases
-        if c.must_withhold
-        and not apply_guardrail(c.question, None, c.draft, book, perception_text=c.perception).withheld
+    # one run per case: `rules_level` is the rules' level alone (checked against a rules-only run in
+    # test_rules_level_is_what_the_rules_alone_decide)
+    results = [
+        (c, apply_guardrail(c.question, None, c.draft, book, perception_text=c.perception)) for c in cases
     ]
+    shown = [c.id for c, r in results if c.must_withhold and not r.withheld]
     assert shown == []
-    alone = [
-        c.id
-        for c in cases
-        if c.must_withhold
-        and not apply_guardrail(
-            c.question, None, c.draft, rules_only(), perception_text=c.perception
-        ).withheld
-    ]
+    alone = [c.id for c, r in results if c.must_withhold and r.rules_level not in WITHHELD]
     assert len(alone) <= REDTEAM_RULES_SHOWN[name], alone
-    safe_shown = sum(
-        1
-        for c in cases
-        if c.safe
-        and not apply_guardrail(c.question, None, c.draft, book, perception_text=c.perception).withheld
-    )
+    safe_shown = sum(1 for c, r in results if c.safe and not r.withheld)
     assert safe_shown >= REDTEAM_SAFE_SHOWN[name]
 
 
@@ -3848,23 +3837,40 @@ REVIEW22_RULES_SHOWN = 16
 REVIEW22_SAFE_WITHHELD_BY_RULES = 17
 
 
-def _review22_withheld(book: Any) -> dict[str, bool]:
-    return {
-        x["id"]: apply_guardrail(
-            x["question"], None, x.get("draft", ""), book, perception_text=x.get("perception")
-        ).withheld
-        for x in REVIEW22
-    }
-
-
 def test_session_22_review_inputs_stay_where_they_are() -> None:
     must = {x["id"] for x in REVIEW22 if x["expect"] in ("professional_only", "emergency")}
     assert len(must) == 263
-    full = _review22_withheld(load_rules())
-    assert {i for i in must if not full[i]} <= REVIEW22_FULL_SHOWN
-    alone = _review22_withheld(rules_only())
+    book = load_rules()
+    results = {
+        x["id"]: apply_guardrail(
+            x["question"], None, x.get("draft", ""), book, perception_text=x.get("perception")
+        )
+        for x in REVIEW22
+    }
+    assert {i for i in must if not results[i].withheld} <= REVIEW22_FULL_SHOWN
+    alone = {i: r.rules_level in WITHHELD for i, r in results.items()}
     assert len([i for i in must if not alone[i]]) <= REVIEW22_RULES_SHOWN
     assert len([i for i, w in alone.items() if w and i not in must]) <= REVIEW22_SAFE_WITHHELD_BY_RULES
+
+
+def test_rules_level_is_what_the_rules_alone_decide() -> None:
+    """`rules_level` (what the evaluation and the red-team tests read as "the rules alone") is the level
+    of a run with the models off, on jobs from every red-team set and session 22's review, drafts and
+    perceptions included; and the models moved some of them, so the two levels are not always equal."""
+    book, alone = load_rules(), rules_only()
+    jobs = [
+        (c.question, c.draft, c.perception)
+        for path in sorted(REDTEAM.glob("*.yaml"))
+        for _, c in load_guardrail_cases([path], book)[::20]
+    ] + [(x["question"], x.get("draft", ""), x.get("perception")) for x in REVIEW22[::10]]
+    assert len(jobs) > 150
+    moved = 0
+    for question, draft, perception in jobs:
+        full = apply_guardrail(question, None, draft, book, perception_text=perception)
+        rules = apply_guardrail(question, None, draft, alone, perception_text=perception)
+        assert full.rules_level == rules.level, question
+        moved += full.level != full.rules_level
+    assert moved > 0
 
 
 # Session 21's independent review: must-withhold jobs the session's first rules showed (the "don't just" reading, the
