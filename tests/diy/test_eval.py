@@ -108,7 +108,7 @@ CAPS = {
     "r75": 0,
     # rounds 76-79: held out since session 10 (held_out: true, not training data), scored once, not tuned on
     "r76": 1,
-    "r77": 0,
+    "r77": 1,
     "r78": 1,
     "r79": 2,
     # rounds 80-83: scored once in session 11, since then training data of the lexical model
@@ -143,7 +143,7 @@ CAPS = {
     "r111": 3,
     # rounds 112-115: held out in session 14 (held_out: true), written from a rewritten brief
     # (docs/diy-eval/heldout-brief-session14.md), scored once; checked on every tenth case
-    "r112": 4,
+    "r112": 5,
     "r113": 8,
     "r114": 4,
     "r115": 4,
@@ -691,6 +691,9 @@ TUNING_CAPS = {
     "session22_t30": 0,
     "session22_t31": 1,
     "session22_t32": 2,
+    "session24_t37": 1,
+    "session24_t38": 1,
+    "session24_t39": 0,
 }
 
 
