@@ -201,6 +201,12 @@ CAPS = {
     "r149": 1,
     "r150": 0,
     "r151": 4,
+    # rounds 152-155: held out in session 24, the session-14 brief, scored once on the session's start and once on
+    # its final guardrail (aggregate); checked on every tenth case
+    "r152": 3,
+    "r153": 3,
+    "r154": 2,
+    "r155": 4,
     # rounds 88-95: session 11's training rounds, scored once before training on them
     "r88": 2,
     "r89": 1,
@@ -218,7 +224,7 @@ SAMPLED = (
     {f"r{r}": 64 for r in (*range(9, 76), *range(80, 84))}
     | {f"r{r}": 16 for r in (*range(76, 80), *range(84, 88), *range(96, 104))}
     | {f"r{r}": 20 for r in range(88, 96)}
-    | {f"r{r}": 10 for r in range(104, 152)}
+    | {f"r{r}": 10 for r in range(104, 156)}
 )
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
