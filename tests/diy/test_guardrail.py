@@ -3944,14 +3944,6 @@ SESSION24 = [
         "professional_only",
     ),
     (
-        "smart meter in home display says disconnected from the meter since we moved the router",
-        "",
-        "",
-        "electrical.service-and-earthing",
-        False,
-        None,
-    ),
-    (
         "how do I take a meter reading from my smart meter?",
         "",
         "",
