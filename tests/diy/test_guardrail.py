@@ -4282,6 +4282,31 @@ SESSION24 = [
         False,
         None,
     ),
+    # a guess at a rotten-egg smell's cause does not explain it away at a gas cooker; a found cause or a drain does
+    (
+        "quick one, the house smells like rotten eggs round the cooker since we got back from holiday, probably the bin we forgot about. best way to get rid of the smell?",
+        "",
+        "",
+        "gas.smell",
+        True,
+        "emergency",
+    ),
+    (
+        "rotten egg smell from the sink, probably the drain",
+        "",
+        "",
+        "gas.smell",
+        False,
+        None,
+    ),
+    (
+        "smells like eggs near the cooker, it's the bin, found the old chicken in it and took it out",
+        "",
+        "",
+        "gas.smell",
+        False,
+        None,
+    ),
 ]
 
 
