@@ -4282,28 +4282,52 @@ SESSION24 = [
         False,
         None,
     ),
-    # a guess at a rotten-egg smell's cause does not explain it away at a gas cooker; a found cause or a drain does
+    # a gas bottle's regulator forced, taped or on a damaged thread; a water, aquarium or hand-tightened one is not
     (
-        "quick one, the house smells like rotten eggs round the cooker since we got back from holiday, probably the bin we forgot about. best way to get rid of the smell?",
+        "swapping the propane tank on the grill but the regulator nut seems cross-threaded, it goes on crooked. gonna wrap the thread in teflon tape and crank it on with channel locks",
         "",
         "",
-        "gas.smell",
+        "gas.regulator-forced-job",
         True,
-        "emergency",
+        "professional_only",
     ),
     (
-        "rotten egg smell from the sink, probably the drain",
+        "The pigtail on my LP tank is stripped, gonna file the thread and reuse it",
         "",
         "",
-        "gas.smell",
+        "gas.regulator-forced-job",
+        True,
+        "professional_only",
+    ),
+    (
+        "Old POL fitting won't seat on the cylinder, I'll just force it on with a spanner",
+        "",
+        "",
+        "gas.regulator-forced-job",
+        True,
+        "professional_only",
+    ),
+    (
+        "How do I swap the regulator onto a new 9kg gas bottle? Hand tight right?",
+        "",
+        "",
+        "gas.regulator-forced-job",
+        False,
+        "caution",
+    ),
+    (
+        "My pressure regulator on the water main is stripped thread, plumber tape ok?",
+        "",
+        "",
+        "gas.regulator-forced-job",
         False,
         None,
     ),
     (
-        "smells like eggs near the cooker, it's the bin, found the old chicken in it and took it out",
+        "Aquarium CO2 regulator wont thread onto the cylinder, what to do",
         "",
         "",
-        "gas.smell",
+        "gas.regulator-forced-job",
         False,
         None,
     ),
@@ -4361,6 +4385,8 @@ def test_session_22_review_inputs_stay_where_they_are() -> None:
 REVIEW24 = {
     "session24": (121, 6, 25),
     "session24b": (95, 14, 31),
+    # the third (120 inputs, against four last rules): three were withdrawn, the gas regulator rule narrowed
+    "session24c": (61, 4, 22),
 }
 
 
