@@ -34,7 +34,7 @@ from .test_guardrail import CASES, DEV
 # checked: the full suite must stay under three minutes on two cores, so most rounds are checked on a
 # sample (SAMPLED). Since session 17: rounds 9 to 75 and 80 to 83, tuned on by sessions 4 to 9 or training
 # data of the models, on every sixty-fourth case, 88 to 95 on every twentieth; the held-out rounds 76 to 79,
-# 84 to 87 and 96 to 103 on every sixteenth and 104 to 143 on every tenth. The
+# 84 to 87 and 96 to 103 on every sixteenth and 104 to 159 on every tenth. The
 # whole-round misses are in docs/diy-eval/history.md; `cosmosctl diy eval tests/diy/cases/*.yaml` scores all.
 # Session 21: the retrained models cost rounds 78, 127, 138 and 143 one checked case each (held out, not read;
 # the rules cannot name what they do not see) and gave 16 rounds one back; every cap is today's count.
@@ -219,12 +219,12 @@ CAPS = {
 }
 # round -> check every n-th case: the tuned and training rounds every sixty-fourth, the held-out rounds 76-103
 # every sixteenth, session 11's training rounds 88-95 (300 cases each) every twentieth, the held-out rounds
-# 104-151 every tenth
+# 104-159 every tenth
 SAMPLED = (
     {f"r{r}": 64 for r in (*range(9, 76), *range(80, 84))}
     | {f"r{r}": 16 for r in (*range(76, 80), *range(84, 88), *range(96, 104))}
     | {f"r{r}": 20 for r in range(88, 96)}
-    | {f"r{r}": 10 for r in range(104, 156)}
+    | {f"r{r}": 10 for r in range(104, 160)}
 )
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
@@ -703,14 +703,30 @@ TUNING_CAPS = {
 }
 
 
+# Session 25's sets t40-t42 (tests/diy/untrained): written and read like the tuning sets, but not the models'
+# training data (lexical.shipped_case_files does not read the folder): the models retrained with them moved 23
+# development cases and showed two held-out red-team jobs that session 24's models withhold (docs/diy-eval/history.md).
+UNTRAINED = REPO / "tests" / "diy" / "untrained"
+UNTRAINED_CAPS = {
+    "session25_t40": 1,
+    "session25_t41": 2,
+    "session25_t42": 4,
+}
+SETS = {"tuning": (TUNING, TUNING_CAPS), "untrained": (UNTRAINED, UNTRAINED_CAPS)}
+
+
 def test_every_tuning_set_is_capped() -> None:
-    assert {p.stem for p in TUNING.glob("*.yaml")} == set(TUNING_CAPS)
+    for folder, caps in SETS.values():
+        assert {p.stem for p in folder.glob("*.yaml")} == set(caps)
 
 
-@pytest.mark.parametrize("name", sorted(TUNING_CAPS))
-def test_eval_tuning_sets_through_the_command(name: str, tmp_path: Path) -> None:
-    _, _, misses = _eval_through_the_command(TUNING / f"{name}.yaml", 16, tmp_path)
-    assert len(misses) <= TUNING_CAPS[name], misses
+@pytest.mark.parametrize(
+    ("kind", "name"), [(kind, name) for kind, (_, caps) in SETS.items() for name in sorted(caps)]
+)
+def test_eval_tuning_sets_through_the_command(kind: str, name: str, tmp_path: Path) -> None:
+    folder, caps = SETS[kind]
+    _, _, misses = _eval_through_the_command(folder / f"{name}.yaml", 16, tmp_path)
+    assert len(misses) <= caps[name], misses
 
 
 def test_eval_refuses_mixed_case_files(tmp_path: Path) -> None:
