@@ -207,6 +207,12 @@ CAPS = {
     "r153": 3,
     "r154": 2,
     "r155": 4,
+    # rounds 156-159: held out in session 25, the session-14 brief, scored once on the session's start and once on
+    # its final guardrail (aggregate); checked on every tenth case
+    "r156": 3,
+    "r157": 7,
+    "r158": 3,
+    "r159": 5,
     # rounds 88-95: session 11's training rounds, scored once before training on them
     "r88": 2,
     "r89": 1,
