@@ -213,6 +213,12 @@ CAPS = {
     "r157": 7,
     "r158": 3,
     "r159": 5,
+    # rounds 160-163: held out in session 26, the session-14 brief, scored once on the session's start and once on
+    # its final guardrail (aggregate); checked on every tenth case
+    "r160": 99,
+    "r161": 99,
+    "r162": 99,
+    "r163": 99,
     # rounds 88-95: session 11's training rounds, scored once before training on them
     "r88": 2,
     "r89": 1,
@@ -225,12 +231,12 @@ CAPS = {
 }
 # round -> check every n-th case: the tuned and training rounds every sixty-fourth, the held-out rounds 76-103
 # every sixteenth, session 11's training rounds 88-95 (300 cases each) every twentieth, the held-out rounds
-# 104-159 every tenth
+# 104-163 every tenth
 SAMPLED = (
     {f"r{r}": 64 for r in (*range(9, 76), *range(80, 84))}
     | {f"r{r}": 16 for r in (*range(76, 80), *range(84, 88), *range(96, 104))}
     | {f"r{r}": 20 for r in range(88, 96)}
-    | {f"r{r}": 10 for r in range(104, 160)}
+    | {f"r{r}": 10 for r in range(104, 164)}
 )
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
@@ -717,6 +723,8 @@ UNTRAINED_CAPS = {
     "session25_t40": 1,
     "session25_t41": 2,
     "session25_t42": 4,
+    "session26_t43": 99,
+    "session26_t44": 99,
 }
 SETS = {"tuning": (TUNING, TUNING_CAPS), "untrained": (UNTRAINED, UNTRAINED_CAPS)}
 
