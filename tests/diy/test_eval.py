@@ -725,6 +725,8 @@ UNTRAINED_CAPS = {
     "session25_t42": 4,
     "session26_t43": 99,
     "session26_t44": 99,
+    "session26_t45": 99,
+    "session26_t46": 99,
 }
 SETS = {"tuning": (TUNING, TUNING_CAPS), "untrained": (UNTRAINED, UNTRAINED_CAPS)}
 
