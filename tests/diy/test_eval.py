@@ -215,10 +215,10 @@ CAPS = {
     "r159": 5,
     # rounds 160-163: held out in session 26, the session-14 brief, scored once on the session's start and once on
     # its final guardrail (aggregate); checked on every tenth case
-    "r160": 99,
-    "r161": 99,
-    "r162": 99,
-    "r163": 99,
+    "r160": 4,
+    "r161": 6,
+    "r162": 4,
+    "r163": 5,
     # rounds 88-95: session 11's training rounds, scored once before training on them
     "r88": 2,
     "r89": 1,
@@ -715,18 +715,19 @@ TUNING_CAPS = {
 }
 
 
-# Session 25's sets t40-t42 (tests/diy/untrained): written and read like the tuning sets, but not the models'
-# training data (lexical.shipped_case_files does not read the folder): the models retrained with them moved 23
-# development cases and showed two held-out red-team jobs that session 24's models withhold (docs/diy-eval/history.md).
+# Session 25's sets t40-t42 and session 26's t43-t46 (tests/diy/untrained): written and read like the tuning sets, but
+# not the models' training data (lexical.shipped_case_files does not read the folder): the models retrained with t40-t42
+# moved 23 development cases and showed two held-out red-team jobs that session 24's models withhold
+# (docs/diy-eval/history.md).
 UNTRAINED = REPO / "tests" / "diy" / "untrained"
 UNTRAINED_CAPS = {
     "session25_t40": 1,
     "session25_t41": 2,
     "session25_t42": 4,
-    "session26_t43": 99,
-    "session26_t44": 99,
-    "session26_t45": 99,
-    "session26_t46": 99,
+    "session26_t43": 6,
+    "session26_t44": 3,
+    "session26_t45": 2,
+    "session26_t46": 2,
 }
 SETS = {"tuning": (TUNING, TUNING_CAPS), "untrained": (UNTRAINED, UNTRAINED_CAPS)}
 
