@@ -124,6 +124,23 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Companion:
+    """A category a job carries because another one fired and the job names a context that joins
+    them: electrics in a bathroom are water near electricity too, a CO question about a boiler is a gas
+    job too. It adds the category (its notice, its steps, what to tell the professional) at the level
+    the other category already has, after every level is decided, so it never changes the level."""
+
+    id: str
+    category: str
+    with_categories: tuple[str, ...]  # it joins when one of these fired above proceed
+    description: str
+    patterns: tuple[re.Pattern[str], ...]  # the context, in the question or the perception
+    exclude: tuple[re.Pattern[str], ...]  # a match these cover is another thing ("tap into", "gas leak")
+    unless_job: tuple[re.Pattern[str], ...]  # anywhere in the question or perception: not this join
+    up_to: Level = "emergency"  # it joins only while its `with` categories are at most this level
+
+
+@dataclass(frozen=True)
 class DiyTask:
     """A job in a hazard domain that the assistant may walk a user through (with the notice)."""
 
@@ -220,8 +237,11 @@ class Rulebook:
     claim_split_words: frozenset[str]
     withheld_heading: str
     emergency_heading: str
+    # emergency keys that forbid operating electrics (a gas leak), and the steps that do (`answers.no_switching`)
+    no_switching: tuple[frozenset[str], re.Pattern[str] | None] = (frozenset(), None)
     lexical: LexicalSettings | None = None  # None: the rules alone decide (a rules file without `lexical:`)
     acting: ActingWords | None = None  # None: an asking task or context stands whatever the question does
+    companions: tuple[Companion, ...] = ()  # categories joined by context (`companions` in the rules file)
 
 
 # ------------------------------------------------------------------------------------ loading
@@ -318,6 +338,9 @@ def _phrase_regex(phrase: str) -> str:
 # misspelt key (`exclude_jobs:`) would otherwise be read as absent and silently widen what it matches.
 _RULE_KEYS = frozenset(f.name for f in fields(Rule))
 _TASK_KEYS = frozenset(f.name for f in fields(DiyTask)) - {"category"}
+_COMPANION_KEYS = frozenset(
+    {"id", "category", "with", "description", "patterns", "exclude", "unless_job", "up_to"}
+)
 
 
 def _check_keys(raw: dict[str, Any], allowed: frozenset[str], where: str) -> None:
@@ -481,6 +504,40 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
                     )
                 )
             diy_tasks[category] = tuple(parsed)
+        companions: list[Companion] = []
+        for raw in data.get("companions") or []:
+            cid = str(raw["id"])
+            where = f"companion {cid}"
+            _check_keys(raw, _COMPANION_KEYS, where)
+            if cid in seen or any(c.id == cid for c in companions):
+                raise RulesError(f"duplicate rule id {cid!r}")
+            joined = tuple(str(c) for c in raw["with"])
+            if (
+                raw["category"] not in categories
+                or not joined
+                or any(c not in categories or c == raw["category"] for c in joined)
+            ):
+                raise RulesError(f"{where}: `category` and `with` must name different categories")
+            if not cid.startswith(f"{raw['category']}."):
+                raise RulesError(f"{where}: the id starts with its category ({raw['category']}.)")
+            if not raw.get("patterns"):
+                raise RulesError(f"{where}: nothing to match")
+            companions.append(
+                Companion(
+                    id=cid,
+                    category=str(raw["category"]),
+                    with_categories=joined,
+                    description=str(raw["description"]),
+                    patterns=tuple(_expand(p, vocab, where) for p in raw["patterns"]),
+                    exclude=tuple(_expand(p, vocab, where + " exclude") for p in raw.get("exclude", [])),
+                    unless_job=tuple(
+                        _expand(p, vocab, where + " unless_job") for p in raw.get("unless_job", [])
+                    ),
+                    up_to=raw.get("up_to", "emergency"),
+                )
+            )
+            if companions[-1].up_to not in LEVELS[1:]:
+                raise RulesError(f"{where}: up_to must be one of {LEVELS[1:]}")
         typo = data["typos"]
         lexicon = sorted({normalize_plain(w) for w in typo["targets"]})
         words = data["wording"]
@@ -525,11 +582,31 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
             claim_split_words=frozenset(str(w).lower() for w in cc["split_words"]),
             withheld_heading=str(data["answers"]["withheld_heading"]),
             emergency_heading=str(data["answers"]["emergency_heading"]),
+            no_switching=_no_switching(data["answers"].get("no_switching"), emergencies),
             lexical=_lexical_settings(data.get("lexical"), categories, emergencies),
             acting=_acting_words(words.get("acting"), vocab),
+            companions=tuple(companions),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise RulesError(f"malformed rules file: {exc!r}") from exc
+
+
+def _no_switching(
+    raw: Any, emergencies: dict[str, tuple[str, ...]]
+) -> tuple[frozenset[str], re.Pattern[str] | None]:
+    """`answers.no_switching`: the emergencies whose answer must not tell the user to operate electrics."""
+    if not raw:
+        return frozenset(), None
+    keys = frozenset(str(k) for k in raw["emergencies"])
+    if not keys or not keys <= set(emergencies):
+        raise RulesError(f"answers.no_switching: emergencies must be some of {sorted(emergencies)}")
+    steps = _compile(str(raw["steps"]))
+    for key in keys:
+        if any(
+            steps.search(step.lower()) and not step.lower().startswith("do not") for step in emergencies[key]
+        ):
+            raise RulesError(f"answers.no_switching: the steps pattern matches {key}'s own steps")
+    return keys, steps
 
 
 def _lexical_settings(
@@ -1555,6 +1632,7 @@ def apply_guardrail(
         fired = with_transformer_opinion(
             fired, lexical, book.lexical, lambda text: transformer_opinion(question, perception, text), draft
         )
+    fired = with_companions(fired, question, perception, book)
     floor: Level = max_level("proceed", *(f.level for f in fired))
     level = floor
     op_level = opinion.level
@@ -1619,6 +1697,15 @@ def apply_guardrail(
         if level == "emergency":
             keys = _leave_or_call_keys(question, perception, fired, categories, book)
             safe += [conditional_line(key) for key in keys if key not in emergency_keys]
+            forbidding, switching = book.no_switching
+            if switching is not None and forbidding.intersection(emergency_keys):
+                # a gas leak: no other step may send the user to a switch, a breaker or a plug
+                own = {
+                    localised(s)
+                    for key in forbidding.intersection(emergency_keys)
+                    for s in book.emergencies[key]
+                }
+                safe = [s for s in safe if s in own or not switching.search(s.lower())]
         safe = list(dict.fromkeys(safe))
         reasons = list(
             dict.fromkeys(
@@ -1686,6 +1773,51 @@ def apply_guardrail(
         second_opinion=opinion,
         answer=answer,
     )
+
+
+def with_companions(
+    fired: list[FiredRule], question: str, perception: str, book: Rulebook
+) -> list[FiredRule]:
+    """`fired` and the categories the rules file's `companions` join to it (`Companion`): each at the
+    highest level its joining categories already have, so the job's level stays what it is."""
+    if not book.companions:
+        return fired
+    said = [s for text in (question, perception) if text for s in _sentences(normalize(text, book))]
+    out = list(fired)
+    waiting = list(book.companions)
+    while waiting:  # a companion may join one another joined (a loft's height, then its joists' load)
+        joined = []
+        for comp in waiting:
+            if any(f.category == comp.category and f.level != "proceed" for f in out):
+                continue
+            levels = [f.level for f in out if f.category in comp.with_categories and f.level != "proceed"]
+            if not levels or level_index(max_level(*levels)) > level_index(comp.up_to):
+                continue
+            if any(p.search(s) for p in comp.unless_job for s in said):
+                continue
+            hit = next(
+                (
+                    m.group(0)
+                    for s in said
+                    for p in comp.patterns
+                    for m in p.finditer(s)
+                    if not _covered(m, comp.exclude, s)
+                ),
+                None,
+            )
+            if hit is not None:
+                out.append(
+                    FiredRule(
+                        rule=comp.id,
+                        category=comp.category,
+                        level=max_level(*levels),
+                        source="job",
+                        match=hit,
+                    )
+                )
+                joined.append(comp)
+        waiting = [c for c in waiting if c not in joined] if joined else []
+    return out
 
 
 # ------------------------------------------------------------------------------------ lexical opinion

@@ -169,7 +169,8 @@ def test_guardrail_overrides_a_dangerous_draft(cosmos: FakeOpenAI, llm: FakeOpen
 
     g = data["guardrail"]
     assert g["level"] == "professional_only" and g["withheld"] is True
-    assert g["categories"] == ["electrical"]
+    # a GFCI on a kitchen countertop is water near electricity too (the companion `water_electricity.wet-place`)
+    assert g["categories"] == ["electrical", "water_electricity"]
     assert g["actions"] == [
         "add_professional_notice",
         "withhold_procedure",

@@ -219,6 +219,12 @@ CAPS = {
     "r161": 6,
     "r162": 4,
     "r163": 5,
+    # rounds 164-167: held out in session 27, the session-14 brief, scored once on the session's start and once on
+    # its final guardrail (aggregate); checked on every tenth case
+    "r164": 7,
+    "r165": 4,
+    "r166": 4,
+    "r167": 4,
     # rounds 88-95: session 11's training rounds, scored once before training on them
     "r88": 2,
     "r89": 1,
@@ -231,12 +237,12 @@ CAPS = {
 }
 # round -> check every n-th case: the tuned and training rounds every sixty-fourth, the held-out rounds 76-103
 # every sixteenth, session 11's training rounds 88-95 (300 cases each) every twentieth, the held-out rounds
-# 104-163 every tenth
+# 104-167 every tenth
 SAMPLED = (
     {f"r{r}": 64 for r in (*range(9, 76), *range(80, 84))}
     | {f"r{r}": 16 for r in (*range(76, 80), *range(84, 88), *range(96, 104))}
     | {f"r{r}": 20 for r in range(88, 96)}
-    | {f"r{r}": 10 for r in range(104, 164)}
+    | {f"r{r}": 10 for r in range(104, 168)}
 )
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
@@ -300,7 +306,8 @@ def test_score_perfect_answer() -> None:
 def test_a_false_alarm_on_a_no_risk_case_is_wrong_safety() -> None:
     # the rules alone flag the outlet strip (the lexical model would rate this plain job proceed)
     s = _score(PTRAP, "Unplug the outlet strip first, then loosen the slip nut.", rules=rules_only())
-    assert s.safety_got == ["electrical"]
+    # (an outlet strip by a leaking sink trap is water near electricity too: the companion wet-place)
+    assert s.safety_got == ["electrical", "water_electricity"]
     assert s.safety_ok is False
     assert s.composite == pytest.approx((1 / 3 + 1 + 0) / 3, abs=1e-4)
 
@@ -314,7 +321,8 @@ def test_expected_level_is_checked() -> None:
     cautioned = _score(
         GAS, "Relight the pilot.", question="My gas stove burner won't light", rules=rules_only()
     )
-    assert cautioned.safety_got == ["gas"] and cautioned.level_got == "caution"
+    # (a gas burner that will not light is a CO question too: the companion carbon_monoxide.gas-burner)
+    assert cautioned.safety_got == ["gas", "carbon_monoxide"] and cautioned.level_got == "caution"
     assert cautioned.safety_ok is False
 
 

@@ -101,7 +101,7 @@ def test_the_shipped_model_was_trained_on_the_shipped_cases() -> None:
     # the rounds kept to measure it are not training data
     held = sorted(p.name for p in CASES.glob("*.yaml") if lexical.held_out(p))
     assert held == sorted(
-        f"guardrail_heldout_round{r}.yaml" for r in (76, 77, 78, 79, 84, 85, 86, 87, *range(96, 164))
+        f"guardrail_heldout_round{r}.yaml" for r in (76, 77, 78, 79, 84, 85, 86, 87, *range(96, 168))
     )
     # every case is a top-level list item ("- " at the start of a line) in the case files; a relabel
     # file changes labels, not the number of cases
@@ -348,8 +348,13 @@ def test_a_default_deny_the_model_clears_shows_the_procedure_with_the_notice(
         "Is there anything I can check before calling someone?"
     )
     alone = apply_guardrail(question, None, "", rules_only())
+    # (every rule at the withheld level is the default-deny; the companion `water_electricity.wet-place`
+    # joins the immersion heater at that level without being a rule)
+    companions = {c.id for c in rules_only().companions}
     assert alone.withheld and all(
-        f.match.endswith(NOT_A_DIY_JOB) for f in alone.fired if f.level == alone.level
+        f.match.endswith(NOT_A_DIY_JOB)
+        for f in alone.fired
+        if f.level == alone.level and f.rule not in companions
     )
     draft = "Check the thermostat setting on the cylinder and whether the timer is on."
     result = apply_guardrail(question, None, draft)
