@@ -1801,7 +1801,8 @@ def with_companions(
                     for s in said
                     for p in comp.patterns
                     for m in p.finditer(s)
-                    if not _covered(m, comp.exclude, s)
+                    # not a context the job denies ("no gas at all", "not near the bathroom")
+                    if not _covered(m, comp.exclude, s) and _is_instruction(s, m, "question", book)
                 ),
                 None,
             )
