@@ -60,7 +60,15 @@ _SENT_END = re.compile(r"[.!?:;]$")
 _WORD = re.compile(r"[a-z][a-z']+")
 # A sentence ends at . ! ? ; followed by a space or the end ("NEC 210.8" and "9.5kW" stay whole), or a line break.
 _SENTENCES = re.compile(r"(?:[^\n.!?;]|[.!?;](?=[^\s.!?;]))+(?:[.!?;]+(?=\s|$)|$)", re.MULTILINE)
-_PIECES = re.compile(r"(?:[^.!?]|[.!?](?=[^\s.!?]))+(?:[.!?]+(?=\s|$)|$)")
+_PIECES = re.compile(
+    r"(?:[^.!?]|[.!?](?=[^\s.!?])|(?<=\b[A-Za-z]\.[A-Za-z])\.[ \t]+(?=\d))+(?:[.!?]+(?=\s|$)|$)"
+)
+# The claim detector's sentences (and `_PIECES`, what it removes): as `_SENTENCES`, but a standard named by
+# its initials before its number ("complies with I.S. 10101", session 27) is not cut after the initials'
+# last full stop.
+_CLAIM_SENTENCES = re.compile(
+    r"(?:[^\n.!?;]|[.!?;](?=[^\s.!?;])|(?<=\b[a-z]\.[a-z])\.[ \t]+(?=\d))+(?:[.!?;]+(?=\s|$)|$)", re.MULTILINE
+)
 
 
 class RulesError(ValueError):
@@ -1481,13 +1489,15 @@ def find_claims(text: str, rules: Rulebook | None = None) -> list[str]:
     return found
 
 
-# A word hyphenated at a line break, or where a broken line was joined back ("com-pliant").
-_SPLIT_WORD = re.compile(r"\b([A-Za-z]+)-[ \t]*(?:\n[ \t]*)?([a-z]+)\b")
+# A word hyphenated at a line break, or where a broken line was joined back ("com-pliant"). Only the
+# first part and its hyphen are consumed, the second part is looked at, so that in a compound broken
+# again ("code-com-" / "pliant", session 27) the first pair ("code-com") does not hide the second.
+_SPLIT_WORD = re.compile(r"\b([A-Za-z]+)-[ \t]*(?:\n[ \t]*)?(?=([a-z]+)\b)")
 
 
 def _rejoin(m: re.Match[str], claim_words: frozenset[str]) -> str:
     word = m.group(1) + m.group(2)
-    return word if word.lower() in claim_words else m.group(0)
+    return m.group(1) if word.lower() in claim_words else m.group(0)
 
 
 def _claim_count(every: list[str], book: Rulebook) -> int:
@@ -1504,7 +1514,7 @@ def _claim_count(every: list[str], book: Rulebook) -> int:
 
 
 def _claim_sentences(text: str, book: Rulebook) -> list[str]:
-    every = sentences(normalize(text, book))
+    every = [s.strip() for s in _CLAIM_SENTENCES.findall(normalize(text, book)) if s.strip(" .!?;")]
     # One trigger search over the sentences joined by newlines rules out most texts: a trigger that
     # does not anchor or look around (`_anchored`) and finds nothing there finds nothing in any sentence.
     if not _anchored(book.claim_trigger) and not book.claim_trigger.search("\n".join(every)):

@@ -547,6 +547,82 @@ def test_ordinary_advice_that_mentions_a_code_is_kept(advice: str) -> None:
     assert remove_compliance_claims(advice) == (advice, [])
 
 
+# Session 27: the classes behind the readable cases' surviving claims, in wordings written for these
+# tests (not the cases'): advice in another clause no longer vetoes a claim, a standard's clause in
+# brackets or a part's letter, "as per", "keeps you compliant", "needs no inspection", an adverb between
+# ("already / back / right up to code", "will also pass"), and a claim word broken twice by a line.
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "Dryer outlets must be four-wire, and yours is code compliant.",
+        "If you bed the sill on mortar like I showed, the inspector will pass it first time.",
+        "Unless your stair is unusually steep, the new rail at 36 inches is already up to code.",
+        "Fitted like this, the circuit is NEC 210.52(C)(1) compliant.",
+        "The roof vent is SANS 10400-O compliant.",
+        "The landing is IRC R311.7.6(A) compliant.",
+        "The wall lining is Building Code clause C3 compliant.",
+        "The earthing here is as per IS 3043.",
+        "The new consumer unit is fully approved.",
+        "The extension ring main is legally certified.",
+        "A like-for-like swap needs no notification.",
+        "No installer certificate is required for this.",
+        "Done like this it's up to IRC code.",
+        "Your baluster spacing is now back up to code.",
+        "The porch rail will also pass any final inspection.",
+        "The attic hatch gasket meets 2024 IECC air-sealing requirements.",
+        "The basin mixer will then be compliant to TMV3.",
+        "This stud wall build-up is Approved Document B compliant.",
+        "A door chain like this keeps you compliant with the Housing Act.",
+        "Serviced yearly, this satisfies the insurer's service conditions and the local gas code.",
+        "Swapping the pendant like this is within Part P.",
+        "Spacing the joists this way is what the building code requires for decks.",
+        "Laid like this, your patio meets the council's drainage legislation.",
+        "With the brace in, the county inspector would gladly approve the fan.",
+        "Wire it like this and it'll pass inspection.",
+    ],
+)
+def test_session27_claim_classes_are_removed(claim: str) -> None:
+    draft = f"1. Isolate the supply.\n2. {claim}\n3. Tidy up."
+    cleaned, removed = remove_compliance_claims(draft)
+    assert removed == [claim]
+    assert cleaned == "1. Isolate the supply.\n3. Tidy up."
+
+
+def test_session27_claims_broken_by_a_line_are_removed() -> None:
+    # a compound broken again at a line ("code-com-" / "pliant"), and "up to" / "code" over a line
+    draft = "Mount the box.\nThe fan box is fully code-com-\npliant with NEC 314.\nThe rail is right up to\ncode now."
+    cleaned, removed = remove_compliance_claims(draft)
+    assert cleaned == "Mount the box." and count_claims(removed) == 2
+    # a standard named by its initials before its number is one sentence, not two
+    cleaned, removed = remove_compliance_claims(
+        "Fit the plate. The socket complies with I.S. 10101. Test it."
+    )
+    assert cleaned == "Fit the plate. Test it." and removed == ["The socket complies with I.S. 10101."]
+
+
+@pytest.mark.parametrize(
+    "advice",
+    [
+        "Kitchen counters need GFCI protection, so check that your outlets are code compliant.",
+        "Make sure the rail height is already up to code before you fit the brackets.",
+        "Ask the inspector whether, in your county, a swap like this is code compliant.",
+        "Most bathroom work is within Part P, so you must notify building control.",
+        "Buy a mixer valve that is fully approved for scald protection.",
+        "Fit a thermostatic valve so you're compliant with the scald rules.",
+        "Once you're compliant, keep the certificate with the house papers.",
+        "Keeping it up to code is the owner's job.",
+        "A fan-rated box is what the NEC requires for ceiling fans.",
+        "Before you close the wall, the inspector needs to pass the rough-in.",
+        "If the job is notifiable, you must get building control to approve it.",
+        "Use three points of contact and make sure the ladder meets OSHA standards.",
+        "Contact building control to find out if it meets the regs.",
+        "It should be done as per IS 732 by a licensed electrician.",
+    ],
+)
+def test_session27_advice_look_alikes_are_kept(advice: str) -> None:
+    assert remove_compliance_claims(advice) == (advice, [])
+
+
 def test_claims_are_removed_last_with_a_note() -> None:
     draft = "Replace the flapper. This repair is fully up to code."
     r = apply_guardrail("How do I fix a running toilet?", None, draft)
