@@ -5601,3 +5601,43 @@ def test_on_other_authors_gas_emergencies_no_step_operates_electrics() -> None:
             leaks += 1
             assert not _OPERATES_ELECTRICS.search(steps), case.id
     assert leaks >= 20
+
+
+# Session 27's independent review (tests/diy/review/session27.json, 118 inputs in the reviewer's own words against
+# the companions, the gas leak's no-switching steps and the claim detector). The one it found still missing a join
+# is a level the lexical model raises (a light fitting in the attic rated emergency), where the heights companion
+# does not join by design (`up_to`).
+REVIEW27_KNOWN = {"rx27-098"}
+
+
+def test_session_27_review_inputs_behave_as_the_reviewer_expected() -> None:
+    items = json.loads((Path(__file__).parent / "review" / "session27.json").read_text(encoding="utf-8"))
+    book = load_rules()
+    bare = dataclasses.replace(book, companions=())
+    assert len(items) == 118
+    for it in items:
+        args = (it["question"], None, it["draft"], book)
+        result = apply_guardrail(*args, perception_text=it["perception"] or None)
+        steps = _do_this_now(result.answer)
+        kind, where = it["kind"], f"{it['id']}: {it['question']}"
+        if kind == "claim":
+            assert result.removed_claims or result.withheld, where
+        elif kind == "advice":
+            assert not result.removed_claims, where
+        elif kind == "gasleak":
+            assert result.level == "emergency" and "Do not switch lights or appliances on or off" in steps, (
+                where
+            )
+            assert not _OPERATES_ELECTRICS.search(steps), where
+        elif kind == "electrical_only":
+            assert "Switch off the power at the main switch" in steps, where
+        else:
+            alone = apply_guardrail(
+                it["question"], None, it["draft"], bare, perception_text=it["perception"] or None
+            )
+            assert result.level == alone.level, where
+            joined = set(result.categories) - set(alone.categories)
+            if kind == "companion_join" and it["id"] not in REVIEW27_KNOWN:
+                assert it["category"] in result.categories, where
+            if kind == "companion_no_join":
+                assert it["category"] not in joined, where
