@@ -221,7 +221,7 @@ CAPS = {
     "r163": 5,
     # rounds 164-167: held out in session 27, the session-14 brief, scored once on the session's start and once on
     # its final guardrail (aggregate); checked on every tenth case
-    "r164": 7,
+    "r164": 6,
     "r165": 4,
     "r166": 4,
     "r167": 4,
