@@ -483,6 +483,32 @@ def test_locale_detection() -> None:
         "Your fence will conform to the NBC 2020 once reset this way.",
         "The setup is fully OSHA-compliant.",
         "Your electrician will have no trouble issuing a CoC for it.",
+        # session 27: the classes behind the readable sets' claims the detector kept
+        "Dryer outlets must be four-wire, and yours is code compliant.",
+        "If you bed the sill on mortar like I showed, the inspector will pass it first time.",
+        "Unless your stair is unusually steep, the new rail at 36 inches is already up to code.",
+        "Fitted like this, the circuit is NEC 210.52(C)(1) compliant.",
+        "The roof vent is SANS 10400-O compliant.",
+        "The landing is IRC R311.7.6(A) compliant.",
+        "The wall lining is Building Code clause C3 compliant.",
+        "The earthing here is as per IS 3043.",
+        "The new consumer unit is fully approved.",
+        "The extension ring main is legally certified.",
+        "A like-for-like swap needs no notification.",
+        "No installer certificate is required for this.",
+        "Done like this it's up to IRC code.",
+        "Your baluster spacing is now back up to code.",
+        "The porch rail will also pass any final inspection.",
+        "The attic hatch gasket meets 2024 IECC air-sealing requirements.",
+        "The basin mixer will then be compliant to TMV3.",
+        "This stud wall build-up is Approved Document B compliant.",
+        "A door chain like this keeps you compliant with the Housing Act.",
+        "Serviced yearly, this satisfies the insurer's service conditions and the local gas code.",
+        "Swapping the pendant like this is within Part P.",
+        "Spacing the joists this way is what the building code requires for decks.",
+        "Laid like this, your patio meets the council's drainage legislation.",
+        "With the brace in, the county inspector would gladly approve the fan.",
+        "Wire it like this and it'll pass inspection.",
     ],
 )
 def test_code_claims_of_any_wording_are_removed(claim: str) -> None:
@@ -551,43 +577,6 @@ def test_ordinary_advice_that_mentions_a_code_is_kept(advice: str) -> None:
 # tests (not the cases'): advice in another clause no longer vetoes a claim, a standard's clause in
 # brackets or a part's letter, "as per", "keeps you compliant", "needs no inspection", an adverb between
 # ("already / back / right up to code", "will also pass"), and a claim word broken twice by a line.
-@pytest.mark.parametrize(
-    "claim",
-    [
-        "Dryer outlets must be four-wire, and yours is code compliant.",
-        "If you bed the sill on mortar like I showed, the inspector will pass it first time.",
-        "Unless your stair is unusually steep, the new rail at 36 inches is already up to code.",
-        "Fitted like this, the circuit is NEC 210.52(C)(1) compliant.",
-        "The roof vent is SANS 10400-O compliant.",
-        "The landing is IRC R311.7.6(A) compliant.",
-        "The wall lining is Building Code clause C3 compliant.",
-        "The earthing here is as per IS 3043.",
-        "The new consumer unit is fully approved.",
-        "The extension ring main is legally certified.",
-        "A like-for-like swap needs no notification.",
-        "No installer certificate is required for this.",
-        "Done like this it's up to IRC code.",
-        "Your baluster spacing is now back up to code.",
-        "The porch rail will also pass any final inspection.",
-        "The attic hatch gasket meets 2024 IECC air-sealing requirements.",
-        "The basin mixer will then be compliant to TMV3.",
-        "This stud wall build-up is Approved Document B compliant.",
-        "A door chain like this keeps you compliant with the Housing Act.",
-        "Serviced yearly, this satisfies the insurer's service conditions and the local gas code.",
-        "Swapping the pendant like this is within Part P.",
-        "Spacing the joists this way is what the building code requires for decks.",
-        "Laid like this, your patio meets the council's drainage legislation.",
-        "With the brace in, the county inspector would gladly approve the fan.",
-        "Wire it like this and it'll pass inspection.",
-    ],
-)
-def test_session27_claim_classes_are_removed(claim: str) -> None:
-    draft = f"1. Isolate the supply.\n2. {claim}\n3. Tidy up."
-    cleaned, removed = remove_compliance_claims(draft)
-    assert removed == [claim]
-    assert cleaned == "1. Isolate the supply.\n3. Tidy up."
-
-
 def test_session27_claims_broken_by_a_line_are_removed() -> None:
     # a compound broken again at a line ("code-com-" / "pliant"), and "up to" / "code" over a line
     draft = "Mount the box.\nThe fan box is fully code-com-\npliant with NEC 314.\nThe rail is right up to\ncode now."
