@@ -18,7 +18,7 @@ import re._parser as _P
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -209,6 +209,20 @@ class LoweringContext:
 
 
 @dataclass(frozen=True)
+class NoSwitching:
+    """`answers.no_switching`: in an emergency with one of `emergencies` (a gas leak), no step may send the
+    user to a switch, a breaker or a plug (`steps`), and a category whose notice does so is shown with its
+    replacement from `notices` instead (the electrical notice's "switch the circuit off")."""
+
+    emergencies: frozenset[str] = frozenset()
+    steps: re.Pattern[str] | None = None
+    notices: dict[str, str] = field(default_factory=dict)
+
+    def applies(self, emergency_keys: Iterable[str]) -> bool:
+        return self.steps is not None and bool(self.emergencies.intersection(emergency_keys))
+
+
+@dataclass(frozen=True)
 class Rulebook:
     version: int
     categories: dict[str, Category]
@@ -245,8 +259,8 @@ class Rulebook:
     claim_split_words: frozenset[str]
     withheld_heading: str
     emergency_heading: str
-    # emergency keys that forbid operating electrics (a gas leak), and the steps that do (`answers.no_switching`)
-    no_switching: tuple[frozenset[str], re.Pattern[str] | None] = (frozenset(), None)
+    # what an answer to a gas leak leaves out (`answers.no_switching`)
+    no_switching: NoSwitching = field(default_factory=NoSwitching)
     lexical: LexicalSettings | None = None  # None: the rules alone decide (a rules file without `lexical:`)
     acting: ActingWords | None = None  # None: an asking task or context stands whatever the question does
     companions: tuple[Companion, ...] = ()  # categories joined by context (`companions` in the rules file)
@@ -590,7 +604,7 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
             claim_split_words=frozenset(str(w).lower() for w in cc["split_words"]),
             withheld_heading=str(data["answers"]["withheld_heading"]),
             emergency_heading=str(data["answers"]["emergency_heading"]),
-            no_switching=_no_switching(data["answers"].get("no_switching"), emergencies),
+            no_switching=_no_switching(data["answers"].get("no_switching"), emergencies, categories),
             lexical=_lexical_settings(data.get("lexical"), categories, emergencies),
             acting=_acting_words(words.get("acting"), vocab),
             companions=tuple(companions),
@@ -600,11 +614,14 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
 
 
 def _no_switching(
-    raw: Any, emergencies: dict[str, tuple[str, ...]]
-) -> tuple[frozenset[str], re.Pattern[str] | None]:
+    raw: Any, emergencies: dict[str, tuple[str, ...]], categories: dict[str, Category]
+) -> NoSwitching:
     """`answers.no_switching`: the emergencies whose answer must not tell the user to operate electrics."""
     if not raw:
-        return frozenset(), None
+        return NoSwitching()
+    unknown = set(raw) - {"emergencies", "steps", "notices"}
+    if unknown:
+        raise RulesError(f"answers.no_switching: unknown key(s) {sorted(unknown)}")
     keys = frozenset(str(k) for k in raw["emergencies"])
     if not keys or not keys <= set(emergencies):
         raise RulesError(f"answers.no_switching: emergencies must be some of {sorted(emergencies)}")
@@ -614,7 +631,27 @@ def _no_switching(
             steps.search(step.lower()) and not step.lower().startswith("do not") for step in emergencies[key]
         ):
             raise RulesError(f"answers.no_switching: the steps pattern matches {key}'s own steps")
-    return keys, steps
+    notices = {str(k): " ".join(str(v).split()) for k, v in (raw.get("notices") or {}).items()}
+    for name, notice in notices.items():
+        if name not in categories:
+            raise RulesError(f"answers.no_switching.notices: {name!r} is not a category")
+        if steps.search(notice.lower()):
+            raise RulesError(
+                f"answers.no_switching.notices: {name}'s notice still sends the user to a switch"
+            )
+        if "licensed" not in notice.lower() and "registered" not in notice.lower():
+            raise RulesError(
+                f"answers.no_switching.notices: {name}'s notice must tell the user to verify with a licensed"
+                " professional"
+            )
+    # a notice that sends the user to a switch must have its gas-leak form, or a leak's answer would say it
+    for name, category in categories.items():
+        if steps.search(category.notice.lower()) and name not in notices:
+            raise RulesError(
+                f"category {name}: its notice tells the user to operate a switch or a breaker; give its form for"
+                f" a gas leak in answers.no_switching.notices.{name}"
+            )
+    return NoSwitching(keys, steps, notices)
 
 
 def _lexical_settings(
@@ -1687,7 +1724,9 @@ def apply_guardrail(
             emergency_keys += [
                 book.lexical.emergency[f.category]
                 for f in top
-                if f.source == "lexical" and f.category in book.lexical.emergency
+                # a model's emergency (the lexical model's, or the second opinion's) gets its category's
+                # steps: a gas leak only the second opinion saw still says leave and do not touch a switch
+                if f.source in ("lexical", "second_opinion") and f.category in book.lexical.emergency
             ]
             emergency_keys = list(dict.fromkeys(emergency_keys))
         if level == "emergency" and not emergency_keys:
@@ -1707,15 +1746,16 @@ def apply_guardrail(
         if level == "emergency":
             keys = _leave_or_call_keys(question, perception, fired, categories, book)
             safe += [conditional_line(key) for key in keys if key not in emergency_keys]
-            forbidding, switching = book.no_switching
-            if switching is not None and forbidding.intersection(emergency_keys):
+            rule = book.no_switching
+            if rule.applies(emergency_keys) and rule.steps is not None:
                 # a gas leak: no other step may send the user to a switch, a breaker or a plug
                 own = {
                     localised(s)
-                    for key in forbidding.intersection(emergency_keys)
+                    for key in rule.emergencies.intersection(emergency_keys)
                     for s in book.emergencies[key]
                 }
-                safe = [s for s in safe if s in own or not switching.search(s.lower())]
+                safe = [s for s in safe if s in own or not rule.steps.search(s.lower())]
+                notices = [rule.notices.get(c, book.categories[c].notice) for c in categories]
         safe = list(dict.fromkeys(safe))
         reasons = list(
             dict.fromkeys(
@@ -1741,7 +1781,9 @@ def apply_guardrail(
         body += [f"{i}. {step}" for i, step in enumerate(safe, 1)]
         body += ["", "**Why:** " + " ".join(reasons)] if reasons else []
         body += ["", "**Tell the professional:**"] + [f"- {t}" for t in tell]
-        body += [""] + [f"> **{book.categories[c].label}:** {book.categories[c].notice}" for c in categories]
+        body += [""] + [
+            f"> **{book.categories[c].label}:** {n}" for c, n in zip(categories, notices, strict=True)
+        ]
         answer_body = "\n".join(body)
     else:
         parts = [

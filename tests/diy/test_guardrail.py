@@ -741,6 +741,23 @@ def test_guardrail_code_holds_no_rule_patterns() -> None:
         (lambda d: d["companions"].append(dict(d["companions"][0])), "duplicate rule id"),
         (lambda d: d["answers"]["no_switching"].update(emergencies=["flood"]), "emergencies must be some of"),
         (lambda d: d["answers"]["no_switching"].update(steps=r"\bmeter\b"), "matches gas_smell's own steps"),
+        # session 28: a notice that sends the user to a switch needs its gas-leak form, and that form must not
+        (lambda d: d["answers"]["no_switching"].pop("notices"), "give its form for a gas leak"),
+        (
+            lambda d: d["answers"]["no_switching"]["notices"].update(
+                electrical="Reset the breaker; licensed."
+            ),
+            "electrical's notice still sends the user to a switch",
+        ),
+        (
+            lambda d: d["answers"]["no_switching"]["notices"].update(plumbing="x"),
+            "'plumbing' is not a category",
+        ),
+        (
+            lambda d: d["answers"]["no_switching"]["notices"].update(electrical="Leave it alone."),
+            "must tell the user to verify with a licensed",
+        ),
+        (lambda d: d["answers"]["no_switching"].update(notice="x"), "unknown key(s) ['notice']"),
     ],
 )
 def test_a_broken_rules_file_fails_loudly(mutate: Any, message: str) -> None:
@@ -5571,10 +5588,27 @@ def test_a_gas_leak_answer_never_sends_the_user_to_a_switch() -> None:
     assert leak.level == "emergency" and "electrical" in leak.categories
     assert "Do not switch lights or appliances on or off" in steps
     assert not _OPERATES_ELECTRICS.search(steps), steps
+    # session 28: nor does a notice (the electrical one said "Switch the circuit off and prove it dead")
+    notes = leak.answer.split("**Tell the professional:**")[1]
+    assert not _OPERATES_ELECTRICS.search(notes.lower()) and "switch the circuit off" not in notes.lower()
+    assert "do not operate any switch" in notes and "licensed electrician" in notes
+    assert "switch the circuit off" not in " ".join(leak.notices).lower()
     fire = apply_guardrail(
         "the socket behind the telly is smoking and smells of burning plastic", None, "", book
     )
     assert "Switch off the power at the main switch" in _do_this_now(fire.answer)
+    assert "Switch the circuit off and prove it dead" in fire.answer
+
+
+def test_a_second_opinion_emergency_gets_its_categorys_steps() -> None:
+    """A gas leak only the second opinion saw gets the gas leak's steps (leave, do not touch a switch, call the
+    gas line), not the general "move everyone away"."""
+    op = SecondOpinion(status="used", level="emergency", categories=["gas"], reason="gas hissing from a pipe")
+    r = apply_guardrail("what is that noise by the meter", None, "", second_opinion=op)
+    steps = _do_this_now(r.answer)
+    assert r.level == "emergency" and r.second_opinion.raised and "gas" in r.categories
+    assert "Leave now" in steps and "Do not switch lights or appliances on or off" in steps
+    assert not _OPERATES_ELECTRICS.search(steps)
 
 
 def test_on_other_authors_gas_emergencies_no_step_operates_electrics() -> None:
