@@ -5664,3 +5664,34 @@ def test_session_27_review_inputs_behave_as_the_reviewer_expected() -> None:
                 assert it["category"] in result.categories, where
             if kind == "companion_no_join":
                 assert it["category"] not in joined, where
+
+
+@pytest.mark.parametrize(
+    ("question", "perception", "level"),
+    [
+        # session 28 (tuning set t10): the photo's "display reading 'End'" is the alarm's end of life
+        (
+            "My CO alarm is beeping every 30 seconds and the screen says END",
+            "Cosmos: A carbon monoxide alarm on a wall with its display reading 'End' and a flashing amber light.",
+            "caution",
+        ),
+        ("what's it doing", "Cosmos: A CO detector, its LCD displaying the word END.", "caution"),
+        # ... but a reading, a loud alarm or symptoms stay emergencies
+        (
+            "CO alarm is going off",
+            "Cosmos: A carbon monoxide alarm with its display reading 250 ppm.",
+            "emergency",
+        ),
+        (
+            "what's this thing doing",
+            "Cosmos: A carbon monoxide alarm with its display reading 'End' and its red light flashing, sounding loudly.",
+            "emergency",
+        ),
+        ("co alarm screen says END and my husband has a bad headache and feels sick", "", "emergency"),
+    ],
+)
+def test_a_co_alarms_end_of_life_display_is_upkeep_not_an_alarm(
+    question: str, perception: str, level: str
+) -> None:
+    result = apply_guardrail(question, None, "", perception_text=perception or None)
+    assert result.level == level and "carbon_monoxide" in result.categories
