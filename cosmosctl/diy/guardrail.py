@@ -251,6 +251,9 @@ class Rulebook:
     question_negation: re.Pattern[str]
     referral: re.Pattern[str]
     inner_negation: re.Pattern[str]
+    # after a negated match, what makes the negation the user's inexperience, not a denial ("never sanded
+    # artex before"): `wording.inexperience`; None keeps every negation
+    inexperience: re.Pattern[str] | None
     claim_trigger: re.Pattern[str]  # cheap pre-check: a sentence without it cannot hold a claim
     claim_patterns: tuple[re.Pattern[str], ...]
     claim_keep: tuple[re.Pattern[str], ...]
@@ -597,6 +600,11 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
             question_negation=_expand(words["question_negation"], vocab, "wording.question_negation"),
             referral=_expand(words["referral"], vocab, "wording.referral"),
             inner_negation=_expand(words["inner_negation"], vocab, "wording.inner_negation"),
+            inexperience=(
+                _expand(words["inexperience"], vocab, "wording.inexperience")
+                if "inexperience" in words
+                else None
+            ),
             claim_trigger=_expand(cc["trigger"], vocab, "code_compliance.trigger"),
             claim_patterns=tuple(_expand(p, vocab, "code_compliance") for p in cc["patterns"]),
             claim_keep=tuple(_expand(p, vocab, "code_compliance keep") for p in cc.get("keep", [])),
@@ -1145,7 +1153,10 @@ def _is_instruction(sentence: str, m: re.Match[str], source: Source, book: Ruleb
     # "paint over the fibro without sanding it": a negation inside the match negates it too.
     if book.inner_negation.search(m.group(0).partition(" ")[2]):
         return False
-    return not book.question_negation.search(before[-40:])
+    if not book.question_negation.search(before[-40:]):
+        return True
+    # "never sanded artex before, how do I sand it": the user has not done it yet, and is asking to
+    return book.inexperience is not None and bool(book.inexperience.match(sentence, m.end()))
 
 
 def _work_clause(sentence: str, m: re.Match[str], rule: Rule, book: Rulebook) -> bool:
@@ -1165,9 +1176,13 @@ def _vetoed(
     sentence: str,
     book: Rulebook,
     exclude: tuple[re.Pattern[str], ...] = (),
+    *,
+    task: bool = False,
 ) -> bool:
     """Whether a pattern names the context in the sentence (a rule's veto, a DIY job), not covered by
-    an `exclude` match; a negated mention ("not from the taps", "not just a reset") does not count."""
+    an `exclude` match; a negated mention ("not from the taps", "not just a reset") does not count.
+    A DIY job (`task`) negated only by the user's inexperience ("never changed a switch before") counts,
+    as the work it names does (`_is_instruction`); a veto so negated still does not."""
     for u in unless:
         for m in u.finditer(sentence):
             if exclude and _covered(m, exclude, sentence):
@@ -1177,6 +1192,8 @@ def _vetoed(
             if _NEGATION_OPENS.match(m.group(0)) or not book.question_negation.search(
                 sentence[: m.start()][-40:]
             ):
+                return True
+            if task and book.inexperience is not None and book.inexperience.match(sentence, m.end()):
                 return True
     return False
 
@@ -1424,7 +1441,7 @@ def recognised_task(
         if task.asks and not asking:
             continue
         if (
-            any(_vetoed(task.patterns, s, book, task.exclude) for s in said)
+            any(_vetoed(task.patterns, s, book, task.exclude, task=True) for s in said)
             and not any(p.search(s) for p in task.exclude_job for s in said)
             and not any(p.search(s) for p in task.exclude_draft for s in drafted)
         ):

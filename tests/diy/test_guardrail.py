@@ -5695,3 +5695,31 @@ def test_a_co_alarms_end_of_life_display_is_upkeep_not_an_alarm(
 ) -> None:
     result = apply_guardrail(question, None, "", perception_text=perception or None)
     assert result.level == level and "carbon_monoxide" in result.categories
+
+
+@pytest.mark.parametrize(
+    ("question", "level"),
+    [
+        # session 28 (a helper's probes): the user's inexperience is no denial; the material and the work stand
+        ("never sanded artex before, how do I sand it without clogging the paper?", "professional_only"),
+        ("never painted over lead paint before, whats the best way to sand it first", "professional_only"),
+        ("I have not drilled into fibro in my life, what bit do I use for these sheets", "professional_only"),
+        # a DIY job said the same way is still that DIY job
+        ("ive never changed a light switch before, how do i do it", "caution"),
+        # a denial stays a denial (the rules alone read no job in it; the lexical model adds the caution)
+        ("not sanding the artex, just painting over it with a roller", "proceed"),
+    ],
+)
+def test_never_done_it_before_is_inexperience_not_a_denial(question: str, level: str) -> None:
+    assert apply_guardrail(question, None, "", rules_only()).level == level
+
+
+def test_a_rules_file_without_the_inexperience_wording_keeps_every_negation() -> None:
+    data = _rules_data()
+    del data["wording"]["inexperience"]
+    book = parse_rules(data)
+    assert book.inexperience is None
+    assert (
+        apply_guardrail("never sanded artex before, how do I sand it", None, "", book).rules_level
+        == "proceed"
+    )
