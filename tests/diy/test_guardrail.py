@@ -5077,6 +5077,16 @@ REVIEWS: dict[str, tuple[int, set[str], int, int]] = {
         20,
     ),
     "session26c": (88, {"rz26-007", "rz26-038", "rz26-058", "rz26-062", "rz26-068"}, 8, 16),
+    # session 28: an independent reviewer's 220 inputs against the session's loosenings (170 must-withhold jobs
+    # aimed at them, 50 look-alikes). Ten it found newly shown were withdrawn with the loosenings; the seven
+    # still shown were shown at the session's start too (a negated verb list read as "not drilling, screwing
+    # hooks into the artex", a sander eight words from the lead paint, asbestos lagging slit, a bungalow roof).
+    "session28": (
+        170,
+        {"rx28-024", "rx28-027", "rx28-036", "rx28-191", "rx28-204", "rx28-209", "rx28-219"},
+        24,
+        22,
+    ),
 }
 
 
@@ -5688,6 +5698,8 @@ def test_session_27_review_inputs_behave_as_the_reviewer_expected() -> None:
             "emergency",
         ),
         ("co alarm screen says END and my husband has a bad headache and feels sick", "", "emergency"),
+        # session 28's review: an END on the screen does not explain away an alarm sounding in earnest
+        ("CO alarm beeping loudly non stop, reading END on the screen", "", "emergency"),
     ],
 )
 def test_a_co_alarms_end_of_life_display_is_upkeep_not_an_alarm(
