@@ -218,9 +218,6 @@ class NoSwitching:
     steps: re.Pattern[str] | None = None
     notices: dict[str, str] = field(default_factory=dict)
 
-    def applies(self, emergency_keys: Iterable[str]) -> bool:
-        return self.steps is not None and bool(self.emergencies.intersection(emergency_keys))
-
 
 @dataclass(frozen=True)
 class Rulebook:
@@ -390,7 +387,7 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
             for name, c in data["categories"].items()
         }
         for name, c in categories.items():
-            if "licensed" not in c.notice.lower() and "registered" not in c.notice.lower():
+            if not _sends_to_a_professional(c.notice):
                 raise RulesError(
                     f"category {name}: the notice must tell the user to verify with a licensed professional"
                 )
@@ -621,6 +618,11 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
         raise RulesError(f"malformed rules file: {exc!r}") from exc
 
 
+def _sends_to_a_professional(notice: str) -> bool:
+    """Whether a notice tells the user to verify with a licensed (or registered) professional."""
+    return "licensed" in notice.lower() or "registered" in notice.lower()
+
+
 def _no_switching(
     raw: Any, emergencies: dict[str, tuple[str, ...]], categories: dict[str, Category]
 ) -> NoSwitching:
@@ -647,7 +649,7 @@ def _no_switching(
             raise RulesError(
                 f"answers.no_switching.notices: {name}'s notice still sends the user to a switch"
             )
-        if "licensed" not in notice.lower() and "registered" not in notice.lower():
+        if not _sends_to_a_professional(notice):
             raise RulesError(
                 f"answers.no_switching.notices: {name}'s notice must tell the user to verify with a licensed"
                 " professional"
@@ -1156,6 +1158,11 @@ def _is_instruction(sentence: str, m: re.Match[str], source: Source, book: Ruleb
     if not book.question_negation.search(before[-40:]):
         return True
     # "never sanded artex before, how do I sand it": the user has not done it yet, and is asking to
+    return _inexperienced(sentence, m, book)
+
+
+def _inexperienced(sentence: str, m: re.Match[str], book: Rulebook) -> bool:
+    """Whether the negated match `m` is followed by the user's inexperience ("... before"), not a denial."""
     return book.inexperience is not None and bool(book.inexperience.match(sentence, m.end()))
 
 
@@ -1193,7 +1200,7 @@ def _vetoed(
                 sentence[: m.start()][-40:]
             ):
                 return True
-            if task and book.inexperience is not None and book.inexperience.match(sentence, m.end()):
+            if task and _inexperienced(sentence, m, book):
                 return True
     return False
 
@@ -1764,7 +1771,7 @@ def apply_guardrail(
             keys = _leave_or_call_keys(question, perception, fired, categories, book)
             safe += [conditional_line(key) for key in keys if key not in emergency_keys]
             rule = book.no_switching
-            if rule.applies(emergency_keys) and rule.steps is not None:
+            if rule.steps is not None and rule.emergencies.intersection(emergency_keys):
                 # a gas leak: no other step may send the user to a switch, a breaker or a plug
                 own = {
                     localised(s)
