@@ -193,6 +193,13 @@ class LexicalSettings:
     # this probability or above, after everything else (`with_transformer_opinion`). None: not run.
     transformer_raise_at: float | None
     emergency: dict[str, str]  # category -> the emergency steps a raise to emergency shows
+    # A withhold is lowered only when the MiniLM model, rating the whole job, agrees: its level at or below
+    # the new one, as surely as the lexical model must be (`_lowered`). Two models trained differently
+    # must both be sure the job is not what the rules said.
+    lower_withhold_needs_minilm: bool = False
+    # Rules no model lowers, whatever its probability: an acute danger the models learned a calmer
+    # brief's level for (an engine running in an attached garage is an emergency, not a CO sign to book).
+    never_lowered: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -206,6 +213,9 @@ class LoweringContext:
     # Sources whose matches are never lowered: the draft (what the user would see) and a perception
     # that is Cosmos's structured observation rendered as text (a form the model never learned).
     held: frozenset[str] = frozenset({"draft"})
+    # The MiniLM model's opinion of the whole job, asked only when a withhold could be lowered
+    # (`LexicalSettings.lower_withhold_needs_minilm`); None: no such model, and no withhold is lowered.
+    confirm: Callable[[], LexicalOpinion] | None = None
 
 
 @dataclass(frozen=True)
@@ -610,7 +620,7 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
             withheld_heading=str(data["answers"]["withheld_heading"]),
             emergency_heading=str(data["answers"]["emergency_heading"]),
             no_switching=_no_switching(data["answers"].get("no_switching"), emergencies, categories),
-            lexical=_lexical_settings(data.get("lexical"), categories, emergencies),
+            lexical=_lexical_settings(data.get("lexical"), categories, emergencies, {r.id for r in rules}),
             acting=_acting_words(words.get("acting"), vocab),
             companions=tuple(companions),
         )
@@ -665,7 +675,10 @@ def _no_switching(
 
 
 def _lexical_settings(
-    raw: dict[str, Any] | None, categories: dict[str, Category], emergencies: dict[str, tuple[str, ...]]
+    raw: dict[str, Any] | None,
+    categories: dict[str, Category],
+    emergencies: dict[str, tuple[str, ...]],
+    rule_ids: set[str],
 ) -> LexicalSettings | None:
     if raw is None:
         return None
@@ -681,7 +694,16 @@ def _lexical_settings(
             None if raw.get("transformer_raise_at") is None else float(raw["transformer_raise_at"])
         ),
         emergency={str(k): str(v) for k, v in raw["emergency"].items()},
+        lower_withhold_needs_minilm=bool(raw.get("lower_withhold_needs_minilm", False)),
+        never_lowered=frozenset(str(r) for r in raw.get("never_lowered") or ()),
     )
+    unknown_rules = sorted(settings.never_lowered - rule_ids)
+    if unknown_rules:
+        raise RulesError(f"lexical.never_lowered names no rule: {', '.join(unknown_rules)}")
+    if settings.lower_withhold_needs_minilm and settings.transformer_raise_at is None:
+        raise RulesError(
+            "lexical.lower_withhold_needs_minilm needs the MiniLM model: set transformer_raise_at"
+        )
     thresholds = [
         ("raise_at", settings.raise_at),
         ("categories_at", settings.categories_at),
@@ -1402,6 +1424,9 @@ def _fired(rule: Rule, level: Level, source: Source | Literal["job"], match: str
     ]
 
 
+# Between two quoted lines of an answer: Markdown joins "> a" and "> b" on consecutive lines into one
+# paragraph ("a b"), so each gets its own paragraph within the one quote.
+BLOCKQUOTE_BREAK = "\n>\n"
 NOT_A_DIY_JOB = " (not a recognised DIY job)"  # how a default-deny match reads in `fired`
 _DIY_JOB_NOTE = re.compile(r" \(DIY job: [^)]*\)$")  # what _domain_level appends for a recognised job
 
@@ -1690,6 +1715,7 @@ def apply_guardrail(
             rate=lambda piece: lexical_opinion(piece, "", ""),
             clause_split=book.clause_split,
             held=frozenset({"draft", "perception"} if rendered else {"draft"}),
+            confirm=lambda: transformer_opinion(question, perception, draft),
         )
         fired = with_lexical_opinion(
             fired,
@@ -1805,8 +1831,12 @@ def apply_guardrail(
         body += [f"{i}. {step}" for i, step in enumerate(safe, 1)]
         body += ["", "**Why:** " + " ".join(reasons)] if reasons else []
         body += ["", "**Tell the professional:**"] + [f"- {t}" for t in tell]
-        body += [""] + [
-            f"> **{book.categories[c].label}:** {n}" for c, n in zip(categories, notices, strict=True)
+        # one quote, a paragraph per notice: lines one after another would render as one paragraph
+        body += [
+            "",
+            BLOCKQUOTE_BREAK.join(
+                f"> **{book.categories[c].label}:** {n}" for c, n in zip(categories, notices, strict=True)
+            ),
         ]
         answer_body = "\n".join(body)
     else:
@@ -1823,7 +1853,7 @@ def apply_guardrail(
         keys = _leave_or_call_keys(question, perception, fired, categories, book)
         lines = list(dict.fromkeys(conditional_line(k) for k in keys))
         if lines:
-            block = "\n".join(f"> **{line}**" for line in lines)
+            block = BLOCKQUOTE_BREAK.join(f"> **{line}**" for line in lines)
             answer_body = f"{block}\n\n{answer_body}" if answer_body else block
             actions.append(CONDITIONAL)
 
@@ -2040,6 +2070,7 @@ def _lowered(
     p = opinion.confidence
     if level == "proceed" and any(f.level in WITHHELD for f in fired) and p < settings.withhold_to_proceed:
         level = "caution"
+    level = max_level(level, *(f.level for f in fired if f.rule in settings.never_lowered))
     if context is not None:
         level = max_level(level, *(f.level for f in fired if _held(f, context)))
     above = [f for f in fired if level_index(f.level) > level_index(level)]
@@ -2056,6 +2087,12 @@ def _lowered(
         needed = max(needed, settings.lower_at.get(kind, 2.0))
         if p < needed:  # a level the rules file does not list is never lowered
             return fired
+    if level not in WITHHELD and any(f.level == "emergency" for f in above):
+        # an emergency taken below a withhold passes professional only: that level's limit too (a file
+        # that lets an emergency become professional only does not thereby let its draft be shown)
+        needed = max(needed, settings.lower_at.get("professional_only", 2.0))
+        if p < needed:
+            return fired
     # Only now, with levels it could lower: the words it never saw, also as the rules read them.
     unknown = set(opinion.unknown) | {
         w for u in opinion.unknown for w in re.findall(r"\w+", unknown_read_as(u))
@@ -2065,11 +2102,17 @@ def _lowered(
     if context is not None:
         # a rule fires once per category with the same match: each match, and each piece, once
         matches = {(f.source, f.match): f for f in above if f.level in WITHHELD}
-        pieces = [_pieces_of(f, context) for f in matches.values()]
+        withheld = level in WITHHELD
+        pieces = [_pieces_of(f, context, clause_only=withheld) for f in matches.values()]
         ratings = [context.rate(piece) for piece in dict.fromkeys(x for found in pieces for x in found or ())]
         if any(found is None for found in pieces) or not all(
-            level_index(r.level) <= level_index(level) and r.confidence >= needed for r in ratings
+            level_index(r.level) <= level_index(level) and (withheld or r.confidence >= needed)
+            for r in ratings
         ):
+            return fired
+    if settings.lower_withhold_needs_minilm and any(f.level in WITHHELD for f in above):
+        second = context.confirm() if context is not None and context.confirm is not None else None
+        if second is None or level_index(second.level) > level_index(level) or second.confidence < needed:
             return fired
     return [
         f.model_copy(update={"level": level, "lowered_from": f.level, "match": f"{f.match} [{mark}]"})
@@ -2092,7 +2135,7 @@ _SENTENCE_END = r"[.!?]+(?=\s|$)|\n"
 _PIECE_END = re.compile(_SENTENCE_END + r"|\s-\s|\b(?:and|also|plus|while|anyway)\b|[^\w\s'.,;:()|!?&/+\-]")
 
 
-def _pieces_of(f: FiredRule, context: LoweringContext) -> list[str] | None:
+def _pieces_of(f: FiredRule, context: LoweringContext, *, clause_only: bool = False) -> list[str] | None:
     """For each part of a rule's match (a job-level rule's parts may sit in different sources): the
     clause it sits in, the part with four words either side, and its sentence with the sentence
     before, from the text the rules read. None when a part cannot be found there: then the model may
@@ -2120,7 +2163,7 @@ def _pieces_of(f: FiredRule, context: LoweringContext) -> list[str] | None:
         words_before = text[:at].split()[-4:]
         words_after = text[at + len(part) :].split()[:4]
         near = " ".join([*words_before, part, *words_after])  # the match with four words either side
-        pieces += [text[start:end], near, text[window_start:window_end]]
+        pieces += [text[start:end]] if clause_only else [text[start:end], near, text[window_start:window_end]]
     return [p.strip() for p in dict.fromkeys(pieces) if p.strip()]
 
 

@@ -784,11 +784,13 @@ def test_a_custom_rules_file_changes_behaviour_without_code(tmp_path: Path) -> N
     question = "How do I replace the valve on the street side of the water meter?"
     assert apply_guardrail(question, None, "").level == "proceed"
     assert apply_guardrail(question, None, "", load_rules(path)).level == "professional_only"
-    # The shipped file never lets the lexical model lower a withhold (lower_at names only caution); a
-    # rules file that names professional_only lets it lower a named rule it is sure of (the model of
-    # session 17 rates the job proceed at 0.95 and the match's clause alone at 0.89).
+    # The shipped file never lets the lexical model show a withheld job (lower_at names caution, and an
+    # emergency that the MiniLM model agrees is professional only); a rules file that names professional_only
+    # and lets the lexical model decide alone lowers a named rule it is sure of (the model of session 17 rates
+    # the job proceed at 0.95 and the match's clause alone at 0.89).
     assert "professional_only" not in data["lexical"]["lower_at"]
     data["lexical"]["lower_at"]["professional_only"] = 0.85
+    data["lexical"]["lower_withhold_needs_minilm"] = False
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     assert apply_guardrail(question, None, "", load_rules(path)).level == "proceed"
 
@@ -5735,3 +5737,41 @@ def test_a_rules_file_without_the_inexperience_wording_keeps_every_negation() ->
         apply_guardrail("never sanded artex before, how do I sand it", None, "", book).rules_level
         == "proceed"
     )
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "I want to replace the ceiling light in the bathroom above the bath, and I'll need a ladder",  # withheld
+        "swapping the bathroom light fitting for a new one, like for like, breaker off",  # caution
+        "water dripping from the ceiling light and i can smell burning",  # emergency
+    ],
+)
+def test_each_quoted_line_of_an_answer_is_its_own_paragraph(question: str) -> None:
+    """Markdown joins quoted lines that follow one another into one paragraph: two notices, or two
+    leave-or-call lines, would read as one run-on sentence. A quoted line is followed by a blank or an
+    empty quote line, never by another quoted line."""
+    lines = apply_guardrail(question, None, "1. Turn the power off.\n2. Swap the fitting.").answer.split("\n")
+    quoted = [i for i, line in enumerate(lines) if line.startswith("> ")]
+    assert quoted
+    assert not [lines[i + 1] for i in quoted if i + 1 < len(lines) and lines[i + 1].startswith("> ")]
+
+
+# Session 29's independent review of the emergency a model may take to professional only: 416 emergencies
+# going on now, in the reviewer's wording (most beside professional work the user wants to do), and 77
+# professional-only look-alikes (a sign told as past). Its first version lowered 27 of the emergencies; none
+# that the session's start rated emergency may be lowered.
+REVIEW29 = json.loads((Path(__file__).parent / "review" / "session29.json").read_text(encoding="utf-8"))
+
+
+def test_session_29_review_emergencies_stay_emergencies() -> None:
+    book = load_rules()
+    kept = [x for x in REVIEW29 if x["expect"] == "emergency" and x["session_start_level"] == "emergency"]
+    assert len(kept) == 411
+    lowered = [
+        x["id"]
+        for x in kept
+        if apply_guardrail(x["question"], None, x["draft"], book, perception_text=x["perception"] or None).level
+        != "emergency"
+    ]
+    assert lowered == []

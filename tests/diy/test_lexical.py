@@ -82,7 +82,13 @@ def withhold_lowering(monkeypatch: pytest.MonkeyPatch) -> None:
     shipped = load_rules()
     assert shipped.lexical is not None
     book = dataclasses.replace(
-        shipped, lexical=dataclasses.replace(shipped.lexical, lower_at=dict(WITHHOLD_LOWERING))
+        shipped,
+        lexical=dataclasses.replace(
+            shipped.lexical,
+            lower_at=dict(WITHHOLD_LOWERING),
+            lower_withhold_needs_minilm=False,
+            never_lowered=frozenset(),
+        ),
     )
     monkeypatch.setattr(guardrail, "load_rules", lambda path=None: book if path is None else load_rules(path))
 
@@ -300,8 +306,11 @@ def test_the_rules_file_sets_the_limits() -> None:
     assert set(book.lexical.lower_at) <= {"default_deny", "caution", "professional_only", "emergency"}
     assert all(0.5 <= p <= 1 for p in book.lexical.lower_at.values())
     # a named danger needs more certainty than the default-deny, and a withhold more to reach proceed
-    # it never lowers a withhold (two red-team reviews, session 13): only a caution
-    assert set(book.lexical.lower_at) == {"caution"}
+    # it never shows a withheld draft (two red-team reviews, session 13): it lowers a caution, and since
+    # session 29 an emergency to professional only when the MiniLM model agrees
+    assert set(book.lexical.lower_at) == {"caution", "emergency"}
+    assert book.lexical.lower_withhold_needs_minilm and book.lexical.transformer_raise_at is not None
+    assert "professional_only" not in book.lexical.lower_at and "default_deny" not in book.lexical.lower_at
     # session 11's limits, for a rules file that turns withhold lowering on: a named danger needs more
     # certainty than the default-deny, and a withhold more to reach proceed
     assert WITHHOLD_LOWERING["professional_only"] > WITHHOLD_LOWERING["default_deny"]
@@ -316,6 +325,8 @@ def test_the_rules_file_sets_the_limits() -> None:
         ({"transformer_raise_at": 0.2}, "lexical.transformer_raise_at must be a probability from 0.5 to 1"),
         ({"emergency": {"gas": "no_such_steps"}}, "names an unknown category or emergency"),
         ({"emergency": {"plumbing": "general"}}, "names an unknown category or emergency"),
+        ({"never_lowered": ["gas.no-such-rule"]}, "lexical.never_lowered names no rule: gas.no-such-rule"),
+        ({"transformer_raise_at": None}, "lower_withhold_needs_minilm needs the MiniLM model"),
     ):
         changed: dict[str, Any] = {**data, "lexical": {**data["lexical"], **bad}}
         with pytest.raises(RulesError, match=message):
@@ -604,6 +615,96 @@ def test_a_piece_the_model_is_unsure_of_keeps_the_level() -> None:
         rate=lambda piece: _opinion("proceed", 0.66 if "roof" in piece else 0.99),
     )
     assert with_lexical_opinion([fall], _opinion("proceed", 0.99), SETTINGS, context=unsure) == [fall]
+
+
+# Session 29: the shipped file lets an emergency become professional only, never lower, when the MiniLM
+# model agrees with the lexical model (a sign told as past, a warning sign with no alarm or symptoms); the
+# draft stays withheld and the answer still opens with the emergency's leave-or-call line.
+SHIPPED_EMERGENCY = replace(
+    SETTINGS,
+    lower_at={"caution": 0.7, "emergency": 0.9},
+    lower_withhold_needs_minilm=True,
+    transformer_raise_at=0.9,
+)
+GAS_SMELL = _fired("emergency", "smelled gas", category="gas", rule="gas.smell")
+PAST = "we smelled gas by the boiler last week, the engineer capped it off; what do i ask him"
+
+
+def _minilm_says(level: str, p: float, clause: str = "professional_only") -> LoweringContext:
+    """A context whose MiniLM opinion of the whole job is `level` at `p`, and whose lexical model rates
+    the clause around the emergency's match alone as `clause`."""
+    return LoweringContext(
+        texts={"question": PAST, "perception": "", "draft": ""},
+        read=str.lower,
+        rate=lambda piece: _opinion(clause, 0.6),
+        confirm=lambda: _opinion(level, p),
+    )
+
+
+def test_an_emergency_both_models_rate_professional_only_is_professional_only() -> None:
+    out = with_lexical_opinion(
+        [GAS_SMELL],
+        _opinion("professional_only", 0.95),
+        SHIPPED_EMERGENCY,
+        context=_minilm_says("caution", 0.95),
+    )
+    assert [(f.rule, f.level, f.lowered_from) for f in out] == [
+        ("gas.smell", "professional_only", "emergency")
+    ]
+
+
+def test_an_emergency_whose_own_clause_reads_as_one_stays() -> None:
+    """The independent review's class: a danger going on now beside professional work the user wants to do
+    ("I can smell gas at the cooker, I want to replace the bayonet myself"). Both models rate the whole job
+    professional only; the clause with the gas smell, rated alone, is an emergency, so it stays one."""
+    context = _minilm_says("professional_only", 0.99, clause="emergency")
+    sure = _opinion("professional_only", 0.99)
+    assert with_lexical_opinion([GAS_SMELL], sure, SHIPPED_EMERGENCY, context=context) == [GAS_SMELL]
+
+
+@pytest.mark.parametrize(
+    ("lexical_level", "lexical_p", "minilm_level", "minilm_p"),
+    [
+        ("professional_only", 0.95, "emergency", 0.99),  # MiniLM disagrees
+        ("professional_only", 0.95, "professional_only", 0.85),  # MiniLM not sure enough
+        ("professional_only", 0.85, "professional_only", 0.99),  # the lexical model not sure enough
+        ("proceed", 0.99, "proceed", 0.99),  # both say proceed: professional only is not in lower_at
+        ("caution", 0.99, "caution", 0.99),  # nor to caution: the draft would be shown
+    ],
+)
+def test_an_emergency_stays_unless_both_models_are_sure_and_it_stays_withheld(
+    lexical_level: str, lexical_p: float, minilm_level: str, minilm_p: float
+) -> None:
+    context = _minilm_says(minilm_level, minilm_p)
+    opinion = _opinion(lexical_level, lexical_p)
+    assert with_lexical_opinion([GAS_SMELL], opinion, SHIPPED_EMERGENCY, context=context) == [GAS_SMELL]
+
+
+def test_no_minilm_no_rule_on_the_list_no_lowering_of_an_emergency() -> None:
+    sure = _opinion("professional_only", 0.99)
+    no_minilm = replace(_minilm_says("professional_only", 0.99), confirm=None)
+    assert with_lexical_opinion([GAS_SMELL], sure, SHIPPED_EMERGENCY, context=no_minilm) == [GAS_SMELL]
+    assert with_lexical_opinion([GAS_SMELL], sure, SHIPPED_EMERGENCY) == [GAS_SMELL]
+    listed = replace(SHIPPED_EMERGENCY, never_lowered=frozenset({"gas.smell"}))
+    assert with_lexical_opinion(
+        [GAS_SMELL], sure, listed, context=_minilm_says("professional_only", 0.99)
+    ) == [GAS_SMELL]
+
+
+def test_a_lowered_emergency_answer_is_withheld_and_leads_with_leave_or_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _model_says(monkeypatch, "professional_only", 0.95)
+    result = apply_guardrail(
+        PAST, None, "1. Undo the flare nut on the gas pipe and reseal it with PTFE tape."
+    )
+    assert result.rules_level == "emergency" and result.level == "professional_only" and result.withheld
+    assert result.answer.startswith("> **If you smell gas")
+    assert "PTFE" not in result.answer  # the draft stays withheld
+    assert "The rules rated it emergency (smelled gas)" in result.answer
+    # an engine running in an attached garage is never lowered (lexical.never_lowered)
+    garage = apply_guardrail("generator running in the attached garage, door only open a crack", None, "")
+    assert garage.level == "emergency"
 
 
 @pytest.mark.usefixtures("withhold_lowering")
