@@ -5771,7 +5771,9 @@ def test_session_29_review_emergencies_stay_emergencies() -> None:
     lowered = [
         x["id"]
         for x in kept
-        if apply_guardrail(x["question"], None, x["draft"], book, perception_text=x["perception"] or None).level
+        if apply_guardrail(
+            x["question"], None, x["draft"], book, perception_text=x["perception"] or None
+        ).level
         != "emergency"
     ]
     assert lowered == []
