@@ -1709,13 +1709,16 @@ def apply_guardrail(
         # in the observation's rendering: it learned from free-text perceptions, not from Cosmos's
         # structured observation.
         rendered = perception_text is None and observation is not None
+        # the MiniLM model's opinion of the job with a given draft, once: the lowering's confirmation and
+        # the raise after it ask for the same one
+        rate_job = cache(lambda text: transformer_opinion(question, perception, text))
         context = LoweringContext(
             texts={"question": question, "perception": perception, "draft": draft},
             read=lambda text: normalize(text, book),
             rate=lambda piece: lexical_opinion(piece, "", ""),
             clause_split=book.clause_split,
             held=frozenset({"draft", "perception"} if rendered else {"draft"}),
-            confirm=lambda: transformer_opinion(question, perception, draft),
+            confirm=lambda: rate_job(draft),
         )
         fired = with_lexical_opinion(
             fired,
@@ -1726,9 +1729,7 @@ def apply_guardrail(
             context=context,
         )
         # after every lowering: it can only add a raise on top of what the rest decided
-        fired = with_transformer_opinion(
-            fired, lexical, book.lexical, lambda text: transformer_opinion(question, perception, text), draft
-        )
+        fired = with_transformer_opinion(fired, lexical, book.lexical, rate_job, draft)
     fired = with_companions(fired, question, perception, book)
     floor: Level = max_level("proceed", *(f.level for f in fired))
     level = floor
@@ -2026,7 +2027,8 @@ def with_lexical_opinion(
       a rendered observation), and lowers a withhold only if it also rates each piece around the
       rule's match (`_pieces_of`), alone and as surely as the whole job must be rated, no higher than
       its new level: a real emergency told next to a plain job ("... slow drain; smoke coming out of
-      the fuse box") keeps its level, and a match it cannot place keeps it too. It lowers nothing
+      the fuse box") keeps its level, and a match it cannot place keeps it too (to a level that stays
+      withheld, only each match's clause, and with the MiniLM model's agreement: `_lowered`). It lowers nothing
       when the caller says it may not (`may_lower`: a hazard the vision model flagged);
     - its hazard categories at probability >= `categories_at` join the rules' when the job has a
       hazard level (a `lexical.category` entry each), so a gas job it also rates carbon monoxide gets
@@ -2066,7 +2068,12 @@ def _lowered(
 ) -> list[FiredRule]:
     """`fired` with every rule above the model's `level` lowered to it, if the rules file lets the model
     lower each (`with_lexical_opinion`); a withhold goes below caution only at `withhold_to_proceed`,
-    and never below a rule matched in a held source (the draft is what the user would see)."""
+    an emergency below professional only only at professional only's limit too, never below a rule
+    matched in a held source (the draft is what the user would see) or a rule in `never_lowered`; a
+    withhold only when the MiniLM model agrees, where the rules file asks for that
+    (`lower_withhold_needs_minilm`). A lowering that stays withheld asks the model only for each match's
+    clause, no higher than the new level: the match's own words and the sentence before would rate a
+    past sign ("we smelled gas last week") as the emergency it was."""
     p = opinion.confidence
     if level == "proceed" and any(f.level in WITHHELD for f in fired) and p < settings.withhold_to_proceed:
         level = "caution"
@@ -2102,11 +2109,11 @@ def _lowered(
     if context is not None:
         # a rule fires once per category with the same match: each match, and each piece, once
         matches = {(f.source, f.match): f for f in above if f.level in WITHHELD}
-        withheld = level in WITHHELD
-        pieces = [_pieces_of(f, context, clause_only=withheld) for f in matches.values()]
+        stays_withheld = level in WITHHELD
+        pieces = [_pieces_of(f, context, clause_only=stays_withheld) for f in matches.values()]
         ratings = [context.rate(piece) for piece in dict.fromkeys(x for found in pieces for x in found or ())]
         if any(found is None for found in pieces) or not all(
-            level_index(r.level) <= level_index(level) and (withheld or r.confidence >= needed)
+            level_index(r.level) <= level_index(level) and (stays_withheld or r.confidence >= needed)
             for r in ratings
         ):
             return fired
@@ -2138,8 +2145,8 @@ _PIECE_END = re.compile(_SENTENCE_END + r"|\s-\s|\b(?:and|also|plus|while|anyway
 def _pieces_of(f: FiredRule, context: LoweringContext, *, clause_only: bool = False) -> list[str] | None:
     """For each part of a rule's match (a job-level rule's parts may sit in different sources): the
     clause it sits in, the part with four words either side, and its sentence with the sentence
-    before, from the text the rules read. None when a part cannot be found there: then the model may
-    not lower it."""
+    before (with `clause_only`, the clause alone), from the text the rules read. None when a part cannot
+    be found there: then the model may not lower it."""
     sources = ("question", "perception", "draft") if f.source == "job" else (f.source,)
     # each line read on its own first (the rules join a line with no full stop to the next), then the
     # whole text for a match that spans lines
