@@ -1975,7 +1975,8 @@ def with_transformer_opinion(
     """The fired rules, after the rules and the lexical model have decided (`with_lexical_opinion`),
     with a raise added when the MiniLM model (`rate`: its opinion of the job with the given draft)
     rates the job professional only or emergency, higher than that decision, at
-    `transformer_raise_at` or above: `lexical.<level>` entries marked "MiniLM model", for the lexical
+    `transformer_raise_at` or above (or gives the two withheld levels together that probability: a
+    raise to professional only): `lexical.<level>` entries marked "MiniLM model", for the lexical
     model's categories at even odds, else the rules', else its likeliest one. It only ever adds
     entries above the level reached without it, so it cannot lower a level, drop a category or make
     the lexical model lower further; nothing is above an emergency, so there it is not run. It is
@@ -1991,16 +1992,23 @@ def with_transformer_opinion(
     if at is None or reached == "emergency":
         return fired
     transformer = rate(draft)
-    if transformer.level not in WITHHELD or transformer.confidence < at:
+    if transformer.level not in WITHHELD:
         return fired
     level: Level = transformer.level  # type: ignore[assignment]
-    if level == "emergency" and draft.strip():
+    confidence = transformer.confidence
+    if confidence < at:
+        # Sure that the job is withheld, unsure whether it is professional only or an emergency
+        # (0.6 and 0.35): the two together decide a raise to professional only, never to emergency.
+        if transformer.withhold_p is None or transformer.withhold_p < at:
+            return fired
+        level, confidence = "professional_only", transformer.withhold_p
+    elif level == "emergency" and draft.strip():
         alone = rate("")
         if alone.level != "emergency" or alone.confidence < at:
             level = "professional_only"
     if level_index(level) <= level_index(reached):
         return fired
-    raised = replace(lexical, level=level, confidence=transformer.confidence, model=transformer.model)
+    raised = replace(lexical, level=level, confidence=confidence, model=transformer.model)
     return with_lexical_opinion(fired, raised, settings, may_lower=False)
 
 

@@ -63,6 +63,9 @@ class LexicalOpinion:
     unknown: frozenset[str] = frozenset()
     category_p: tuple[tuple[str, float], ...] = ()  # every category with its probability, most likely first
     model: str = "lexical model"  # which model gave the level (cosmosctl/diy/minilm.py: "MiniLM model")
+    # The probability that the job must be withheld (professional only and emergency together), from a
+    # model that rates the whole job's level (the MiniLM model); None from one that does not say.
+    withhold_p: float | None = None
 
 
 @dataclass(frozen=True)

@@ -76,11 +76,17 @@ class TransformerModel:
         return odds / odds.sum()  # type: ignore[no-any-return]
 
     def opinion(self, question: str, perception: str, draft: str) -> LexicalOpinion:
-        """Its level and probability, as a `LexicalOpinion` with no categories of its own."""
+        """Its level and probability, as a `LexicalOpinion` with no categories of its own, and the
+        probability of the two withheld levels together (`withhold_p`)."""
         probability = self.probabilities(question, perception, draft)
         best = int(probability.argmax())
+        withhold = float(probability[LEVELS.index("professional_only") :].sum())
         return LexicalOpinion(
-            level=LEVELS[best], confidence=float(probability[best]), categories=(), model="MiniLM model"
+            level=LEVELS[best],
+            confidence=float(probability[best]),
+            categories=(),
+            model="MiniLM model",
+            withhold_p=withhold,
         )
 
 

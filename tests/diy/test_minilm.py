@@ -133,6 +133,45 @@ def test_it_only_adds_a_raise_to_a_withhold_above_the_level_reached(
         assert {f.category for f in added} >= {"gas"}  # the lexical model's categories at even odds
 
 
+@pytest.mark.parametrize(
+    ("reached", "transformer", "withhold_p", "expected"),
+    [
+        # sure of a withhold, unsure which (0.6 and 0.35): a raise to professional only, never to emergency
+        ("proceed", ("professional_only", 0.6), 0.95, "professional_only"),
+        ("caution", ("emergency", 0.55), 0.9, "professional_only"),
+        # the two together below the threshold, or from a model that does not say: nothing changes
+        ("caution", ("professional_only", 0.6), 0.89, "caution"),
+        ("caution", ("emergency", 0.6), None, "caution"),
+        # nothing above a level already reached
+        ("professional_only", ("emergency", 0.6), 0.99, "professional_only"),
+        # its likeliest level sure enough: as before (an emergency stays an emergency)
+        ("caution", ("emergency", 0.92), 0.99, "emergency"),
+    ],
+)
+def test_the_two_withheld_levels_together_raise_to_professional_only(
+    reached: str, transformer: tuple[str, float], withhold_p: float | None, expected: str
+) -> None:
+    fired = [_fired(reached)]
+    opinion = dataclasses.replace(_opinion(*transformer, "MiniLM model"), withhold_p=withhold_p)
+    got = with_transformer_opinion(fired, _opinion("caution", 0.8), SETTINGS, lambda draft: opinion, "")
+    assert got[:1] == fired
+    assert max((f.level for f in got), key=level_index) == expected
+    assert all("MiniLM model" in f.match for f in got[1:] if f.rule != "lexical.category")
+
+
+def test_the_real_model_gives_the_withheld_levels_probability() -> None:
+    model = minilm.default_model()
+    for job in (
+        ("how do I hang a picture on a plasterboard wall", "", ""),
+        ("I smell gas in the kitchen", "", ""),
+    ):
+        p = model.probabilities(*job)
+        opinion = model.opinion(*job)
+        assert opinion.withhold_p == pytest.approx(p[2] + p[3])
+        assert 0.0 <= opinion.withhold_p <= 1.0
+    assert model.opinion("I smell gas in the kitchen", "", "").withhold_p > 0.9  # type: ignore[operator]
+
+
 def _fired(level: str) -> FiredRule:
     return FiredRule(rule="gas.work", category="gas", level=level, source="question", match="gas pipe")  # type: ignore[arg-type]
 
