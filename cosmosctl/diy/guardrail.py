@@ -1995,20 +1995,21 @@ def with_transformer_opinion(
     if transformer.level not in WITHHELD:
         return fired
     level: Level = transformer.level  # type: ignore[assignment]
-    confidence = transformer.confidence
+    confidence, model = transformer.confidence, transformer.model
     if confidence < at:
         # Sure that the job is withheld, unsure whether it is professional only or an emergency
         # (0.6 and 0.35): the two together decide a raise to professional only, never to emergency.
         if transformer.withhold_p is None or transformer.withhold_p < at:
             return fired
         level, confidence = "professional_only", transformer.withhold_p
+        model = f"{model} (professional only and emergency together)"  # what its p is the probability of
     elif level == "emergency" and draft.strip():
         alone = rate("")
         if alone.level != "emergency" or alone.confidence < at:
             level = "professional_only"
     if level_index(level) <= level_index(reached):
         return fired
-    raised = replace(lexical, level=level, confidence=confidence, model=transformer.model)
+    raised = replace(lexical, level=level, confidence=confidence, model=model)
     return with_lexical_opinion(fired, raised, settings, may_lower=False)
 
 

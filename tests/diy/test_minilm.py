@@ -157,6 +157,12 @@ def test_the_two_withheld_levels_together_raise_to_professional_only(
     assert got[:1] == fired
     assert max((f.level for f in got), key=level_index) == expected
     assert all("MiniLM model" in f.match for f in got[1:] if f.rule != "lexical.category")
+    if expected != reached and transformer[1] < 0.9:
+        # `diy ask --json` says what the probability is of: both withheld levels, not the one named
+        mark = (
+            f"MiniLM model (professional only and emergency together): professional_only (p={withhold_p:.2f})"
+        )
+        assert {f.match for f in got[1:]} == {mark}
 
 
 def test_the_real_model_gives_the_withheld_levels_probability() -> None:
