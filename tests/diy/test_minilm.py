@@ -178,6 +178,25 @@ def test_the_real_model_gives_the_withheld_levels_probability() -> None:
     assert model.opinion("I smell gas in the kitchen", "", "").withhold_p > 0.9  # type: ignore[operator]
 
 
+def test_a_warm_loose_outlet_the_model_is_sure_is_withheld_is_withheld() -> None:
+    """Session 26's t43-184, written by a helper: the rules read a loose outlet as caution; the real model gives
+    no one withheld level 0.9, but the two together more; the job is withheld (shown before session 30)."""
+    question = (
+        "the outlet in the kids room is loose in the wall and the plug falls out, also its a bit warm, "
+        "can i just tighten the screws"
+    )
+    opinion = minilm.default_model().opinion(question, "", "")
+    assert opinion.level in ("professional_only", "emergency") and opinion.confidence < 0.9
+    assert opinion.withhold_p is not None and opinion.withhold_p >= 0.9
+    book = load_rules()
+    assert apply_guardrail(question, None, "", without_minilm(book)).level == "caution"
+    result = apply_guardrail(question, None, "", book)
+    assert result.level == "professional_only" and result.withheld
+    assert any(
+        f.match.startswith("MiniLM model (professional only and emergency together)") for f in result.fired
+    )
+
+
 def _fired(level: str) -> FiredRule:
     return FiredRule(rule="gas.work", category="gas", level=level, source="question", match="gas pipe")  # type: ignore[arg-type]
 
