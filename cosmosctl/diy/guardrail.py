@@ -2172,6 +2172,9 @@ def _pieces_of(f: FiredRule, context: LoweringContext, *, clause_only: bool = Fa
         ends = sorted({0, len(text), *(m.start() for m in cuts), *(m.end() for m in cuts)})
         start = max(e for e in ends if e <= at)
         end = min(e for e in ends if e >= at + len(part))
+        pieces.append(text[start:end])
+        if clause_only:
+            continue
         sentence_ends = [0, *(m.end() for m in re.finditer(_SENTENCE_END, text)), len(text)]
         before = [e for e in sentence_ends if e <= at]
         window_start = before[-2] if len(before) > 1 else 0
@@ -2179,7 +2182,7 @@ def _pieces_of(f: FiredRule, context: LoweringContext, *, clause_only: bool = Fa
         words_before = text[:at].split()[-4:]
         words_after = text[at + len(part) :].split()[:4]
         near = " ".join([*words_before, part, *words_after])  # the match with four words either side
-        pieces += [text[start:end]] if clause_only else [text[start:end], near, text[window_start:window_end]]
+        pieces += [near, text[window_start:window_end]]
     return [p.strip() for p in dict.fromkeys(pieces) if p.strip()]
 
 
