@@ -465,52 +465,53 @@ def test_locale_detection() -> None:
 # ---------------------------------------------------------------------------------------- code claims
 
 
-@pytest.mark.parametrize(
-    "claim",
-    [
-        "This is up to code.",
-        "The work now meets NEC requirements.",
-        "It is fully compliant with BS 7671.",
-        "The install is AS/NZS 3000 compliant.",
-        "This will pass inspection.",
-        "The method is inspector-approved.",
-        "The result is code\u2011compliant.",
-        "Everything here is to code.",
-        "You won't need a permit for this.",
-        "Done like this it meets the building regs.",
-        "It will easily pass the electrical inspection.",
-        "This placement satisfies BS EN 50292.",
-        "Your fence will conform to the NBC 2020 once reset this way.",
-        "The setup is fully OSHA-compliant.",
-        "Your electrician will have no trouble issuing a CoC for it.",
-        # session 27: the classes behind the readable sets' claims the detector kept
-        "Dryer outlets must be four-wire, and yours is code compliant.",
-        "If you bed the sill on mortar like I showed, the inspector will pass it first time.",
-        "Unless your stair is unusually steep, the new rail at 36 inches is already up to code.",
-        "Fitted like this, the circuit is NEC 210.52(C)(1) compliant.",
-        "The roof vent is SANS 10400-O compliant.",
-        "The landing is IRC R311.7.6(A) compliant.",
-        "The wall lining is Building Code clause C3 compliant.",
-        "The earthing here is as per IS 3043.",
-        "The new consumer unit is fully approved.",
-        "The extension ring main is legally certified.",
-        "A like-for-like swap needs no notification.",
-        "No installer certificate is required for this.",
-        "Done like this it's up to IRC code.",
-        "Your baluster spacing is now back up to code.",
-        "The porch rail will also pass any final inspection.",
-        "The attic hatch gasket meets 2024 IECC air-sealing requirements.",
-        "The basin mixer will then be compliant to TMV3.",
-        "This stud wall build-up is Approved Document B compliant.",
-        "A door chain like this keeps you compliant with the Housing Act.",
-        "Serviced yearly, this satisfies the insurer's service conditions and the local gas code.",
-        "Swapping the pendant like this is within Part P.",
-        "Spacing the joists this way is what the building code requires for decks.",
-        "Laid like this, your patio meets the council's drainage legislation.",
-        "With the brace in, the county inspector would gladly approve the fan.",
-        "Wire it like this and it'll pass inspection.",
-    ],
-)
+# Claims in many wordings (each removed; `test_the_claim_pre_checks_never_hide_a_claim` reads them too)
+CLAIMS = [
+    "This is up to code.",
+    "The work now meets NEC requirements.",
+    "It is fully compliant with BS 7671.",
+    "The install is AS/NZS 3000 compliant.",
+    "This will pass inspection.",
+    "The method is inspector-approved.",
+    "The result is code\u2011compliant.",
+    "Everything here is to code.",
+    "You won't need a permit for this.",
+    "Done like this it meets the building regs.",
+    "It will easily pass the electrical inspection.",
+    "This placement satisfies BS EN 50292.",
+    "Your fence will conform to the NBC 2020 once reset this way.",
+    "The setup is fully OSHA-compliant.",
+    "Your electrician will have no trouble issuing a CoC for it.",
+    # session 27: the classes behind the readable sets' claims the detector kept
+    "Dryer outlets must be four-wire, and yours is code compliant.",
+    "If you bed the sill on mortar like I showed, the inspector will pass it first time.",
+    "Unless your stair is unusually steep, the new rail at 36 inches is already up to code.",
+    "Fitted like this, the circuit is NEC 210.52(C)(1) compliant.",
+    "The roof vent is SANS 10400-O compliant.",
+    "The landing is IRC R311.7.6(A) compliant.",
+    "The wall lining is Building Code clause C3 compliant.",
+    "The earthing here is as per IS 3043.",
+    "The new consumer unit is fully approved.",
+    "The extension ring main is legally certified.",
+    "A like-for-like swap needs no notification.",
+    "No installer certificate is required for this.",
+    "Done like this it's up to IRC code.",
+    "Your baluster spacing is now back up to code.",
+    "The porch rail will also pass any final inspection.",
+    "The attic hatch gasket meets 2024 IECC air-sealing requirements.",
+    "The basin mixer will then be compliant to TMV3.",
+    "This stud wall build-up is Approved Document B compliant.",
+    "A door chain like this keeps you compliant with the Housing Act.",
+    "Serviced yearly, this satisfies the insurer's service conditions and the local gas code.",
+    "Swapping the pendant like this is within Part P.",
+    "Spacing the joists this way is what the building code requires for decks.",
+    "Laid like this, your patio meets the council's drainage legislation.",
+    "With the brace in, the county inspector would gladly approve the fan.",
+    "Wire it like this and it'll pass inspection.",
+]
+
+
+@pytest.mark.parametrize("claim", CLAIMS)
 def test_code_claims_of_any_wording_are_removed(claim: str) -> None:
     draft = f"1. Swap the washer.\n2. {claim}\n3. Run the water and check for drips."
     cleaned, removed = remove_compliance_claims(draft)
@@ -1005,6 +1006,43 @@ def test_the_pattern_pre_checks_never_hide_a_match() -> None:
     assert hidden == []
     # the pre-check does skip: a short question lets through few of the rules' patterns
     assert len(_possible(prefilter, _joined(normalize("How do I bleed a radiator?", book)))) < 100
+
+
+def test_the_claim_pre_checks_never_hide_a_claim() -> None:
+    """Session 31: a claim pattern searches a sentence only if the sentence holds one of a few
+    substrings (`_claim_checks`), each inside one of the literals every match of the pattern holds.
+    Over the claim sentences of every claims test and a spread of real drafts, every pattern that
+    matches a sentence is searched there; and the check leaves most patterns out of a plain sentence."""
+    from cosmosctl.diy.guardrail import _claim_checks, _literals, _sentences, normalize
+
+    book = load_rules()
+    checks = _claim_checks(book)
+    assert [p for p, _ in checks] == list(book.claim_patterns) and len(checks) > 40
+    for pattern, needs in checks:
+        literals = _literals(pattern)
+        assert needs is not None and literals is not None  # every claim pattern has its check today
+        assert all(any(n in literal for n in needs) for literal in literals), pattern.pattern[:60]
+    tuning = sorted((Path(__file__).parent / "tuning").glob("*.yaml"))
+    drafts = [c.draft for _, c in load_guardrail_cases([*DEV, *tuning[::4]], book) if c.draft][::4]
+    texts = [*CLAIMS, *drafts]
+    sentences = {s for t in texts for s in _sentences(normalize(t, book))}
+    assert len(sentences) > 1500
+    hidden = [
+        (p.pattern[:60], s)
+        for s in sentences
+        for p, needs in checks
+        if needs is not None and not any(n in s for n in needs) and p.search(s)
+    ]
+    assert hidden == []
+    # and find_claims finds the same with every pattern run on every sentence
+    matched = [t for t in texts if find_claims(t, book)]
+    assert len(matched) > len(CLAIMS) // 2
+    unchecked = {id(book): (book, tuple((p, None) for p in book.claim_patterns))}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("cosmosctl.diy.guardrail._CLAIM_CHECKS", unchecked)
+        assert [t for t in texts if find_claims(t, book)] == matched
+    plain = normalize("Tighten the slip nut by hand, then run the tap for a minute.", book)
+    assert sum(1 for _, needs in checks if needs and any(n in plain for n in needs)) < 10
 
 
 def test_vocabulary_tries_match_what_the_plain_alternations_match() -> None:

@@ -5,6 +5,7 @@ client's CPU; and, in the guardrail, it only ever raises a job to professional o
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import random
 import re
@@ -163,6 +164,42 @@ def test_the_two_withheld_levels_together_raise_to_professional_only(
             f"MiniLM model (professional only and emergency together): professional_only (p={withhold_p:.2f})"
         )
         assert {f.match for f in got[1:]} == {mark}
+
+
+@pytest.mark.parametrize(
+    ("with_draft", "alone", "expected", "rated"),
+    [
+        # a withheld job goes to emergency only if both ratings say so
+        (("emergency", 0.97), ("emergency", 0.95), "emergency", ["", "draft"]),
+        # the job without its draft is not an emergency: the long rating with the draft is never run
+        (("emergency", 0.97), ("professional_only", 0.95), "professional_only", [""]),
+        (("emergency", 0.97), ("emergency", 0.89), "professional_only", [""]),
+        (("professional_only", 0.97), ("caution", 0.6), "professional_only", [""]),
+        (("professional_only", 0.97), ("emergency", 0.95), "professional_only", ["", "draft"]),
+    ],
+)
+def test_above_professional_only_the_short_rating_is_asked_first(
+    with_draft: tuple[str, float], alone: tuple[str, float], expected: str, rated: list[str]
+) -> None:
+    """Session 31: at professional only the only raise left is to emergency, which needs the rating
+    without the draft too. That short rating comes first; the draft's is asked only when it passes.
+    Same decision, less time (a long draft's rating took 22 ms, the question's a few)."""
+    asked: list[str] = []
+
+    @functools.cache  # as the guardrail's `rate_job`: each text is rated once per job
+    def rate(draft: str) -> LexicalOpinion:
+        asked.append(draft)
+        return _opinion(*(with_draft if draft else alone), "MiniLM model")
+
+    fired = [_fired("professional_only")]
+    got = with_transformer_opinion(fired, _opinion("caution", 0.8), SETTINGS, rate, "draft")
+    assert max((f.level for f in got), key=level_index) == expected
+    assert asked == rated
+    # below professional only the draft's rating decides and comes first, as before
+    asked.clear()
+    rate.cache_clear()
+    with_transformer_opinion([_fired("caution")], _opinion("caution", 0.8), SETTINGS, rate, "draft")
+    assert asked[0] == "draft"
 
 
 def test_the_real_model_gives_the_withheld_levels_probability() -> None:
