@@ -1643,6 +1643,7 @@ def _claim_checks(book: Rulebook) -> tuple[tuple[re.Pattern[str], tuple[str, ...
     return checks
 
 
+@cache  # by the literals: a rules file loaded again (the tests, a custom file) reuses them
 def _cover(literals: frozenset[str] | None) -> tuple[str, ...] | None:
     """A few substrings (3 to 6 characters, 4 or more where they do) such that each of `literals` holds
     one: greedy, each pick the one in most literals not yet held. A text holding none of them holds none
