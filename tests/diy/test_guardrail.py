@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import json
 import re
 import time
@@ -667,6 +669,12 @@ def test_unusable_second_opinion_is_reported_and_ignored(raw: str | None, status
 
 
 def _rules_data() -> dict[str, Any]:
+    """A fresh copy of the shipped rules file's data, for a test to change (read once per process)."""
+    return copy.deepcopy(_shipped_rules_data())
+
+
+@functools.cache
+def _shipped_rules_data() -> dict[str, Any]:
     return read_yaml(RULES_PATH.read_text(encoding="utf-8"))
 
 
