@@ -249,6 +249,13 @@ CAPS = {
     "r181": 3,
     "r182": 6,
     "r183": 2,
+    # rounds 184-187: held out in session 31, four helpers from new emphases (renters and shared buildings; older
+    # homes and older users; outdoors and off-grid; the drafts, and mixed-language questions), committed unread,
+    # scored with the session's start code (687 of 800), aggregate only
+    "r184": 1,
+    "r185": 3,
+    "r186": 2,
+    "r187": 4,
     # rounds 88-95: session 11's training rounds, scored once before training on them
     "r88": 2,
     "r89": 1,
@@ -261,12 +268,12 @@ CAPS = {
 }
 # round -> check every n-th case: the tuned and training rounds every sixty-fourth, the held-out rounds 76-103
 # every sixteenth, session 11's training rounds 88-95 (300 cases each) every twentieth, the held-out rounds
-# 104-183 every tenth
+# 104-187 every tenth
 SAMPLED = (
     {f"r{r}": 64 for r in (*range(9, 76), *range(80, 84))}
     | {f"r{r}": 16 for r in (*range(76, 80), *range(84, 88), *range(96, 104))}
     | {f"r{r}": 20 for r in range(88, 96)}
-    | {f"r{r}": 10 for r in range(104, 184)}
+    | {f"r{r}": 10 for r in range(104, 188)}
 )
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
