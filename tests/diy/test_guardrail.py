@@ -5188,6 +5188,32 @@ SESSION31 = [
         False,
         None,
     ),
+    # "no need to turn off the power" is live work with a step that opens or swaps something, not beside a battery
+    # tool (it was a rule of its own, live work alone, until session 31)
+    (
+        "cutting a few tiles for the splashback",
+        "No need to kill the power at the panel; the grinder runs off its own battery. Clamp the tile first.",
+        "",
+        "electrical.live-work",
+        False,
+        None,
+    ),
+    (
+        "swapping a light switch",
+        "You don't need to turn off the power for this. Swap the switch for the new one, same terminals.",
+        "",
+        "electrical.board-said-unneeded-job",
+        True,
+        "professional_only",
+    ),
+    (
+        "fan running slow",
+        "No need to turn off the MCB. 1. Remove the fan canopy. 2. Disconnect the capacitor wires.",
+        "",
+        "electrical.board-said-unneeded-job",
+        True,
+        "professional_only",
+    ),
 ]
 
 
