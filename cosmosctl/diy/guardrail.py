@@ -1633,8 +1633,8 @@ _CLAIM_CHECKS: dict[int, tuple[Rulebook, tuple[tuple[re.Pattern[str], tuple[str,
 def _claim_checks(book: Rulebook) -> tuple[tuple[re.Pattern[str], tuple[str, ...] | None], ...]:
     """Each claim pattern with a few substrings one of which every match holds (None: not known): a
     sentence holding none of them is not searched with it. The claims' trigger lets most sentences of a
-    careful draft through ("standard", "code", "inspect"), and searching each of them with all 45
-    patterns was a third of a draft's guardrail time besides the models (session 31)."""
+    careful draft through ("standard", "code", "inspect"); searching each of them with all 45 patterns
+    took 1.23 s for 2,218 held-out drafts, 0.43 s with these checks (session 31)."""
     held = _CLAIM_CHECKS.get(id(book))
     if held is not None and held[0] is book:
         return held[1]
