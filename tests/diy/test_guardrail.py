@@ -5214,6 +5214,23 @@ SESSION31 = [
         True,
         "professional_only",
     ),
+    # pressing the RCD's test button "in the consumer unit" is the routine check; testing inside the board is not
+    (
+        "how often should I check the rcd",
+        "Every three months, press the T test button on the RCD in your consumer unit; it should trip at once.",
+        "",
+        "electrical.panel-open",
+        False,
+        None,
+    ),
+    (
+        "rcd keeps tripping",
+        "With the cover off, test the terminals of the RCD inside the consumer unit with your multimeter.",
+        "",
+        "electrical.panel-open",
+        True,
+        "professional_only",
+    ),
 ]
 
 
