@@ -5349,7 +5349,7 @@ REVIEWS: dict[str, tuple[int, set[str], int, int]] = {
     # the rules (`session_start_level` is the session's start): look-alikes for the six new patterns (shown 4 to 2,
     # safe withheld 13 to 11); a red-team of the two loosenings, a negated step and a gas bottle's pigtail (10 to
     # 5, 14 to 10); and two sets written after both, drafts that say the power can stay on, both ways (10 to 8 and
-    # 8 to 5; 10 to 5 and 9 to 8)
+    # 8 to 4; 10 to 5 and 9 to 7, with the RCD test button no longer withheld)
     "session31": (42, {"rp31-029", "rp31-072"}, 3, 10),
     "session31b": (56, {"rq31-002", "rq31-010", "rq31-015", "rq31-024", "rq31-071"}, 9, 10),
     "session31c": (
