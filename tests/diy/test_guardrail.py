@@ -5231,6 +5231,23 @@ SESSION31 = [
         True,
         "professional_only",
     ),
+    # a fan's noise rating compared before buying is asking; the same fan fitted on a new cable is not
+    (
+        "Bathroom extractor fan: 25dB vs 35dB, which would u get for a small ensuite?",
+        "",
+        "",
+        "electrical.work",
+        True,
+        "caution",
+    ),
+    (
+        "25dB vs 35dB extractor, I will fit it myself and run a new cable from the light",
+        "",
+        "",
+        "electrical.work",
+        True,
+        "professional_only",
+    ),
 ]
 
 
