@@ -970,6 +970,11 @@ class _Prefilter:
     # The patterns that anchor or look around (`_anchored`), by `id()`: looked up per rule and text,
     # where asking `_anchored` would hash the whole compiled program each time.
     anchored: frozenset[int]
+    # Each claim pattern with a few substrings one of which every match holds (None: not known): a
+    # sentence holding none of them is not searched with it (`_claim_spans`). The claims' trigger lets
+    # most sentences of a careful draft through ("standard", "code", "inspect"); searching each of them
+    # with all 45 patterns took 1.23 s for 2,218 held-out drafts, 0.43 s with these (session 31).
+    claim_checks: tuple[tuple[re.Pattern[str], tuple[str, ...] | None], ...]
 
 
 _PREFILTERS: dict[int, tuple[Rulebook, _Prefilter]] = {}
@@ -1019,6 +1024,7 @@ def _prefilter(book: Rulebook) -> _Prefilter:
             for source in get_args(Source)
         },
         frozenset(anchored),
+        tuple((p, _cover(_literals(p))) for p in book.claim_patterns),
     )
     _PREFILTERS[id(book)] = (book, found)
     return found
@@ -1620,27 +1626,11 @@ def _claim_spans(sentence: str, book: Rulebook) -> list[tuple[int, int]]:
         return []
     return [
         m.span()
-        for p, needs in _claim_checks(book)
+        for p, needs in _prefilter(book).claim_checks
         if needs is None or any(n in sentence for n in needs)
         for m in p.finditer(sentence)
         if not _covered(m, book.claim_keep, sentence)
     ]
-
-
-_CLAIM_CHECKS: dict[int, tuple[Rulebook, tuple[tuple[re.Pattern[str], tuple[str, ...] | None], ...]]] = {}
-
-
-def _claim_checks(book: Rulebook) -> tuple[tuple[re.Pattern[str], tuple[str, ...] | None], ...]:
-    """Each claim pattern with a few substrings one of which every match holds (None: not known): a
-    sentence holding none of them is not searched with it. The claims' trigger lets most sentences of a
-    careful draft through ("standard", "code", "inspect"); searching each of them with all 45 patterns
-    took 1.23 s for 2,218 held-out drafts, 0.43 s with these checks (session 31)."""
-    held = _CLAIM_CHECKS.get(id(book))
-    if held is not None and held[0] is book:
-        return held[1]
-    checks = tuple((p, _cover(literals)) for p in book.claim_patterns for literals in (_literals(p),))
-    _CLAIM_CHECKS[id(book)] = (book, checks)
-    return checks
 
 
 @cache  # by the literals: a rules file loaded again (the tests, a custom file) reuses them
@@ -2026,13 +2016,16 @@ def with_transformer_opinion(
     at = settings.transformer_raise_at
     if at is None or reached == "emergency":
         return fired
-    if reached == "professional_only" and draft.strip():
+
+    def emergency_without_the_draft() -> bool:
+        alone = rate("")
+        return alone.level == "emergency" and alone.confidence >= at
+
+    if reached == "professional_only" and draft.strip() and not emergency_without_the_draft():
         # Above professional only is only a raise to emergency, which needs the rating without the
         # draft as well as with it: the short one first, and the long one only if it passes (the same
         # decision, in a fraction of the time for most withheld jobs).
-        alone = rate("")
-        if alone.level != "emergency" or alone.confidence < at:
-            return fired
+        return fired
     transformer = rate(draft)
     if transformer.level not in WITHHELD:
         return fired
@@ -2045,10 +2038,8 @@ def with_transformer_opinion(
             return fired
         level, confidence = "professional_only", transformer.withhold_p
         model = f"{model} (professional only and emergency together)"  # what its p is the probability of
-    elif level == "emergency" and draft.strip():
-        alone = rate("")
-        if alone.level != "emergency" or alone.confidence < at:
-            level = "professional_only"
+    elif level == "emergency" and draft.strip() and not emergency_without_the_draft():
+        level = "professional_only"
     if level_index(level) <= level_index(reached):
         return fired
     raised = replace(lexical, level=level, confidence=confidence, model=model)

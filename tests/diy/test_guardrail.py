@@ -1018,13 +1018,13 @@ def test_the_pattern_pre_checks_never_hide_a_match() -> None:
 
 def test_the_claim_pre_checks_never_hide_a_claim() -> None:
     """Session 31: a claim pattern searches a sentence only if the sentence holds one of a few
-    substrings (`_claim_checks`), each inside one of the literals every match of the pattern holds.
+    substrings (`_Prefilter.claim_checks`), each inside one of the literals every match of the pattern holds.
     Over the claim sentences of every claims test and a spread of real drafts, every pattern that
     matches a sentence is searched there; and the check leaves most patterns out of a plain sentence."""
-    from cosmosctl.diy.guardrail import _claim_checks, _literals, _sentences, normalize
+    from cosmosctl.diy.guardrail import _literals, _prefilter, _sentences, normalize
 
     book = load_rules()
-    checks = _claim_checks(book)
+    checks = _prefilter(book).claim_checks
     assert [p for p, _ in checks] == list(book.claim_patterns) and len(checks) > 40
     for pattern, needs in checks:
         literals = _literals(pattern)
@@ -1045,9 +1045,9 @@ def test_the_claim_pre_checks_never_hide_a_claim() -> None:
     # and find_claims finds the same with every pattern run on every sentence
     matched = [t for t in texts if find_claims(t, book)]
     assert len(matched) > len(CLAIMS) // 2
-    unchecked = {id(book): (book, tuple((p, None) for p in book.claim_patterns))}
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("cosmosctl.diy.guardrail._CLAIM_CHECKS", unchecked)
+        unchecked = tuple((p, None) for p in book.claim_patterns)
+        patch.setattr(_prefilter(book), "claim_checks", unchecked)
         assert [t for t in texts if find_claims(t, book)] == matched
     plain = normalize("Tighten the slip nut by hand, then run the tap for a minute.", book)
     assert sum(1 for _, needs in checks if needs and any(n in plain for n in needs)) < 10
