@@ -256,6 +256,14 @@ CAPS = {
     "r185": 3,
     "r186": 2,
     "r187": 4,
+    # rounds 188-191: held out in session 32, four helpers from new emphases (household upkeep and seasonal jobs;
+    # hobbyists, workshops, vehicles and off-grid power; buyers and renovators of old houses; short, voice-typed
+    # or photo-led questions in every region's English), committed unread, scored with the session's start code
+    # (664 of 800), aggregate only
+    "r188": 5,
+    "r189": 2,
+    "r190": 3,
+    "r191": 4,
     # rounds 88-95: session 11's training rounds, scored once before training on them
     "r88": 2,
     "r89": 1,
@@ -268,12 +276,12 @@ CAPS = {
 }
 # round -> check every n-th case: the tuned and training rounds every sixty-fourth, the held-out rounds 76-103
 # every sixteenth, session 11's training rounds 88-95 (300 cases each) every twentieth, the held-out rounds
-# 104-187 every tenth
+# 104-191 every tenth
 SAMPLED = (
     {f"r{r}": 64 for r in (*range(9, 76), *range(80, 84))}
     | {f"r{r}": 16 for r in (*range(76, 80), *range(84, 88), *range(96, 104))}
     | {f"r{r}": 20 for r in range(88, 96)}
-    | {f"r{r}": 10 for r in range(104, 188)}
+    | {f"r{r}": 10 for r in range(104, 192)}
 )
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
