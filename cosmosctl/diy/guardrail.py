@@ -129,6 +129,11 @@ class Rule:
     # a draft that mentions sockets while hanging a mirror ("cables run above and below sockets") or
     # a wall plug ("press the plug in") is not electrical work.
     draft_work: tuple[re.Pattern[str], ...] = ()
+    # A context anywhere in the question, the perception or the draft, not negated, that cancels the rule for
+    # the whole job: a draft that opens a switch or socket is live work unless the circuit is isolated somewhere
+    # ("switch off the breaker" in the draft, "the breaker is off" in the question); "no need to switch off the
+    # breaker" is no such context.
+    unless_anywhere: tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -501,6 +506,9 @@ def parse_rules(data: dict[str, Any]) -> Rulebook:
                     also=also,
                     draft_work=tuple(
                         _expand(p, vocab, where + " draft_work") for p in raw.get("draft_work", [])
+                    ),
+                    unless_anywhere=tuple(
+                        _expand(p, vocab, where + " unless_anywhere") for p in raw.get("unless_anywhere", [])
                     ),
                 )
             )
@@ -1233,6 +1241,13 @@ def _vetoed(
     return False
 
 
+def _anywhere_vetoed(rule: Rule, texts: dict[str, str], book: Rulebook) -> bool:
+    """Whether the rule's `unless_anywhere` context is in any of the (normalised) texts, not negated."""
+    return bool(rule.unless_anywhere) and any(
+        _vetoed(rule.unless_anywhere, s, book) for text in texts.values() for s in _sentences(text)
+    )
+
+
 def _job_vetoed(rule: Rule, question: str, book: Rulebook) -> bool:
     """Whether the rule's `unless_job` context is named anywhere in the (normalised) question."""
     return bool(rule.unless_job) and any(_vetoed(rule.unless_job, s, book) for s in _sentences(question))
@@ -1400,8 +1415,10 @@ def classify(
                 parts.append(hit)
             else:
                 job = " + ".join(parts)
-                if _job_vetoed(rule, texts["question"], book) or _asking_vetoed(
-                    rule, texts["question"], book, job
+                if (
+                    _job_vetoed(rule, texts["question"], book)
+                    or _anywhere_vetoed(rule, texts, book)
+                    or _asking_vetoed(rule, texts["question"], book, job)
                 ):
                     continue
                 match, level = _domain_level(rule, tasks, job, "draft" not in rule.sources, texts, book)
@@ -1414,7 +1431,7 @@ def classify(
                 hit = _structured_hit(rule, observation)
             if hit is not None:
                 if vetoed is None:
-                    vetoed = _job_vetoed(rule, texts["question"], book)
+                    vetoed = _job_vetoed(rule, texts["question"], book) or _anywhere_vetoed(rule, texts, book)
                 if vetoed or _asking_vetoed(rule, texts["question"], book, hit):
                     break
                 match, level = _domain_level(rule, tasks, hit, source != "draft", texts, book)
