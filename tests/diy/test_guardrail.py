@@ -806,8 +806,8 @@ def test_a_custom_rules_file_changes_behaviour_without_code(tmp_path: Path) -> N
 
 def test_a_context_anywhere_vetoes_a_rule_unless_negated_or_asked(tmp_path: Path) -> None:
     """`unless_anywhere` (session 32): a step anywhere in the draft, or the user's word in the question that it is
-    done, cancels the rule for the whole job; the same step negated ("no need to switch off the breaker") or asked
-    ("do I need to switch off the breaker?") does not."""
+    done, cancels the rule for the whole job; the same step negated ("no need to use a detector") does not, nor one
+    only asked about where the pattern says so (`(?=[^?]*$)`, as the shipped isolation rule's do)."""
     data = _rules_data()
     data["rules"].append(
         {
