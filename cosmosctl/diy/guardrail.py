@@ -1241,16 +1241,22 @@ def _vetoed(
     return False
 
 
-def _anywhere_vetoed(rule: Rule, texts: dict[str, str], book: Rulebook) -> bool:
-    """Whether the rule's `unless_anywhere` context is in any of the (normalised) texts, not negated."""
-    return bool(rule.unless_anywhere) and any(
-        _vetoed(rule.unless_anywhere, s, book) for text in texts.values() for s in _sentences(text)
-    )
+def _context_named(patterns: tuple[re.Pattern[str], ...], texts: Iterable[str], book: Rulebook) -> bool:
+    """Whether a context of `patterns` is named, not negated, in a sentence of any of the (normalised) texts."""
+    return bool(patterns) and any(_vetoed(patterns, s, book) for text in texts for s in _sentences(text))
 
 
 def _job_vetoed(rule: Rule, question: str, book: Rulebook) -> bool:
     """Whether the rule's `unless_job` context is named anywhere in the (normalised) question."""
-    return bool(rule.unless_job) and any(_vetoed(rule.unless_job, s, book) for s in _sentences(question))
+    return _context_named(rule.unless_job, (question,), book)
+
+
+def _context_vetoed(rule: Rule, texts: dict[str, str], book: Rulebook) -> bool:
+    """Whether the job's context cancels the rule: its `unless_job` in the question, or its `unless_anywhere` in the
+    question, the perception or the draft."""
+    return _job_vetoed(rule, texts["question"], book) or _context_named(
+        rule.unless_anywhere, texts.values(), book
+    )
 
 
 def _asking_vetoed(rule: Rule, question: str, book: Rulebook, hit: str) -> bool:
@@ -1415,11 +1421,7 @@ def classify(
                 parts.append(hit)
             else:
                 job = " + ".join(parts)
-                if (
-                    _job_vetoed(rule, texts["question"], book)
-                    or _anywhere_vetoed(rule, texts, book)
-                    or _asking_vetoed(rule, texts["question"], book, job)
-                ):
+                if _context_vetoed(rule, texts, book) or _asking_vetoed(rule, texts["question"], book, job):
                     continue
                 match, level = _domain_level(rule, tasks, job, "draft" not in rule.sources, texts, book)
                 fired += _fired(rule, level, "job", match)
@@ -1431,7 +1433,7 @@ def classify(
                 hit = _structured_hit(rule, observation)
             if hit is not None:
                 if vetoed is None:
-                    vetoed = _job_vetoed(rule, texts["question"], book) or _anywhere_vetoed(rule, texts, book)
+                    vetoed = _context_vetoed(rule, texts, book)
                 if vetoed or _asking_vetoed(rule, texts["question"], book, hit):
                     break
                 match, level = _domain_level(rule, tasks, hit, source != "draft", texts, book)
